@@ -1,0 +1,33 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
+# Both build .venv first from the pinned stack in constraints.txt.
+SHELL := /bin/bash
+VENV ?= .venv
+PY_VERSION ?= 3.7
+PYTHON = $(VENV)/bin/python
+PIP_INSTALL = $(VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt
+export TF_CPP_MIN_LOG_LEVEL = 2
+export PYTHONDONTWRITEBYTECODE = 1
+
+.PHONY: venv test demo bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py constraints.txt
+	@echo "== building $(VENV) with $$(PY_VERSION=$(PY_VERSION) .ci/find-python)"
+	rm -rf $(VENV)
+	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
+	$(PIP_INSTALL) -e ".[cpu,test]"
+	touch $@
+
+test: venv
+	$(PYTHON) -m pytest tests -n 2 -p no:cacheprovider
+
+demo: venv
+	$(PYTHON) -m keras_getpredict demo
+
+bench: venv
+	$(PYTHON) benchmarks/bench_evaluate.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

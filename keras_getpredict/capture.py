@@ -1,0 +1,175 @@
+"""One session run per batch that returns the stock test outputs *and* the predictions.
+
+`CapturingFunction` stands in for `model.test_function` (or the `val_f` handed to
+`fit_loop`). It runs a sibling of the stock Keras function whose outputs are the stock
+outputs (loss and metrics) followed by the selected model outputs, hands the extra
+values to a `BatchRecorder`, and returns exactly what the stock function would have.
+Targets and inputs that were fed as arrays are copied from the feed (no round trip
+through TensorFlow, dtype kept); only symbolic ones are fetched from the graph.
+"""
+from __future__ import absolute_import
+
+import numpy as np
+from keras import backend as K
+
+from .results import GtsAndPreds
+from .selection import check_names
+
+
+class _Item(object):
+    """One captured value: where it is fed (a position in the function's inputs) and
+    which graph tensor holds it when it is not fed as an array."""
+
+    def __init__(self, feed_position, tensor):
+        self.feed_position = feed_position
+        self.tensor = tensor
+
+
+def _feed_position(function_inputs, tensor):
+    for i, t in enumerate(function_inputs):
+        if t is tensor:
+            return i
+    return None
+
+
+class CapturePlan(object):
+    """What to fetch for one (stock function, selection) pair; cached on the function."""
+
+    def __init__(self, model, stock_function, selection):
+        check_names(model, selection)
+        names = list(model.output_names)
+        wanted = names if selection.outputs is None else selection.outputs
+        indices = [i for i, name in enumerate(names) if name in wanted]
+        self.output_names = [names[i] for i in indices]
+        self.output_tensors = [model.outputs[i] for i in indices]
+        inputs = stock_function.inputs
+        targets = getattr(model, 'targets', [None] * len(names))
+        self.targets = []
+        for i in indices:
+            target = targets[i] if i < len(targets) else None
+            self.targets.append(None if target is None else
+                                _Item(_feed_position(inputs, target), target))
+        self.input_names = list(selection.inputs)
+        self.inputs = []
+        for name in self.input_names:
+            tensor = model.inputs[list(model.input_names).index(name)]
+            self.inputs.append(_Item(_feed_position(inputs, tensor), tensor))
+        self._stock = stock_function
+        self._functions = {}
+
+    def _function_for(self, graph_items):
+        """The K.function for one combination of items fetched from the graph."""
+        key = tuple(id(item) for item in graph_items)
+        function = self._functions.get(key)
+        if function is None:
+            stock = self._stock
+            # Same feeds, same updates, same user `fetches` as the stock function:
+            # only the list of returned tensors grows.
+            function = K.function(
+                stock.inputs,
+                list(stock.outputs) + self.output_tensors + [i.tensor for i in graph_items],
+                updates=[stock.updates_op],
+                name=(stock.name or 'function') + '_getpredict',
+                feed_dict=stock.feed_dict,
+                fetches=list(stock.fetches),
+                **stock.session_kwargs)
+            self._functions[key] = function
+        return function
+
+    def run(self, ins):
+        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs)`."""
+        def from_feed(item):
+            if item is None:
+                return False
+            if item.feed_position is None:
+                return False
+            value = ins[item.feed_position] if item.feed_position < len(ins) else None
+            return isinstance(value, np.ndarray) or value is None
+
+        items = [t for t in self.targets if t is not None] + self.inputs
+        graph_items = [item for item in items if not from_feed(item)]
+        outs = self._function_for(graph_items)(ins)
+        n_stock = len(self._stock.outputs)
+        n_out = len(self.output_tensors)
+        y_pred = outs[n_stock:n_stock + n_out]
+        fetched = dict(zip(map(id, graph_items), outs[n_stock + n_out:]))
+
+        def value_of(item):
+            if item is None:
+                return None
+            if id(item) in fetched:
+                return fetched[id(item)]
+            value = ins[item.feed_position]
+            # A copy: generators may reuse their buffers, and a view would keep a
+            # whole dataset alive.
+            return None if value is None else np.array(value, copy=True)
+
+        y_true = [value_of(t) for t in self.targets]
+        inputs = [value_of(i) for i in self.inputs]
+        return outs[:n_stock], y_true, y_pred, inputs
+
+
+def plan_for(model, stock_function, selection):
+    """The cached `CapturePlan`; a recompiled model has a new stock function, so a new plan."""
+    plans = stock_function.__dict__.setdefault('_keras_getpredict_plans', {})
+    plan = plans.get(selection.key)
+    if plan is None:
+        plan = plans[selection.key] = CapturePlan(model, stock_function, selection)
+    return plan
+
+
+class BatchRecorder(object):
+    """Collects the captured values batch by batch until `take()`."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self):
+        self._y_true, self._y_pred, self._inputs = [], [], []
+        self._output_names, self._input_names = [], []
+
+    def __len__(self):
+        return len(self._y_pred)
+
+    def add(self, plan, y_true, y_pred, inputs):
+        # One output: bare arrays, as Keras itself unpacks single outputs.
+        single = len(plan.output_names) == 1
+        self._y_true.append(y_true[0] if single else y_true)
+        self._y_pred.append(y_pred[0] if single else y_pred)
+        self._inputs.append(inputs)
+        self._output_names, self._input_names = plan.output_names, plan.input_names
+
+    def take(self):
+        """Returns the batches recorded so far as a `GtsAndPreds` and forgets them."""
+        inputs = {name: [batch[i] for batch in self._inputs]
+                  for i, name in enumerate(self._input_names)}
+        result = GtsAndPreds(self._output_names, self._y_true, self._y_pred, inputs)
+        self.clear()
+        return result
+
+
+class CapturingFunction(object):
+    """Drop-in for a Keras test function that also records what it predicted.
+
+    # Arguments
+        model: the model the stock function belongs to.
+        stock_function: the Keras `Function` it replaces.
+        selection: a `Selection`.
+        recorder: the `BatchRecorder` that receives each batch.
+    """
+
+    def __init__(self, model, stock_function, selection, recorder):
+        self.model = model
+        self.stock_function = stock_function
+        self.selection = selection
+        self.recorder = recorder
+
+    def __call__(self, inputs):
+        plan = plan_for(self.model, self.stock_function, self.selection)
+        stock_outputs, y_true, y_pred, captured_inputs = plan.run(inputs)
+        self.recorder.add(plan, y_true, y_pred, captured_inputs)
+        return stock_outputs
+
+    def __getattr__(self, name):
+        # `inputs`, `outputs`, `name`, ... of the function it stands in for.
+        return getattr(self.stock_function, name)

@@ -1,0 +1,113 @@
+"""The one list of patches, and `install()` / `uninstall()` / `is_installed()` / `patched()`."""
+from __future__ import absolute_import
+
+import contextlib
+import threading
+
+SUPPORTED_KERAS = '2.2.4'
+
+_lock = threading.RLock()
+_originals = {}  # (owner, name) -> the exact object found in owner.__dict__
+
+
+def _check_versions():
+    import keras
+    from keras import backend as K
+    if keras.__version__ != SUPPORTED_KERAS:
+        raise RuntimeError('keras_getpredict patches Keras %s only; found Keras %s. '
+                           'Install `keras==%s`, or use the fork in `patches/` '
+                           'against your own Keras.'
+                           % (SUPPORTED_KERAS, keras.__version__, SUPPORTED_KERAS))
+    if K.backend() != 'tensorflow':
+        raise RuntimeError('keras_getpredict needs the TensorFlow backend; '
+                           'the Keras backend is %r. Set KERAS_BACKEND=tensorflow.'
+                           % K.backend())
+
+
+def _patch_list():
+    """Every patch, as `(owner, attribute name, factory(original) -> replacement)`."""
+    from keras import callbacks
+    from keras.engine import training, training_arrays
+    from keras.legacy import interfaces
+
+    from . import logs_compat, methods
+
+    def legacy_generator_method(make):
+        # `fit_generator`/`evaluate_generator` carry Keras' legacy-argument decorator:
+        # wrap the function inside it and decorate again, so old argument names
+        # are converted before we see them.
+        return lambda original: interfaces.legacy_generator_methods_support(
+            make(original.__wrapped__))
+
+    Model = training.Model
+    return [
+        (Model, 'fit', methods.make_fit),
+        (Model, 'fit_generator', legacy_generator_method(methods.make_fit_generator)),
+        (Model, 'evaluate', methods.make_evaluate),
+        (Model, 'evaluate_generator', legacy_generator_method(methods.make_evaluate_generator)),
+        (training_arrays, 'fit_loop', methods.make_fit_loop),
+        (training_arrays, 'test_loop', methods.make_test_loop),
+        (callbacks.History, 'on_epoch_end', logs_compat.make_history_on_epoch_end),
+        (callbacks.CSVLogger, 'on_epoch_end', logs_compat.make_logs_filter),
+        (callbacks.RemoteMonitor, 'on_epoch_end', logs_compat.make_logs_filter),
+        (callbacks.TensorBoard, '_write_logs', logs_compat.make_tensorboard_write_logs),
+    ]
+
+
+def install():
+    """Adds `get_predict` to Keras 2.2.4's training and evaluation methods.
+
+    Patches `Model.fit`, `fit_generator`, `evaluate` and `evaluate_generator`, and
+    teaches `History`, `CSVLogger`, `RemoteMonitor` and `TensorBoard` to step over
+    the predictions entry. Calling it again does nothing.
+
+    # Raises
+        RuntimeError: In case Keras is not 2.2.4 or its backend not TensorFlow.
+    """
+    with _lock:
+        if _originals:
+            return
+        _check_versions()
+        patches = _patch_list()
+        try:
+            for owner, name, factory in patches:
+                original = vars(owner)[name]
+                replacement = factory(original)
+                replacement._keras_getpredict_original = original
+                _originals[(owner, name)] = original
+                setattr(owner, name, replacement)
+        except Exception:
+            uninstall()
+            raise
+
+
+def uninstall():
+    """Restores the exact original objects. Safe to call when nothing is installed."""
+    with _lock:
+        for (owner, name), original in list(_originals.items()):
+            setattr(owner, name, original)
+            del _originals[(owner, name)]
+
+
+def is_installed():
+    """Returns whether `install()` is in effect."""
+    return bool(_originals)
+
+
+@contextlib.contextmanager
+def patched():
+    """Context manager: installed inside the block, as it was found afterwards.
+
+    # Example
+    ```python
+    with keras_getpredict.patched():
+        metrics, preds = model.evaluate_generator(gen, steps, get_predict=True)
+    ```
+    """
+    was_installed = is_installed()
+    install()
+    try:
+        yield
+    finally:
+        if not was_installed:
+            uninstall()

@@ -1,0 +1,47 @@
+"""keras-getpredict: validation predictions for Keras 2.2.4 / TensorFlow 1.15 training loops."""
+import io
+import os
+import re
+
+from setuptools import find_packages, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def read_version():
+    with io.open(os.path.join(HERE, 'keras_getpredict', '__init__.py'), encoding='utf-8') as f:
+        return re.search(r"^__version__ = '([^']+)'", f.read(), re.M).group(1)
+
+
+setup(
+    name='keras-getpredict',
+    version=read_version(),
+    description=('`get_predict` for Keras 2.2.4: validation y_true/y_pred in every '
+                 'epoch\'s logs, from the same forward pass as the validation loss.'),
+    long_description=io.open(os.path.join(HERE, 'README.md'), encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='MIT',
+    packages=find_packages(include=['keras_getpredict', 'keras_getpredict.*']),
+    python_requires='>=3.6, <3.9',
+    # TensorFlow is an extra on purpose: `[cpu]` pulls `tensorflow`, `[gpu]` pulls
+    # `tensorflow-gpu` (CUDA 10.0); requiring either here would drag the other in.
+    install_requires=[
+        'keras==2.2.4',
+        'numpy>=1.14,<1.19',
+        'h5py<3',
+        'scikit-learn>=0.22',
+        'matplotlib>=3.1',
+    ],
+    extras_require={
+        'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4'],
+        'gpu': ['tensorflow-gpu>=1.15,<1.16', 'protobuf<4'],
+        'test': ['pytest', 'pytest-xdist', 'pytest-timeout'],
+    },
+    entry_points={'console_scripts': ['keras-getpredict=keras_getpredict.__main__:main']},
+    classifiers=[
+        'Programming Language :: Python :: 3.6',
+        'Programming Language :: Python :: 3.7',
+        'Programming Language :: Python :: 3.8',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)

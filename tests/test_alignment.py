@@ -253,3 +253,64 @@ def test_seed_style_code_keeps_working():
     assert preds['y_true'][1][3][0] == y[7][0]
     total = sum(len(batch) for batch in preds['y_pred'])
     assert total == 8
+
+
+def test_validation_with_sample_weights_and_legacy_argument_names():
+    x, y = make_data(12)
+    w = np.linspace(0.5, 2, 12).astype('float32')
+    keeper = LogsKeeper()
+    model = linear_model()
+    callbacks = [keeper]
+    # Keras 1 names (`samples_per_epoch`, `nb_epoch`, `nb_val_samples`) are converted
+    # by Keras' legacy decorator before get_predict is seen.
+    model.fit_generator(batches(x, y, 4), samples_per_epoch=3, nb_epoch=2, verbose=0,
+                        validation_data=iter([(x[:6], y[:6], w[:6]), (x[6:], y[6:], w[6:])] * 2),
+                        nb_val_samples=2, callbacks=callbacks, get_predict=True)
+    assert callbacks == [keeper]  # the caller's list is not changed
+    assert [len(p['y_pred']) for p in keeper.per_epoch] == [2, 2]
+    assert assert_aligned(keeper.per_epoch[0], x, y) == list(range(12))
+
+    keeper = LogsKeeper()
+    model.fit(x, y, batch_size=5, epochs=1, verbose=0, validation_data=(x, y, w),
+              callbacks=[keeper], get_predict=True)
+    assert assert_aligned(keeper.per_epoch[0], x, y, expected_batches=3) == list(range(12))
+
+
+def test_positional_callbacks_are_copied_not_mutated():
+    x, y = make_data(8)
+    keeper = LogsKeeper()
+    callbacks = [keeper]
+    model = linear_model()
+    # fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data)
+    model.fit(x, y, 4, 1, 0, callbacks, 0., (x, y), get_predict=True)
+    assert callbacks == [keeper]
+    assert assert_aligned(keeper.per_epoch[0], x, y, expected_batches=2) == list(range(8))
+
+
+def test_predictions_come_from_the_inference_mode_pass():
+    """With Dropout the learning phase is fed; captured predictions are the test-mode ones."""
+    from keras.layers import Dense, Dropout
+    from keras.models import Sequential
+    x, y = make_data(16)
+    model = Sequential([Dropout(0.5, input_shape=(3,)),
+                        Dense(2, use_bias=False, name='dense')])
+    model.get_layer('dense').set_weights([np.eye(3, 2, dtype='float32')])
+    model.compile('sgd', 'mse')
+    assert model._uses_dynamic_learning_phase()
+    _, preds = model.evaluate(x, y, batch_size=5, verbose=0, get_predict=True)
+    np.testing.assert_allclose(np.concatenate(preds['y_pred']), model.predict(x), atol=1e-6)
+    np.testing.assert_array_equal(np.concatenate(preds['y_true']), y)
+
+
+def test_integer_labels_keep_their_dtype():
+    from keras.layers import Dense
+    from keras.models import Sequential
+    x, _ = make_data(10)
+    labels = (np.arange(10) % 2).astype('int64')
+    model = Sequential([Dense(2, activation='softmax', input_shape=(3,))])
+    model.compile('sgd', 'sparse_categorical_crossentropy', metrics=['acc'])
+    _, preds = model.evaluate(x, labels, batch_size=4, verbose=0, get_predict=True)
+    flat = keras_getpredict.concat_batches(preds)
+    assert flat['y_true'].dtype == np.int64
+    np.testing.assert_array_equal(flat['y_true'].ravel(), labels)
+    np.testing.assert_allclose(flat['y_pred'], model.predict(x), atol=1e-6)

@@ -263,9 +263,11 @@ def test_validation_with_sample_weights_and_legacy_argument_names():
     callbacks = [keeper]
     # Keras 1 names (`samples_per_epoch`, `nb_epoch`, `nb_val_samples`) are converted
     # by Keras' legacy decorator before get_predict is seen.
-    model.fit_generator(batches(x, y, 4), samples_per_epoch=3, nb_epoch=2, verbose=0,
-                        validation_data=iter([(x[:6], y[:6], w[:6]), (x[6:], y[6:], w[6:])] * 2),
-                        nb_val_samples=2, callbacks=callbacks, get_predict=True)
+    with pytest.warns(UserWarning, match='Update your `fit_generator` call'):
+        model.fit_generator(
+            batches(x, y, 4), samples_per_epoch=3, nb_epoch=2, verbose=0,
+            validation_data=iter([(x[:6], y[:6], w[:6]), (x[6:], y[6:], w[6:])] * 2),
+            nb_val_samples=2, callbacks=callbacks, get_predict=True)
     assert callbacks == [keeper]  # the caller's list is not changed
     assert [len(p['y_pred']) for p in keeper.per_epoch] == [2, 2]
     assert assert_aligned(keeper.per_epoch[0], x, y) == list(range(12))

@@ -31,6 +31,8 @@ def confusion_matrix_figure(result, title='Confusion matrix'):
             axes = figure.add_subplot(rows, columns, k + 1)
             _matrix(axes, result.confusion_matrix[k], ['0', '1'], small=True)
             axes.set_title(name, fontsize=9)
+            axes.set_xlabel('predicted', fontsize=8)
+            axes.set_ylabel('true', fontsize=8)
         figure.suptitle(title)
         figure.tight_layout(rect=(0, 0, 1, 0.93))
         return figure
@@ -100,9 +102,11 @@ def per_class_figure(result, title='Per-class precision, recall, F1'):
         axes.bar(x + offset, values, width, label=label)
     axes.set_xticks(x)
     axes.set_xticklabels(names)
-    axes.set_ylim(0, 1.05)
+    # Headroom above 1.0 for the legend, so it hides no bar.
+    axes.set_ylim(0, 1.18)
+    axes.set_yticks(np.linspace(0, 1, 6))
     axes.grid(axis='y', alpha=0.3)
-    axes.legend(loc='lower right', fontsize=8)
+    axes.legend(loc='upper center', fontsize=8, ncol=3)
     axes.set_title(title)
     figure.tight_layout()
     return figure

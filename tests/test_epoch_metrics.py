@@ -187,3 +187,11 @@ def test_warns_once_without_get_predict(installed):
         model.fit(X_VAL, Y_VAL, epochs=2, verbose=0, validation_data=(X_VAL, Y_VAL),
                   callbacks=[EpochMetrics()])
     assert len([w for w in record if 'EpochMetrics' in str(w.message)]) == 1
+
+
+def test_readme_documents_every_logged_key():
+    from keras_getpredict.classification import SCALAR_NAMES
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           'README.md')) as f:
+        readme = f.read()
+    assert [n for n in SCALAR_NAMES if '`val_%s`' % n not in readme] == []

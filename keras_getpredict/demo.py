@@ -144,8 +144,8 @@ def summary_text(result):
                  result['tensorboard'], result['tensorboard']),
              '  best checkpoint    %s' % result['checkpoint'],
              '  history (CSV)      %s' % result['history_csv'],
-             '  predictions        %s ... %s' % (result['predictions'][0],
-                                                  os.path.basename(result['predictions'][-1])),
+             '  predictions        %s ... %s' % (
+                 result['predictions'][0], os.path.basename(result['predictions'][-1])),
              '  plots              %s' % ', '.join(os.path.basename(p) for p in result['plots']),
              'Inspect any epoch:   keras-getpredict report %s' % result['predictions'][-1]]
     return '\n'.join(lines)

@@ -21,7 +21,7 @@ import numpy as np
 import six
 from keras.callbacks import Callback
 
-from .classification import SCALAR_NAMES, classification_metrics
+from .classification import classification_metrics
 from .results import LOGS_KEY, concat_batches
 
 PER_CLASS_NAMES = ('precision', 'recall', 'f1')

@@ -194,7 +194,12 @@ class PredictionSaver(Callback):
                               '`get_predict=True` and validation data.' % LOGS_KEY)
             return
         scalars = {k: v for k, v in logs.items() if _is_scalar(v)}
-        path = self.filepath.format(epoch=epoch + 1, **scalars)
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **scalars)
+        except KeyError as e:
+            raise ValueError('`filepath` %r names %s, which is not among the epoch\'s '
+                             'scalar logs: epoch, %s.'
+                             % (self.filepath, e, ', '.join(sorted(scalars))))
         save_predictions(path, gts_and_preds, epoch + 1, self.metrics, logs,
                          self.include_inputs)
         self.saved.append(path)

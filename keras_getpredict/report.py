@@ -54,7 +54,7 @@ def _wrapped(items, width=100):
             lines.append(line)
             line = ''
         line = item if not line else line + '  ' + item
-    return ''.join('  %s\n' % l for l in lines + [line] if l)
+    return ''.join('  %s\n' % text for text in lines + [line] if text)
 
 
 def report(path, out_dir=None, outputs=None, stream=None):

@@ -132,7 +132,7 @@ def test_table_lists_every_class_and_the_averages():
     assert lines[0] == 'T'
     assert lines[2].split() == ['cat', '1.000', '1.000', '1.000', '1.000', '1']
     assert lines[4].split()[:4] == ['bird', '1.000', '0.500', '0.667']
-    assert [l.split()[0] for l in lines[6:]] == ['accuracy', 'macro', 'micro', 'weighted']
+    assert [row.split()[0] for row in lines[6:]] == ['accuracy', 'macro', 'micro', 'weighted']
 
 
 @pytest.mark.parametrize('y_true, y_pred, task, message', [

@@ -118,7 +118,7 @@ def test_verbose_prints_table_under_the_progress_line(installed, capsys):
     table_start = out.index("Validation metrics after epoch 1, output 'head_0'")
     assert progress_end < table_start
     assert out[out.index('\n', progress_end) + 1:].startswith('Validation metrics')
-    row = [l for l in out.splitlines() if l.strip().startswith('a ')][0].split()
+    row = [r for r in out.splitlines() if r.strip().startswith('a ')][0].split()
     predicted = X_VAL.argmax(1)
     assert float(row[3]) == pytest.approx(skm.f1_score(LABELS == 0, predicted == 0), abs=5e-4)
     assert int(row[5]) == 4

@@ -165,3 +165,11 @@ def test_not_a_predictions_file(tmpdir):
         load_predictions(path)
 
 
+def test_filepath_naming_a_missing_key_raises_before_writing(installed, tmpdir):
+    x = np.ones((4, 2), 'float32')
+    y = np.eye(2, dtype='float32')[[0, 1, 0, 1]]
+    saver = PredictionSaver(str(tmpdir.join('e{epoch}_{val_f1:.2f}.npz')))
+    with pytest.raises(ValueError, match=r"names 'val_f1'.*val_loss"):
+        _frozen_model().fit(x, y, epochs=1, verbose=0, validation_data=(x, y),
+                            callbacks=[saver], get_predict=True)
+    assert os.listdir(str(tmpdir)) == []

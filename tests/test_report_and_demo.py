@@ -35,7 +35,7 @@ def test_report_prints_table_and_writes_pngs(tmpdir, capsys):
     assert 'epoch 7' in out and 'val_loss: 0.5' in out
     assert "Output 'tags' (multilabel, 60 samples):" in out
     f1 = skm.f1_score(labels, (scores >= 0.55).astype(int), average=None)
-    green = [l.split() for l in out.splitlines() if l.strip().startswith('green ')][0]
+    green = [r.split() for r in out.splitlines() if r.strip().startswith('green ')][0]
     assert float(green[3]) == pytest.approx(f1[1], abs=5e-4)
     pngs = sorted(os.listdir(str(tmpdir.join('plots'))))
     assert pngs == ['epoch_07.confusion_matrix.png', 'epoch_07.per_class.png',
@@ -68,8 +68,8 @@ def test_demo_end_to_end_with_a_few_steps(tmpdir, capsys):
     assert 'Run folder: %s' % run in out
 
     predictions = [os.path.join(run, 'predictions', 'epoch_%02d.npz' % e) for e in (1, 2)]
-    assert sorted(os.listdir(os.path.join(run, 'predictions'))) == ['epoch_01.npz',
-                                                                   'epoch_02.npz']
+    assert sorted(os.listdir(os.path.join(run, 'predictions'))) == [
+        'epoch_01.npz', 'epoch_02.npz']
     last = load_predictions(predictions[-1])
     assert last.y_pred['digit'].shape == (450, 10)
     assert last.settings['digit']['class_names'] == [str(d) for d in range(10)]

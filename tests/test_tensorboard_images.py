@@ -80,3 +80,21 @@ def test_bad_arguments():
         TensorBoardPredictions('logs', metrics='f1')
     with pytest.raises(ValueError, match='`num_thresholds`'):
         TensorBoardPredictions('logs', num_thresholds=1)
+
+
+def test_several_outputs_are_tagged_by_output_name(installed, tmpdir):
+    x = Input((3,))
+    heads = [Dense(3, use_bias=False, activation='softmax', name=name,
+                   kernel_initializer=lambda shape, dtype=None: 5 * np.eye(3))(x)
+             for name in ('left', 'right')]
+    model = Model(x, heads)
+    model.compile(SGD(lr=0.0), 'categorical_crossentropy')
+    log_dir = str(tmpdir)
+    model.fit(X_VAL, [Y_VAL, Y_VAL], epochs=1, verbose=0, get_predict=True,
+              validation_data=(X_VAL, [Y_VAL, Y_VAL]),
+              callbacks=[TensorBoardPredictions(log_dir, EpochMetrics(class_names=list('abc')))])
+    accumulator = _read(log_dir)
+    assert sorted(accumulator.PluginTagToContent('pr_curves')) == sorted(
+        '%s/class_%s/pr_curves' % (out, c) for out in ('left', 'right') for c in 'abc')
+    assert sorted(accumulator.PluginTagToContent('images')) == [
+        'left/confusion_matrix/image_summary', 'right/confusion_matrix/image_summary']

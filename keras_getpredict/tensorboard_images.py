@@ -78,11 +78,13 @@ class TensorBoardPredictions(Callback):
         results = self.metrics.results_for(gts_and_preds)
         for output, result in results.items():
             start = _safe(output) + '/' if len(results) > 1 else ''
-            for summary in self.summaries(result, start):
+            title = 'Confusion matrix, %sepoch %d' % (
+                "output '%s', " % output if len(results) > 1 else '', epoch + 1)
+            for summary in self.summaries(result, start, title):
                 self.writer.add_summary(summary, epoch)
         self.writer.flush()
 
-    def summaries(self, result, start=''):
+    def summaries(self, result, start='', title='Confusion matrix'):
         """The `tf.Summary` protos for one output's `ClassificationMetrics`."""
         if self.pr_curves:
             for k, name in enumerate(result.class_names):
@@ -93,7 +95,7 @@ class TensorBoardPredictions(Callback):
                     num_thresholds=self.num_thresholds,
                     display_name='%sclass %s' % (start, name))
         if self.confusion_matrix:
-            pixels = plots.figure_to_rgb(plots.confusion_matrix_figure(result))
+            pixels = plots.figure_to_rgb(plots.confusion_matrix_figure(result, title))
             yield image_summary.pb('%sconfusion_matrix' % start, pixels[None], max_outputs=1)
 
     def on_train_end(self, logs=None):

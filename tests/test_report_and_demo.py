@@ -91,3 +91,14 @@ def test_demo_end_to_end_with_a_few_steps(tmpdir, capsys):
     assert len(accumulator.PluginTagToContent('pr_curves')) == 10
     assert list(accumulator.PluginTagToContent('images')) == ['confusion_matrix/image_summary']
     assert 'val_f1_macro' in accumulator.Tags()['scalars']
+
+
+def test_python_dash_m_runs_the_report_command(tmpdir):
+    import subprocess
+    import sys
+    path, _, _ = _saved_file(tmpdir)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    out = subprocess.check_output([sys.executable, '-m', 'keras_getpredict', 'report', path],
+                                  env=env, universal_newlines=True, stderr=subprocess.DEVNULL)
+    assert "Output 'tags' (multilabel, 60 samples):" in out
+    assert os.path.isfile(str(tmpdir.join('epoch_07.pr_curves.png')))

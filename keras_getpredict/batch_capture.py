@@ -23,8 +23,8 @@ What the recipe leaves to the user, and how this module does it instead:
 - One fetch, not one per value: the assigns hang on a scalar as control
   dependencies, so the train step does not also copy every value out to Python
   (Keras would fetch and then drop them).
-- One session run per batch reads all variables (`Session.make_callable`), instead
-  of one `K.eval` per variable.
+- One session run per batch reads all variables (a session callable, as Keras'
+  own `Function` makes), instead of one `K.eval` per variable.
 - The variables live on the CPU, in `LOCAL_VARIABLES`: not trainable, not in the
   model's weights, not in a user's `tf.train.Saver()` checkpoints.
 """
@@ -38,6 +38,7 @@ import six
 import tensorflow as tf
 from keras import backend as K
 from keras.callbacks import Callback
+from tensorflow.core.protobuf import config_pb2
 
 from .results import GtsAndPreds
 
@@ -115,7 +116,18 @@ class _Plan(object):
         session = K.get_session()
         if session is not self._session:
             session.run(self.initializer)
-            self._reader = session.make_callable(self.values)
+            if hasattr(session, '_make_callable_from_options'):
+                # What Keras' own `Function` uses on TF >= 1.8: about 5x less
+                # overhead per call than `Session.make_callable` (10 vs 50 us).
+                options = config_pb2.CallableOptions()
+                options.fetch.extend(value.name for value in self.values)
+                # Reading a few variables is too small a graph to be worth a
+                # hand-off to the inter-op thread pool: run it in this thread
+                # (halves the read, ~0.1 -> ~0.05 ms after a training step).
+                options.run_options.inter_op_thread_pool = -1
+                self._reader = session._make_callable_from_options(options)
+            else:
+                self._reader = session.make_callable(self.values)
             self._session = session
         return self._reader
 

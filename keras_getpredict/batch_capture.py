@@ -318,7 +318,8 @@ class BatchPredictions(Callback):
             model._make_train_function()
         out_idx, in_idx = self._selected(model)
         layout = self._layout_for(model, out_idx, in_idx)
-        # One variable per distinct tensor (an input may also be a target).
+        # One variable per distinct tensor (one tensor can fill two slots, e.g.
+        # `compile(target_tensors=...)` with an input as target).
         tensors = []
         for _, tensor in layout:
             if not any(tensor is t for t in tensors):

@@ -12,6 +12,7 @@ from keras import optimizers
 from keras.callbacks import Callback, LambdaCallback
 from keras.layers import Dense, Input, Lambda
 from keras.models import Model, Sequential, load_model
+from keras.utils import Sequence
 
 import keras_getpredict
 from keras_getpredict import BatchPredictions
@@ -71,19 +72,30 @@ def test_captures_shuffled_batches_in_fed_order_with_partial_last_batch(shuffles
     assert batches.output_names == ['dense'] and batches.input_names == ['dense_input']
 
 
-def test_fit_generator_batches_of_varying_size():
+class Batches(Sequence):
+    def __init__(self, x, y, bounds):
+        self.x, self.y, self.bounds = x, y, bounds
+
+    def __len__(self):
+        return len(self.bounds)
+
+    def __getitem__(self, i):
+        start, stop = self.bounds[i]
+        return self.x[start:stop], self.y[start:stop]
+
+
+@pytest.mark.parametrize('workers', [0, 1])
+def test_fit_generator_batches_of_varying_size(workers):
     x, y = data(10)
+    xv, yv = data(5, seed=1)
     sizes = [(0, 4), (4, 8), (8, 10)]
-
-    def generator():
-        while True:
-            for start, stop in sizes:
-                yield x[start:stop], y[start:stop]
-
     model = dense_model()
     batches = BatchPredictions(keep='all')
-    model.fit_generator(generator(), steps_per_epoch=3, epochs=2, workers=0, verbose=0,
-                        callbacks=[batches])
+    history = model.fit_generator(Batches(x, y, sizes), epochs=2, shuffle=False,
+                                  workers=workers, verbose=0, callbacks=[batches],
+                                  validation_data=Batches(xv, yv, [(0, 3), (3, 5)]))
+    np.testing.assert_allclose(history.history['val_loss'],
+                               [np.mean(np.square(xv.dot(W) + B - yv))] * 2, rtol=1e-5)
     assert len(batches.records) == 6
     for record, (start, stop) in zip(batches.records, sizes * 2):
         np.testing.assert_array_equal(record['y_true'], y[start:stop])

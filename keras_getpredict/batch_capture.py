@@ -20,6 +20,10 @@ What the recipe leaves to the user, and how this module does it instead:
   callable is dropped so Keras re-makes it on the next call. The user's fetches,
   updates and optimizer state stay as they were; test and predict functions are
   never touched. At train end the fetch is taken out again the same way.
+- Per train function, collectors with the same selection share one set of
+  variables and one fetch, and the session callable of each fetch list is kept:
+  after the first `fit`, adding and removing the fetch re-makes nothing, so a
+  `for ...: model.fit(..., epochs=1)` loop does not pay a graph rebuild per call.
 - One fetch, not one per value: the assigns hang on a scalar as control
   dependencies, so the train step does not also copy every value out to Python
   (Keras would fetch and then drop them).
@@ -42,8 +46,16 @@ from tensorflow.core.protobuf import config_pb2
 
 from .results import GtsAndPreds
 
-#: Marks the fetches this module added to a train function (for clean-up).
-_ATTACHED = '_keras_getpredict_batch_fetches'
+# Attributes this module keeps on a Keras `Function` (the model's train function).
+_ATTACHED = '_keras_getpredict_batch_fetches'     # [(fetch, run)] currently wanted
+_CALLABLES = '_keras_getpredict_callables'        # [(fetch list, callable state)]
+_PLANS = '_keras_getpredict_batch_plans'          # [_Plan] built for this function
+#: Graph collection holding every fetch this module made: how leftovers are recognised.
+FETCH_COLLECTION = 'keras_getpredict_batch_fetches'
+# What `Function._call` caches about its session callable.
+_CALLABLE_STATE = ('_callable_fn', '_feed_arrays', '_feed_symbols', '_symbol_vals',
+                   '_session')
+_MAX_CALLABLES = 4
 
 KEEP_FORMS = ("'epoch' (the current epoch's batches), 'all' (every batch), "
               "or an int K >= 0 (the last K batches)")
@@ -79,7 +91,7 @@ def _check_keep(keep):
 
 
 class _Plan(object):
-    """The graph side for one (model compilation, selection): variables, assigns, reader.
+    """The graph side for one (train function, selected tensors): variables, assigns, reader.
 
     `fetch` is a scalar that depends on every assign; putting it into the train
     function's fetches runs them all in the training step.
@@ -102,6 +114,7 @@ class _Plan(object):
                 assigns.append(tf.compat.v1.assign(variable, tensor, validate_shape=False))
             with tf.control_dependencies(assigns):
                 self.fetch = tf.constant(0, name='assigned')
+            tf.compat.v1.add_to_collection(FETCH_COLLECTION, self.fetch)
             self.values = [variable.value() for variable in self.variables]
             self.initializer = tf.compat.v1.variables_initializer(self.variables)
         self._session = None
@@ -132,34 +145,84 @@ class _Plan(object):
         return self._reader
 
 
+def _plan_for(function, tensors):
+    """The `_Plan` for these tensors, shared by every collector on this function.
+
+    Sharing keeps the graph from growing by a few ops at every `fit`, and keeps the
+    fetch list -- and so the cached session callable -- the same from fit to fit.
+    """
+    plans = function.__dict__.setdefault(_PLANS, [])
+    for plan in plans:
+        if plan.matches(tensors):
+            return plan
+    plan = _Plan(tensors)
+    plans.append(plan)
+    return plan
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
+def _set_fetches(function, fetches):
+    """Sets `function.fetches`, keeping the session callable made for each fetch list.
+
+    Keras re-makes a function's callable when `_callable_fn` is None, which costs
+    about as much as the first training step (graph optimisation). Going back to
+    a fetch list seen before restores its callable instead, so adding the fetch at
+    train begin and removing it at train end costs nothing after the first time.
+    """
+    if _same(fetches, function.fetches):
+        return
+    cache = function.__dict__.setdefault(_CALLABLES, [])
+    current = list(function.fetches)
+    cache[:] = [(f, state) for f, state in cache if not _same(f, current)]
+    cache.append((current, tuple(getattr(function, a, None) for a in _CALLABLE_STATE)))
+    del cache[:-_MAX_CALLABLES]
+    function.fetches = list(fetches)
+    for cached, state in cache:
+        if _same(cached, fetches):
+            for attribute, value in zip(_CALLABLE_STATE, state):
+                setattr(function, attribute, value)
+            return
+    function._callable_fn = None
+
+
+def _sync_fetches(function):
+    """The user's fetches, in their order, then one copy of each fetch still wanted."""
+    graph = function.fetches[0].graph if function.fetches else None
+    ours = graph.get_collection(FETCH_COLLECTION) if graph is not None else []
+    user = [f for f in function.fetches if not any(f is o for o in ours)]
+    wanted = []
+    for fetch, _ in function.__dict__.get(_ATTACHED, []):
+        if not any(fetch is w for w in wanted):
+            wanted.append(fetch)
+    _set_fetches(function, user + wanted)
+
+
 def _attach(function, fetch, run):
     """Adds `fetch` to a built Keras `Function`.
 
     `run` identifies the training run (the `params` dict Keras shares among one
-    run's callbacks): fetches of ours left by an earlier run -- Keras 2.2.4 skips
-    `on_train_end` when training raises -- are removed; those of other
+    run's callbacks). Fetches of ours left by an earlier run -- Keras 2.2.4 skips
+    `on_train_end` when training raises -- are dropped; those of other
     `BatchPredictions` in the same run stay.
     """
-    for stale, stale_run in list(function.__dict__.get(_ATTACHED, [])):
-        if stale_run is not run:
-            _detach(function, stale)
-    function.fetches = list(function.fetches) + [fetch]
-    function.__dict__.setdefault(_ATTACHED, []).append((fetch, run))
-    # Keras caches one session callable per function; dropping it makes the next
-    # call build a new one from `outputs + fetches`.
-    function._callable_fn = None
+    attached = [(f, r) for f, r in function.__dict__.get(_ATTACHED, []) if r is run]
+    function.__dict__[_ATTACHED] = attached + [(fetch, run)]
+    _sync_fetches(function)
 
 
 def _detach(function, fetch):
-    """Removes one fetch `_attach` added; every other fetch stays, in order."""
+    """Removes one `_attach` of `fetch`; the fetch goes when no collector wants it."""
     attached = function.__dict__.get(_ATTACHED, [])
-    if not any(f is fetch for f, _ in attached):
+    for i, (f, _) in enumerate(attached):
+        if f is fetch:
+            del attached[i]
+            break
+    else:
         return
-    function.__dict__[_ATTACHED] = [(f, r) for f, r in attached if f is not fetch]
-    if not function.__dict__[_ATTACHED]:
-        del function.__dict__[_ATTACHED]
-    function.fetches = [f for f in function.fetches if f is not fetch]
-    function._callable_fn = None
+    _sync_fetches(function)
 
 
 class BatchPredictions(Callback):
@@ -324,8 +387,7 @@ class BatchPredictions(Callback):
         for _, tensor in layout:
             if not any(tensor is t for t in tensors):
                 tensors.append(tensor)
-        if self._plan is None or not self._plan.matches(tensors):
-            self._plan = _Plan(tensors)
+        self._plan = _plan_for(model.train_function, tensors)
         self._slots = [(slot, [t is tensor for t in tensors].index(True))
                        for slot, tensor in layout]
         self._out_idx, self._in_idx = out_idx, in_idx

@@ -382,3 +382,29 @@ def test_leftover_fetch_from_a_failed_fit_is_removed_by_the_next_run():
     crashed.detach()
     batches.detach()
     assert model.train_function.fetches == []
+
+
+def test_later_fits_reuse_the_graph_ops_and_session_callables():
+    x, y = data(10)
+    model = dense_model()
+    graph = tf.compat.v1.get_default_graph()
+    model.fit(x, y, batch_size=5, verbose=0)
+    function = model.train_function
+    stock_callable = function._callable_fn
+    callables = []
+    spy = LambdaCallback(on_batch_end=lambda b, l: callables.append(function._callable_fn))
+
+    model.fit(x, y, batch_size=5, verbose=0, callbacks=[BatchPredictions(), spy])
+    n_ops = len(graph.get_operations())
+    assert function._callable_fn is stock_callable  # restored, not re-made
+    for _ in range(2):
+        # A new collector each time, as in a `for epoch: fit(epochs=1)` loop.
+        batches = BatchPredictions()
+        model.fit(x, y, batch_size=5, shuffle=False, verbose=0, callbacks=[batches, spy])
+        np.testing.assert_array_equal(np.concatenate(batches.y_true), y)
+        assert function._callable_fn is stock_callable
+    assert len(graph.get_operations()) == n_ops
+    assert len(callables) == 6 and all(c is callables[0] for c in callables)
+    assert callables[0] is not stock_callable
+    model.fit(x, y, batch_size=5, verbose=0)
+    assert function._callable_fn is stock_callable and function.fetches == []

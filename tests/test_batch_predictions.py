@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 from keras import backend as K
 from keras import optimizers
-from keras.callbacks import Callback, LambdaCallback
+from keras.callbacks import Callback, LambdaCallback, ModelCheckpoint
 from keras.layers import Dense, Input, Lambda
 from keras.models import Model, Sequential, load_model
 from keras.utils import Sequence
@@ -237,11 +237,12 @@ def test_second_fit_after_load_model_with_new_collector(tmpdir, shuffles):
         np.testing.assert_allclose(record['y_pred'], x[idx].dot(W) + B, rtol=1e-5, atol=1e-6)
 
 
-def test_validation_and_predict_inside_callbacks_work_while_recording():
+def test_validation_and_predict_inside_callbacks_work_while_recording(tmpdir):
     x, y = data(10)
     xv, yv = data(6, seed=1)
     model = dense_model()
     predicted, evaluated = [], []
+    checkpoint = str(tmpdir.join('checkpoint.h5'))
 
     class PredictsDuringTraining(Callback):
         def on_batch_end(self, batch, logs=None):
@@ -252,7 +253,8 @@ def test_validation_and_predict_inside_callbacks_work_while_recording():
 
     batches = BatchPredictions()
     history = model.fit(x, y, batch_size=4, epochs=2, validation_data=(xv, yv), verbose=0,
-                        callbacks=[batches, PredictsDuringTraining()])
+                        callbacks=[batches, PredictsDuringTraining(),
+                                   ModelCheckpoint(checkpoint)])
     expected_loss = np.mean(np.square(xv.dot(W) + B - yv))
     np.testing.assert_allclose(history.history['val_loss'], [expected_loss] * 2, rtol=1e-5)
     np.testing.assert_allclose(evaluated, [expected_loss] * 2, rtol=1e-5)
@@ -260,6 +262,8 @@ def test_validation_and_predict_inside_callbacks_work_while_recording():
     for p in predicted:
         np.testing.assert_allclose(p, xv[:3].dot(W) + B, rtol=1e-5, atol=1e-6)
     assert len(batches.records) == 3  # default keep='epoch': the last epoch's batches
+    np.testing.assert_allclose(load_model(checkpoint).predict(xv), xv.dot(W) + B, rtol=1e-5,
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize('method', ['fit', 'fit_generator'])

@@ -412,3 +412,20 @@ def test_later_fits_reuse_the_graph_ops_and_session_callables():
     assert callables[0] is not stock_callable
     model.fit(x, y, batch_size=5, verbose=0)
     assert function._callable_fn is stock_callable and function.fetches == []
+
+
+def test_outputs_are_those_of_the_step_before_its_weight_update():
+    x, y = data(10)
+    model = dense_model(optimizer=optimizers.SGD(lr=0.5))
+    weights_at_step = []
+    before = LambdaCallback(on_batch_begin=lambda b, l: weights_at_step.append(
+        model.get_weights()))
+    batches = BatchPredictions(keep='all')
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0,
+              callbacks=[before, batches])
+    assert not np.allclose(weights_at_step[0][0], weights_at_step[-1][0])  # it trained
+    starts = [0, 4, 8] * 2
+    for record, (kernel, bias), start in zip(batches.records, weights_at_step, starts):
+        xb = x[start:start + 4]
+        np.testing.assert_allclose(record['y_pred'], xb.dot(kernel) + bias, rtol=1e-5,
+                                   atol=1e-5)

@@ -29,5 +29,9 @@ demo: venv
 bench: venv
 	$(PYTHON) benchmarks/bench_evaluate.py
 
+.PHONY: bench-batch-predictions
+bench-batch-predictions: venv
+	$(PYTHON) benchmarks/bench_batch_predictions.py
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -57,9 +57,10 @@ class CapturePlan(object):
         self._stock = stock_function
         self._functions = {}
 
-    def _function_for(self, graph_items):
-        """The K.function for one combination of items fetched from the graph."""
-        key = tuple(id(item) for item in graph_items)
+    def _function_for(self, graph_tensors):
+        """The K.function for one combination of tensors fetched from the graph."""
+        # The function holds the tensors, so their ids stay valid as cache keys.
+        key = tuple(id(tensor) for tensor in graph_tensors)
         function = self._functions.get(key)
         if function is None:
             stock = self._stock
@@ -67,7 +68,7 @@ class CapturePlan(object):
             # only the list of returned tensors grows.
             function = K.function(
                 stock.inputs,
-                list(stock.outputs) + self.output_tensors + [i.tensor for i in graph_items],
+                list(stock.outputs) + self.output_tensors + list(graph_tensors),
                 updates=[stock.updates_op],
                 name=(stock.name or 'function') + '_getpredict',
                 feed_dict=stock.feed_dict,
@@ -86,9 +87,17 @@ class CapturePlan(object):
             value = ins[item.feed_position] if item.feed_position < len(ins) else None
             return isinstance(value, np.ndarray) or value is None
 
+        def graph_tensor(item):
+            value = ins[item.feed_position] if item.feed_position is not None and \
+                item.feed_position < len(ins) else None
+            # Fed from a symbolic tensor (`fit(x=tensor, ...)`): Keras connects that
+            # tensor to the placeholder, and a connected placeholder cannot be
+            # fetched ("is both fed and fetched"); fetch its source instead.
+            return value if value is not None and K.is_tensor(value) else item.tensor
+
         items = [t for t in self.targets if t is not None] + self.inputs
         graph_items = [item for item in items if not from_feed(item)]
-        outs = self._function_for(graph_items)(ins)
+        outs = self._function_for([graph_tensor(item) for item in graph_items])(ins)
         n_stock = len(self._stock.outputs)
         n_out = len(self.output_tensors)
         y_pred = outs[n_stock:n_stock + n_out]

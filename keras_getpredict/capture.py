@@ -10,6 +10,7 @@ through TensorFlow, dtype kept); only symbolic ones are fetched from the graph.
 from __future__ import absolute_import
 
 import numpy as np
+import scipy.sparse
 from keras import backend as K
 
 from .results import GtsAndPreds
@@ -85,7 +86,11 @@ class CapturePlan(object):
             if item.feed_position is None:
                 return False
             value = ins[item.feed_position] if item.feed_position < len(ins) else None
-            return isinstance(value, np.ndarray) or value is None
+            # Anything fed as a value (arrays, scipy sparse matrices for sparse
+            # inputs) is copied from the feed; only symbolic tensors need the graph.
+            # A sparse placeholder cannot even be fetched: K.function rejects
+            # SparseTensor outputs.
+            return value is None or not K.is_tensor(value)
 
         def graph_tensor(item):
             value = ins[item.feed_position] if item.feed_position is not None and \
@@ -111,7 +116,11 @@ class CapturePlan(object):
             value = ins[item.feed_position]
             # A copy: generators may reuse their buffers, and a view would keep a
             # whole dataset alive.
-            return None if value is None else np.array(value, copy=True)
+            if value is None:
+                return None
+            if scipy.sparse.issparse(value):
+                return value.copy()
+            return np.array(value, copy=True)
 
         y_true = [value_of(t) for t in self.targets]
         inputs = [value_of(i) for i in self.inputs]

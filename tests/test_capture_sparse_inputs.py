@@ -6,6 +6,7 @@ Tensor or Operation"), so the fed matrix itself is kept. Found by Keras' own
 """
 import numpy as np
 import keras
+import keras_getpredict
 from scipy import sparse
 
 X = sparse.csr_matrix(np.array([[1., 0., 2.], [0., 0., 3.], [4., 0., 0.],
@@ -46,3 +47,13 @@ def test_fit_with_validation_split_keeps_the_fed_sparse_input(installed):
                         get_predict={'outputs': True, 'inputs': ['sparse_in']})
     # validation_split=0.4 of 5 samples holds out the last 2 as one batch.
     _check(history.val_gts_and_preds, [slice(3, 5)])
+
+
+def test_concat_batches_stacks_sparse_input_batches(installed):
+    model = _model()
+    _, preds = model.evaluate(X, Y, batch_size=2, verbose=0,
+                              get_predict={'outputs': True, 'inputs': ['sparse_in']})
+    flat = keras_getpredict.concat_batches(preds)
+    assert sparse.issparse(flat['inputs']['sparse_in'])
+    np.testing.assert_array_equal(flat['inputs']['sparse_in'].toarray(), X.toarray())
+    np.testing.assert_allclose(flat['y_pred'][:, 0], X.toarray().sum(1))

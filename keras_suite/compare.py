@@ -75,7 +75,7 @@ def compare(runs, known, baseline='stock'):
     ids = sorted(set().union(*(set(runs[m]['tests']) for m in modes)))
     result = {'differences': [], 'unlisted_stock_failures': [], 'inactive': [],
               'capture_problems': [], 'known': [], 'forced_calls': 0, 'entries': 0,
-              'targets_checked': 0}
+              'targets_checked': 0, 'predictions_checked': 0}
     for test_id in ids:
         outcomes = {m: runs[m]['tests'].get(test_id, {}).get('outcome', 'missing')
                     for m in modes}
@@ -102,6 +102,7 @@ def compare(runs, known, baseline='stock'):
                 result['forced_calls'] += state.get('forced_calls', 0)
                 result['entries'] += state.get('entries', 0)
                 result['targets_checked'] += state.get('targets_checked', 0)
+                result['predictions_checked'] += state.get('predictions_checked', 0)
                 for problem in state.get('problems', []):
                     result['capture_problems'].append((test_id, problem))
     return result
@@ -139,9 +140,11 @@ def report(result, runs):
         lines.append('%-8s %s  (%.0f s)' % (mode, ', '.join(
             '%d %s' % (n, k) for k, n in sorted(counts.items())), seconds))
     if 'force' in runs:
-        lines.append('forced get_predict calls: %d, captured batch entries checked: %d, '
-                     'captured y_true compared with the data passed in: %d'
-                     % (result['forced_calls'], result['entries'], result['targets_checked']))
+        lines.append('forced get_predict calls: %d; captured batch entries checked: %d; '
+                     'captured y_true/inputs compared with the data passed in: %d; '
+                     'captured y_pred compared with predict(): %d'
+                     % (result['forced_calls'], result['entries'], result['targets_checked'],
+                        result['predictions_checked']))
     for test_id, reason, outcomes in result['known']:
         lines.append('known: %s  %s  (%s)' % (test_id, _fmt(outcomes), reason))
     return lines

@@ -44,6 +44,7 @@ class CaptureLog(object):
         self.calls = 0
         self.entries = 0
         self.targets_checked = 0
+        self.predictions_checked = 0
         self.problems = []
         self._lock = threading.Lock()
 
@@ -128,13 +129,43 @@ class CaptureLog(object):
                         joined.reshape(xs[i].shape), xs[i].astype(joined.dtype)):
                     self.problem('%s: captured input %r is not the x passed in' % (where, name))
 
+    def check_predictions(self, gts_and_preds, where, model, x, batch_size):
+        """Checks the captured `y_pred`, joined, against `model.predict(x)` (same batch
+        size, so the same arithmetic). Only for array `x` and models without stateful
+        layers, where one more forward pass changes nothing."""
+        if num_samples(x) is None or any(getattr(layer, 'stateful', False)
+                                         for layer in getattr(model, 'layers', [])):
+            return
+        entries = gts_and_preds['y_pred']
+        if not entries:
+            return
+        expected = model.predict(x, batch_size=batch_size)
+        expected = expected if isinstance(expected, list) else [expected]
+        multi = isinstance(entries[0], list)
+        columns = ([[entry[i] for entry in entries] for i in range(len(entries[0]))]
+                   if multi else [entries])
+        with self._lock:
+            if len(columns) != len(expected):
+                self.problems.append('%s: %d captured outputs, predict gives %d'
+                                     % (where, len(columns), len(expected)))
+                return
+            for i, (column, predicted) in enumerate(zip(columns, expected)):
+                joined = np.concatenate(column, axis=0)
+                self.predictions_checked += 1
+                if joined.shape != predicted.shape or not np.allclose(
+                        joined, predicted, rtol=1e-5, atol=1e-6, equal_nan=True):
+                    self.problems.append('%s: y_pred of output %d differs from predict()'
+                                         % (where, i))
+
     def problem(self, text):
         with self._lock:
             self.problems.append(text)
 
     def as_dict(self):
         return {'forced_calls': self.calls, 'entries': self.entries,
-                'targets_checked': self.targets_checked, 'problems': list(self.problems)}
+                'targets_checked': self.targets_checked,
+                'predictions_checked': self.predictions_checked,
+                'problems': list(self.problems)}
 
 
 #: The log of the test that runs now (the plugin resets it around each test).
@@ -195,7 +226,8 @@ def called_by_keras_validation(depth=1):
 class _EpochCheck(Callback):
     """Last user callback of a forced fit: every validated epoch carries the predictions."""
 
-    def __init__(self, log, where, batches=None, samples=None, targets=None, inputs=None):
+    def __init__(self, log, where, batches=None, samples=None, targets=None, inputs=None,
+                 predict_batch_size=None):
         super(_EpochCheck, self).__init__()
         self.log = log
         self.where = where
@@ -203,6 +235,9 @@ class _EpochCheck(Callback):
         self.samples = samples
         self.targets = targets
         self.inputs = inputs
+        # Set only when nothing but Keras and us can touch the weights between the
+        # validation pass and this epoch end (no user callbacks).
+        self.predict_batch_size = predict_batch_size
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -221,6 +256,9 @@ class _EpochCheck(Callback):
                                list(getattr(self.model, 'output_names', [])))
         self.log.check_inputs(entry, where, self.inputs,
                               list(getattr(self.model, 'input_names', None) or []))
+        if self.predict_batch_size:
+            self.log.check_predictions(entry, where, self.model, self.inputs,
+                                       self.predict_batch_size)
 
 
 def _split_targets(y, split):
@@ -308,8 +346,12 @@ def make_forced_fit(patched, name, expectations, log=LOG):
         if not validates:
             return patched(self, *args, **kwargs)
         log.count_call()
-        bound.arguments['callbacks'] = (list(bound.arguments.get('callbacks') or []) +
-                                        [_EpochCheck(log, name, batches, samples, val_y, val_x)])
+        callbacks = list(bound.arguments.get('callbacks') or [])
+        # Keras validates `fit_generator`'s arrays with the last training batch's size;
+        # any batch size gives the same predictions up to rounding.
+        predict_batch_size = None if callbacks else (bound.arguments.get('batch_size') or 32)
+        bound.arguments['callbacks'] = callbacks + [_EpochCheck(
+            log, name, batches, samples, val_y, val_x, predict_batch_size)]
         bound.arguments['get_predict'] = everything(self)
         return patched(*bound.args, **bound.kwargs)
 
@@ -357,6 +399,9 @@ def make_forced_evaluate(patched, name, expectations, log=LOG):
         if name == 'evaluate':
             log.check_targets(gts_and_preds, name, bound.arguments.get('y'),
                               list(getattr(self, 'output_names', [])))
+            if bound.arguments.get('steps') is None:
+                log.check_predictions(gts_and_preds, name, self, bound.arguments.get('x'),
+                                      bound.arguments.get('batch_size') or 32)
         log.check_inputs(gts_and_preds, name,
                          bound.arguments.get('x') if name == 'evaluate' else None,
                          list(getattr(self, 'input_names', None) or []))

@@ -92,7 +92,7 @@ def run_pytest(python, suite_dir, files, mode, out, workers, extra=()):
     command = [python, '-m', 'pytest', '-c', os.path.join(HERE, 'pytest.ini'),
                '--rootdir', suite_dir, '-p', 'keras_suite.keras_getpredict_testplugin',
                '-p', 'no:cacheprovider', '--getpredict', mode, '--outcomes-json', out,
-               '-q', '-rfE', '--no-header']
+               '-q', '-rfE', '--no-header', '--tb=short']
     if workers:
         command += ['-n', str(workers)]
     command += list(extra) + list(files)

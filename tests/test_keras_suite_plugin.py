@@ -186,16 +186,18 @@ def test_forced_evaluate_returns_only_the_metrics_and_checks_the_capture(forced)
     loss = model.evaluate(X, Y, batch_size=4, verbose=0)
     assert loss == pytest.approx(1.)
     assert (forced.calls, forced.entries, forced.problems) == (1, 3, [])
-    # y_true and the captured input compared with the data passed in.
-    assert forced.targets_checked == 2
+    # y_true and the captured input compared with the data passed in, y_pred with predict().
+    assert forced.targets_checked == 2 and forced.predictions_checked == 1
 
 
 def test_forced_fit_checks_every_validated_epoch(forced):
     model = _model()
     history = model.fit(X, Y, batch_size=3, epochs=2, verbose=0, validation_split=0.5)
     assert history.history['val_loss'] == pytest.approx([1., 1.])
-    # 5 validation samples in batches of 3: two entries per epoch.
+    # 5 validation samples in batches of 3: two entries per epoch, each epoch's
+    # y_pred compared with predict() on the held-out samples.
     assert (forced.calls, forced.entries, forced.problems) == (1, 4, [])
+    assert forced.predictions_checked == 2
 
 
 def test_keras_own_validation_call_inside_fit_generator_is_not_forced(forced):
@@ -223,6 +225,18 @@ def test_capture_log_reports_wrong_batch_and_sample_counts():
     log.reset()
     log.check_targets(captured, 'evaluate', np.ones((8, 1)), ['y'])
     assert log.problems == ['evaluate: y_true of output 0 is not the y passed in']
+
+
+def test_capture_log_reports_predictions_that_are_not_the_models(installed):
+    model = _model()
+    log = forcing.CaptureLog()
+    right = keras_getpredict.GtsAndPreds(['y'], [Y[:5], Y[5:]], [X[:5].dot([[1.], [2.]]),
+                                                                X[5:].dot([[1.], [2.]])])
+    log.check_predictions(right, 'evaluate', model, X, 5)
+    assert log.problems == [] and log.predictions_checked == 1
+    shifted = keras_getpredict.GtsAndPreds(['y'], right['y_true'], right['y_pred'][::-1])
+    log.check_predictions(shifted, 'evaluate', model, X, 5)
+    assert log.problems == ['evaluate: y_pred of output 0 differs from predict()']
 
 
 def test_uninstall_forcing_restores_the_patched_methods(installed):

@@ -44,6 +44,20 @@ MULTIPROCESSING_FILES = [
     'tests/keras/utils/data_utils_test.py',
     'tests/test_multiprocessing.py',
 ]
+# More of the suite for `--extra` (not in the default gate, to keep it short): more fit/
+# evaluate paths (masking, temporal sample weights, saving, scikit-learn wrappers). The
+# other integration tests download data sets, which CI must not do.
+EXTRA_FILES = [
+    'tests/test_loss_masking.py',
+    'tests/test_loss_weighting.py',
+    'tests/test_model_saving.py',
+    'tests/test_dynamic_trainability.py',
+    'tests/test_model_pickling.py',
+    'tests/keras/wrappers/scikit_learn_test.py',
+    'tests/integration_tests/test_temporal_data_tasks.py',
+    'tests/integration_tests/test_vector_data_tasks.py',
+    'tests/integration_tests/test_image_data_tasks.py',
+]
 MODES = ('stock', 'install', 'force')
 
 
@@ -85,7 +99,7 @@ def fetch_tests(cache, python=sys.executable):
 def run_pytest(python, suite_dir, files, mode, out, workers, extra=()):
     """One fresh pytest process over `files`; returns its exit status."""
     env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join([ROOT] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
+    env['PYTHONPATH'] = os.pathsep.join([ROOT] + [p for p in [env.get('PYTHONPATH')] if p])
     env.setdefault('KERAS_BACKEND', 'tensorflow')
     env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     env.setdefault('MPLBACKEND', 'Agg')
@@ -107,6 +121,8 @@ def main(argv=None):
     parser.add_argument('--cache', default=os.path.join(ROOT, '.cache'))
     parser.add_argument('--known', default=os.path.join(HERE, 'known_stock_failures.txt'))
     parser.add_argument('--skip-multiprocessing', action='store_true')
+    parser.add_argument('--extra', action='store_true',
+                        help='also run EXTRA_FILES with the main files')
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(',') if m]
     if 'stock' not in modes or any(m not in MODES for m in modes):
@@ -120,7 +136,8 @@ def main(argv=None):
     runs = {}
     for mode in modes:
         paths = [os.path.join(results_dir, mode + '-main.json')]
-        run_pytest(sys.executable, suite_dir, MAIN_FILES, mode, paths[0], args.workers)
+        files = MAIN_FILES + (EXTRA_FILES if args.extra else [])
+        run_pytest(sys.executable, suite_dir, files, mode, paths[0], args.workers)
         if not args.skip_multiprocessing:
             paths.append(os.path.join(results_dir, mode + '-multiprocessing.json'))
             run_pytest(sys.executable, suite_dir, MULTIPROCESSING_FILES, mode, paths[1],

@@ -150,7 +150,8 @@ def test_plugin_keeps_the_upstream_skip_unless_asked(tmpdir):
     subprocess.call([sys.executable, '-m', 'pytest', '-p',
                      'keras_suite.keras_getpredict_testplugin', '-p', 'no:cacheprovider',
                      '-c', os.devnull, '--rootdir', str(tmpdir), '--outcomes-json', str(out),
-                     '-q', 'test_sample.py'], cwd=str(tmpdir), env=dict(os.environ, PYTHONPATH=ROOT),
+                     '-q', 'test_sample.py'],
+                    cwd=str(tmpdir), env=dict(os.environ, PYTHONPATH=ROOT),
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     tests = json.loads(out.read())['tests']
     assert {record['outcome'] for record in tests.values()} == {'skipped'}

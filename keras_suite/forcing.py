@@ -2,17 +2,16 @@
 
 The third run of Keras' own test suite goes through these wrappers. Each one calls the
 patched Keras method with the widest `get_predict` (every output, and every input once
-the model knows its inputs), hands the test exactly what stock Keras
-would return (for `evaluate`/`evaluate_generator`: the metrics only, not the
-`(metrics, gts_and_preds)` tuple), and checks on the side that the capture produced one
-entry per validation batch holding every validation sample, and, where the data were
-passed as arrays, that `y_true` and the inputs are those arrays and `y_pred` is what
-`model.predict` gives. Check failures are not
-raised into the test (a test may catch broad exceptions); they are collected in
-`LOG.problems` and the gate reports them.
+the model knows its inputs) and hands the test exactly what stock Keras would return
+(for `evaluate`/`evaluate_generator`: the metrics only, not the `(metrics,
+gts_and_preds)` tuple). On the side it checks that the capture produced one entry per
+validation batch holding every validation sample and, where the data were passed as
+arrays, that `y_true` and the inputs are those arrays and `y_pred` is what
+`model.predict` gives. Check failures are not raised into the test (a test may catch
+broad exceptions); they are collected in `LOG.problems` and the gate reports them.
 
 Calls that Keras makes itself (`fit_generator` validating through `evaluate_generator`
-or `evaluate`) are left alone: there the outer `fit_generator(get_predict=True)` is the
+or `evaluate`) are left alone: there the outer `fit_generator(get_predict=...)` is the
 one capturing, as in real use.
 """
 from __future__ import absolute_import

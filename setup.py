@@ -36,6 +36,9 @@ setup(
         'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4'],
         'gpu': ['tensorflow-gpu>=1.15,<1.16', 'protobuf<4'],
         'test': ['pytest', 'pytest-xdist', 'pytest-timeout'],
+        # Keras 2.2.4's own test suite (make test-keras-suite); pins in constraints.txt.
+        'kerassuite': ['pytest', 'pytest-xdist', 'pytest-timeout',
+                       'PyYAML', 'requests', 'pandas'],
     },
     entry_points={'console_scripts': ['keras-getpredict=keras_getpredict.__main__:main']},
     classifiers=[

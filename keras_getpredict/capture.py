@@ -10,6 +10,7 @@ through TensorFlow, dtype kept); only symbolic ones are fetched from the graph.
 from __future__ import absolute_import
 
 import numpy as np
+import scipy.sparse
 from keras import backend as K
 
 from .results import GtsAndPreds
@@ -57,9 +58,10 @@ class CapturePlan(object):
         self._stock = stock_function
         self._functions = {}
 
-    def _function_for(self, graph_items):
-        """The K.function for one combination of items fetched from the graph."""
-        key = tuple(id(item) for item in graph_items)
+    def _function_for(self, graph_tensors):
+        """The K.function for one combination of tensors fetched from the graph."""
+        # The function holds the tensors, so their ids stay valid as cache keys.
+        key = tuple(id(tensor) for tensor in graph_tensors)
         function = self._functions.get(key)
         if function is None:
             stock = self._stock
@@ -67,7 +69,7 @@ class CapturePlan(object):
             # only the list of returned tensors grows.
             function = K.function(
                 stock.inputs,
-                list(stock.outputs) + self.output_tensors + [i.tensor for i in graph_items],
+                list(stock.outputs) + self.output_tensors + list(graph_tensors),
                 updates=[stock.updates_op],
                 name=(stock.name or 'function') + '_getpredict',
                 feed_dict=stock.feed_dict,
@@ -84,11 +86,23 @@ class CapturePlan(object):
             if item.feed_position is None:
                 return False
             value = ins[item.feed_position] if item.feed_position < len(ins) else None
-            return isinstance(value, np.ndarray) or value is None
+            # Anything fed as a value (arrays, scipy sparse matrices for sparse
+            # inputs) is copied from the feed; only symbolic tensors need the graph.
+            # A sparse placeholder cannot even be fetched: K.function rejects
+            # SparseTensor outputs.
+            return value is None or not K.is_tensor(value)
+
+        def graph_tensor(item):
+            value = ins[item.feed_position] if item.feed_position is not None and \
+                item.feed_position < len(ins) else None
+            # Fed from a symbolic tensor (`fit(x=tensor, ...)`): Keras connects that
+            # tensor to the placeholder, and a connected placeholder cannot be
+            # fetched ("is both fed and fetched"); fetch its source instead.
+            return value if value is not None and K.is_tensor(value) else item.tensor
 
         items = [t for t in self.targets if t is not None] + self.inputs
         graph_items = [item for item in items if not from_feed(item)]
-        outs = self._function_for(graph_items)(ins)
+        outs = self._function_for([graph_tensor(item) for item in graph_items])(ins)
         n_stock = len(self._stock.outputs)
         n_out = len(self.output_tensors)
         y_pred = outs[n_stock:n_stock + n_out]
@@ -102,7 +116,11 @@ class CapturePlan(object):
             value = ins[item.feed_position]
             # A copy: generators may reuse their buffers, and a view would keep a
             # whole dataset alive.
-            return None if value is None else np.array(value, copy=True)
+            if value is None:
+                return None
+            if scipy.sparse.issparse(value):
+                return value.copy()
+            return np.array(value, copy=True)
 
         y_true = [value_of(t) for t in self.targets]
         inputs = [value_of(i) for i in self.inputs]

@@ -2,6 +2,7 @@
 from __future__ import absolute_import
 
 import numpy as np
+import scipy.sparse
 
 #: The epoch-logs key that holds the validation predictions.
 LOGS_KEY = 'val_gts_and_preds'
@@ -43,6 +44,9 @@ def _concat(batches, what):
         raise ValueError('Cannot concatenate %s: batch shapes differ beyond the '
                          'first (sample) axis: %s. Keep the per-batch lists, or pad '
                          'the batches to one shape.' % (what, sorted(set(shapes))))
+    if any(scipy.sparse.issparse(b) for b in batches):
+        # Sparse inputs are kept as fed (scipy matrices); stack them as such.
+        return scipy.sparse.vstack(batches, format='csr')
     return np.concatenate(batches, axis=0)
 
 

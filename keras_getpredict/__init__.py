@@ -10,9 +10,11 @@ metrics, preds = model.evaluate_generator(val_gen, steps, get_predict=True)
 from __future__ import absolute_import
 
 from .install import install, is_installed, patched, uninstall
+from .native import is_native, native_version
 from .results import LOGS_KEY, GtsAndPreds, concat_batches
 
 __version__ = '0.1.0'
 
 __all__ = ['install', 'uninstall', 'is_installed', 'patched',
-           'concat_batches', 'GtsAndPreds', 'LOGS_KEY', '__version__']
+           'concat_batches', 'GtsAndPreds', 'LOGS_KEY', '__version__',
+           'is_native', 'native_version']

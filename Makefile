@@ -33,9 +33,11 @@ clean:
 	rm -rf $(VENV) $(FORK_VENV) $(PY36_VENV) build dist *.egg-info
 
 # --- Fork mode: Keras 2.2.4 + patches/series as a wheel, in its own venv -------------
-# The issue-3 gate (or anyone) can run against it with `make fork-venv` and then
-# $(FORK_PYTHON) (`.venv-fork/bin/python`), whose `keras` is the fork.
+# Other venvs on the fork: `make fork-venv FORK_VENV=.venv-x FORK_EXTRAS=cpu,kerassuite`,
+# then $(FORK_VENV)/bin/python; or add $(FORK_WHEEL) (after `make fork-wheel`) to any
+# `pip install -c constraints.txt ...` line: the constraint keras==2.2.4 accepts it.
 FORK_VENV ?= .venv-fork
+FORK_EXTRAS ?= cpu,test
 FORK_PYTHON = $(FORK_VENV)/bin/python
 FORK_WHEEL = .cache/fork/dist/Keras-2.2.4+getpredict.1-py3-none-any.whl
 
@@ -52,7 +54,7 @@ $(FORK_VENV)/.installed-fork: $(FORK_WHEEL) setup.py constraints.txt
 	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv $(FORK_VENV)
 	$(FORK_VENV)/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
 	$(FORK_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt \
-		$(FORK_WHEEL) -e ".[cpu,test]"
+		$(FORK_WHEEL) -e ".[$(FORK_EXTRAS)]"
 	$(FORK_PYTHON) -c "import keras_getpredict as k; v = k.native_version(); \
 		assert v, 'keras in $(FORK_VENV) is not the fork'; print('== fork:', v)"
 	touch $@

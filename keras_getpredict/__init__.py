@@ -11,10 +11,11 @@ from __future__ import absolute_import
 
 from .batch_capture import BatchPredictions
 from .install import install, is_installed, patched, uninstall
+from .native import is_native, native_version
 from .results import LOGS_KEY, GtsAndPreds, concat_batches
 
 __version__ = '0.1.0'
 
 __all__ = ['install', 'uninstall', 'is_installed', 'patched',
            'concat_batches', 'GtsAndPreds', 'LOGS_KEY', 'BatchPredictions',
-           '__version__']
+           '__version__', 'is_native', 'native_version']

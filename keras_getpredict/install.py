@@ -4,6 +4,8 @@ from __future__ import absolute_import
 import contextlib
 import threading
 
+from .native import is_native
+
 SUPPORTED_KERAS = '2.2.4'
 
 _lock = threading.RLock()
@@ -22,6 +24,23 @@ def _check_versions():
         raise RuntimeError('keras_getpredict needs the TensorFlow backend; '
                            'the Keras backend is %r. Set KERAS_BACKEND=tensorflow.'
                            % K.backend())
+
+
+def _check_no_foreign_get_predict():
+    """A Keras hand-edited to take `get_predict` (the blog recipe this project replaces)
+    has its own, different implementation; wrapping it would give two arguments of one
+    name. Say so instead of failing somewhere inside the patching."""
+    import inspect
+    from keras.engine import training
+    for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
+        method = vars(training.Model)[name]
+        method = getattr(method, '__wrapped__', method)
+        if 'get_predict' in inspect.signature(method).parameters:
+            raise RuntimeError(
+                'This Keras already takes `get_predict` in `Model.%s` (%s), but it is '
+                'not the keras-getpredict fork: a hand-edited Keras? Reinstall stock '
+                '`keras==2.2.4` to use keras_getpredict.install(), or install the fork '
+                'built from `patches/`.' % (name, inspect.getsourcefile(method)))
 
 
 def _patch_list():
@@ -61,13 +80,22 @@ def install():
     teaches `History`, `CSVLogger`, `RemoteMonitor` and `TensorBoard` to step over
     the predictions entry. Calling it again does nothing.
 
+    On the Keras fork built from `patches/` (`is_native()`), `get_predict` is
+    part of Keras already: nothing is patched, and code that calls `install()`
+    runs unchanged on both forms.
+
     # Raises
-        RuntimeError: In case Keras is not 2.2.4 or its backend not TensorFlow.
+        RuntimeError: In case Keras is not 2.2.4, its backend not TensorFlow, or
+            it takes a `get_predict` of its own (a hand-edited Keras).
     """
     with _lock:
         if _originals:
             return
         _check_versions()
+        if is_native():
+            # Wrapping the fork's own get_predict in ours would run both.
+            return
+        _check_no_foreign_get_predict()
         patches = _patch_list()
         try:
             for owner, name, factory in patches:
@@ -82,7 +110,10 @@ def install():
 
 
 def uninstall():
-    """Restores the exact original objects. Safe to call when nothing is installed."""
+    """Restores the exact original objects. Safe to call when nothing is installed.
+
+    On the Keras fork there is nothing to restore: `get_predict` stays.
+    """
     with _lock:
         for (owner, name), original in list(_originals.items()):
             setattr(owner, name, original)
@@ -90,8 +121,9 @@ def uninstall():
 
 
 def is_installed():
-    """Returns whether `install()` is in effect."""
-    return bool(_originals)
+    """Returns whether `get_predict` is available: `install()` is in effect, or the
+    imported Keras is the fork with `get_predict` built in (`is_native()`)."""
+    return bool(_originals) or is_native()
 
 
 @contextlib.contextmanager

@@ -40,3 +40,38 @@ def clean_session_and_patches():
 def installed():
     keras_getpredict.install()
     yield
+
+
+# --- Fork mode: the same tests against the Keras fork built from patches/ -----------
+# KERAS_GETPREDICT_MODE=fork (set by `make test-fork`) insists that the imported Keras
+# is the fork, =monkeypatch that it is stock; unset, the mode follows what is imported.
+# Tests of the run-time patching itself (identity of patched objects, uninstall) carry
+# the `monkeypatch_only` marker and are skipped on the fork, where nothing is patched.
+FORK_MODE = keras_getpredict.is_native()
+
+
+def pytest_configure(config):
+    wanted = os.environ.get('KERAS_GETPREDICT_MODE', '')
+    if wanted not in ('', 'fork', 'monkeypatch'):
+        raise pytest.UsageError('KERAS_GETPREDICT_MODE should be `fork` or `monkeypatch`; '
+                                'got %r.' % wanted)
+    if wanted and wanted != ('fork' if FORK_MODE else 'monkeypatch'):
+        raise pytest.UsageError(
+            'KERAS_GETPREDICT_MODE=%s, but the imported Keras (%s) is %s.'
+            % (wanted, K.__file__, 'the fork' if FORK_MODE else 'stock Keras'))
+
+
+def pytest_report_header(config):
+    if FORK_MODE:
+        return 'keras-getpredict mode: fork (Keras %s)' % keras_getpredict.native_version()
+    return 'keras-getpredict mode: monkeypatch (stock Keras)'
+
+
+def pytest_collection_modifyitems(config, items):
+    if not FORK_MODE:
+        return
+    skip = pytest.mark.skip(reason='tests the run-time patching; this Keras is the fork '
+                                   'with get_predict built in, so nothing is patched')
+    for item in items:
+        if item.get_closest_marker('monkeypatch_only'):
+            item.add_marker(skip)

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The Keras 2.2.4 fork with native `get_predict`: the PyPI sdist plus the patches in
+# `patches/series`, built as the wheel `Keras-2.2.4+getpredict.N`.
+#
+#   patches/fork.sh fetch          download the sdist into .cache/fork (once), check its sha256
+#   patches/fork.sh apply DIR      fresh sdist tree in DIR with the series applied (no fuzz, no offset)
+#   patches/fork.sh wheel          build the wheel into .cache/fork/dist; prints its path
+#   patches/fork.sh check          the vendored modules in 0002 equal keras_getpredict's
+#   patches/fork.sh vendor         rewrite 0002 from keras_getpredict's modules
+#   patches/fork.sh refresh        rewrite 0001 from an edited tree in .cache/fork/work
+#
+# PYTHON (default .venv/bin/python) runs pip; it needs `wheel` and `setuptools`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+CACHE="$ROOT/.cache/fork"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+SDIST="$CACHE/Keras-2.2.4.tar.gz"
+# From PyPI's JSON API for Keras 2.2.4; a different download is not the source we patch.
+SDIST_SHA256=90b610a3dbbf6d257b20a079eba3fdf2eed2158f64066a7c6f7227023fd60bc9
+# The series' local version label: bump it (setup.py hunk in 0001 and FORK_VERSION in
+# keras/getpredict/__init__.py) whenever the series changes behaviour.
+FORK_VERSION=2.2.4+getpredict.1
+# Files the hand-written patch touches; the vendored copies are generated.
+EDITED="keras/engine/training.py keras/engine/training_arrays.py
+keras/engine/training_generator.py keras/callbacks.py keras/getpredict/__init__.py setup.py"
+VENDORED="capture results selection"
+
+die() { echo "fork.sh: $*" >&2; exit 1; }
+
+fetch() {
+    mkdir -p "$CACHE"
+    if [ ! -f "$SDIST" ]; then
+        "$PYTHON" -m pip download -q --disable-pip-version-check --no-deps \
+            --no-binary :all: keras==2.2.4 -d "$CACHE"
+    fi
+    echo "$SDIST_SHA256  $SDIST" | sha256sum --check --status \
+        || die "$SDIST does not have the sha256 of PyPI's Keras-2.2.4.tar.gz; delete it and retry."
+}
+
+# extract DIR: a pristine Keras-2.2.4 tree at DIR/Keras-2.2.4
+extract() {
+    rm -rf "$1/Keras-2.2.4"
+    mkdir -p "$1"
+    tar xzf "$SDIST" -C "$1"
+}
+
+apply_series() {
+    local dir="$1" out
+    fetch
+    extract "$dir"
+    while read -r name; do
+        case "$name" in ''|'#'*) continue ;; esac
+        # --fuzz=0: context must match exactly; an offset also means the patch
+        # was made against another tree, so it fails here too.
+        if ! out="$(cd "$dir/Keras-2.2.4" && patch -p1 --fuzz=0 --forward --batch \
+                    --no-backup-if-mismatch < "$ROOT/patches/$name")"; then
+            echo "$out" >&2; die "$name does not apply."
+        fi
+        if grep -Eq 'offset|fuzz|Reversed' <<<"$out"; then
+            echo "$out" >&2; die "$name applies only with an offset or fuzz."
+        fi
+    done < "$ROOT/patches/series"
+}
+
+wheel() {
+    local build="$CACHE/build"
+    check >&2
+    apply_series "$build"
+    mkdir -p "$CACHE/dist"
+    rm -f "$CACHE/dist/Keras-${FORK_VERSION}-"*.whl
+    # No build isolation: setuptools and wheel come from $PYTHON's venv, offline-safe.
+    "$PYTHON" -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
+        -w "$CACHE/dist" "$build/Keras-2.2.4" >&2
+    local whl
+    whl="$(ls "$CACHE/dist/Keras-${FORK_VERSION}-"*.whl)" || die "no wheel for $FORK_VERSION was built."
+    echo "$whl"
+}
+
+# The vendoring patch: keras_getpredict's capture/results/selection as new files.
+vendor_patch() {
+    local name
+    for name in $VENDORED; do
+        diff -uN --label "a/keras/getpredict/$name.py" --label "b/keras/getpredict/$name.py" \
+            /dev/null "$ROOT/keras_getpredict/$name.py" || true
+    done
+}
+
+check() {
+    if ! diff -u "$ROOT/patches/0002-vendor-keras-getpredict-capture-modules.patch" \
+            <(vendor_patch) >/dev/null; then
+        die "patches/0002 is out of date with keras_getpredict/{capture,results,selection}.py: run \`patches/fork.sh vendor\` and rebuild the fork."
+    fi
+    echo "fork.sh: vendored modules in patches/0002 match keras_getpredict."
+}
+
+refresh() {
+    local work="$CACHE/work/Keras-2.2.4" pristine="$CACHE/pristine"
+    [ -d "$work" ] || die "edit a tree at $work first (\`fork.sh apply .cache/fork/work\` gives one)."
+    fetch
+    extract "$pristine"
+    local f
+    for f in $EDITED; do
+        diff -uN --label "a/$f" --label "b/$f" "$pristine/Keras-2.2.4/$f" "$work/$f" || true
+    done > "$ROOT/patches/0001-get-predict-in-training-and-callbacks.patch"
+}
+
+case "${1:-}" in
+    fetch) fetch ;;
+    apply) [ -n "${2:-}" ] || die "usage: fork.sh apply DIR"; apply_series "$2" ;;
+    wheel) wheel ;;
+    check) check ;;
+    vendor) vendor_patch > "$ROOT/patches/0002-vendor-keras-getpredict-capture-modules.patch" ;;
+    refresh) refresh ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+esac

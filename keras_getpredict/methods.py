@@ -23,6 +23,7 @@ import inspect
 
 from keras.callbacks import Callback
 
+from . import distributed
 from .capture import BatchRecorder, CapturingFunction
 from .results import LOGS_KEY
 from .selection import check_names, parse_get_predict
@@ -41,13 +42,16 @@ class _Publisher(Callback):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
 
     For `fit_generator` it also closes the capture window (`disarm`) before any user
-    callback runs, at every batch start and epoch end.
+    callback runs, at every batch start and epoch end. Under Horovod, `gather`
+    (from `distributed.gatherer`) joins the ranks' shards first; it runs on every
+    rank at every epoch end, even one that recorded nothing, so the collectives match.
     """
 
-    def __init__(self, recorder, disarm=None):
+    def __init__(self, recorder, disarm=None, gather=None):
         super(_Publisher, self).__init__()
         self.recorder = recorder
         self.disarm = disarm or (lambda: None)
+        self.gather = gather
 
     def on_epoch_begin(self, epoch, logs=None):
         self.recorder.clear()
@@ -57,8 +61,12 @@ class _Publisher(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.disarm()
-        if logs is not None and len(self.recorder):
-            logs[LOGS_KEY] = self.recorder.take()
+        if self.gather is not None:
+            result = self.gather(self.recorder.take())
+        else:
+            result = self.recorder.take() if len(self.recorder) else None
+        if logs is not None and result is not None:
+            logs[LOGS_KEY] = result
 
     def on_train_end(self, logs=None):
         self.disarm()
@@ -117,6 +125,12 @@ def _user_callbacks(arguments):
     return list(arguments.get('callbacks') or [])
 
 
+def _evaluated(selection, recorder):
+    # Not gathered unless asked: scripts often evaluate on Horovod's rank 0 only.
+    gather = distributed.gatherer(selection, default=False)
+    return recorder.take() if gather is None else gather(recorder.take())
+
+
 def make_fit(raw):
     signature = inspect.signature(raw)
 
@@ -132,7 +146,9 @@ def make_fit(raw):
             raise ValueError('`get_predict` needs validation data: pass '
                              '`validation_data` or `validation_split` to `fit`.')
         recorder = BatchRecorder()
-        arguments['callbacks'] = [_Publisher(recorder)] + _user_callbacks(arguments)
+        gather = distributed.gatherer(selection, default='all')
+        arguments['callbacks'] = ([_Publisher(recorder, gather=gather)] +
+                                  _user_callbacks(arguments))
         self.__dict__[_PENDING_FIT_LOOP] = (selection, recorder)
         try:
             return raw(*bound.args, **bound.kwargs)
@@ -158,7 +174,8 @@ def make_fit_generator(raw):
                              '`validation_data` to `fit_generator`.')
         recorder = BatchRecorder()
         swap = _TestFunctionSwap(self, selection, recorder)
-        arguments['callbacks'] = ([_Publisher(recorder, swap.disarm)] +
+        gather = distributed.gatherer(selection, default='all')
+        arguments['callbacks'] = ([_Publisher(recorder, swap.disarm, gather)] +
                                   _user_callbacks(arguments) + [_Armer(swap.arm)])
         try:
             return raw(*bound.args, **bound.kwargs)
@@ -181,7 +198,7 @@ def make_evaluate(raw):
             metrics = raw(self, *args, **kwargs)
         finally:
             self.__dict__.pop(_PENDING_TEST_LOOP, None)
-        return metrics, recorder.take()
+        return metrics, _evaluated(selection, recorder)
 
     return with_get_predict(raw, evaluate, (
         'Then returns `(metrics, gts_and_preds)`.'))
@@ -199,7 +216,7 @@ def make_evaluate_generator(raw):
             metrics = raw(self, *args, **kwargs)
         finally:
             swap.disarm()
-        return metrics, recorder.take()
+        return metrics, _evaluated(selection, recorder)
 
     return with_get_predict(raw, evaluate_generator, (
         'Then returns `(metrics, gts_and_preds)`.'))

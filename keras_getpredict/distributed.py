@@ -24,16 +24,19 @@ Order of the gathered batches:
 """
 from __future__ import absolute_import
 
+import contextlib
 import io
 import sys
 import weakref
 
 import numpy as np
 
-from .results import GtsAndPreds, concat_batches
+from .results import LOGS_KEY, GtsAndPreds, concat_batches
 
 #: Name under which Horovod's TensorFlow API lives once `horovod.keras` is imported.
 HOROVOD_MODULE = 'horovod.tensorflow'
+#: Where `hvd.callbacks.MetricAverageCallback` keeps its averaging code.
+HOROVOD_CALLBACKS_MODULE = 'horovod._keras.callbacks'
 
 
 def horovod_if_active():
@@ -308,3 +311,41 @@ def gatherer(selection, default):
         return None
     allgather = HorovodAllgather(hvd)
     return lambda gts_and_preds: gather(gts_and_preds, to, selection.shards, allgather)
+
+
+# ------------------------------------------------ Horovod's MetricAverageCallback
+
+def _step_over_predictions(average):
+    def average_metrics_in_place(logs):
+        if not logs or LOGS_KEY not in logs:
+            return average(logs)
+        # Averaged in a copy without the predictions, written back into `logs`.
+        metrics = {k: v for k, v in logs.items() if k != LOGS_KEY}
+        average(metrics)
+        logs.update(metrics)
+    return average_metrics_in_place
+
+
+@contextlib.contextmanager
+def metric_averages_step_over_predictions(callbacks):
+    """Lets Horovod's `MetricAverageCallback` among `callbacks` skip the predictions.
+
+    It allreduces every logs entry as a tensor and would fail on the predictions.
+    For the duration of the block each such instance gets an averaging method that
+    leaves the entry out; the instances and their class are as they were afterwards.
+    """
+    module = sys.modules.get(HOROVOD_CALLBACKS_MODULE)
+    impl = getattr(module, 'MetricAverageCallbackImpl', None)
+    patched = []
+    if impl is not None:
+        for callback in callbacks:
+            if (isinstance(callback, impl) and
+                    '_average_metrics_in_place' not in vars(callback)):
+                callback._average_metrics_in_place = _step_over_predictions(
+                    callback._average_metrics_in_place)
+                patched.append(callback)
+    try:
+        yield
+    finally:
+        for callback in patched:
+            del callback._average_metrics_in_place

@@ -151,7 +151,8 @@ def make_fit(raw):
                                   _user_callbacks(arguments))
         self.__dict__[_PENDING_FIT_LOOP] = (selection, recorder)
         try:
-            return raw(*bound.args, **bound.kwargs)
+            with distributed.metric_averages_step_over_predictions(arguments['callbacks']):
+                return raw(*bound.args, **bound.kwargs)
         finally:
             self.__dict__.pop(_PENDING_FIT_LOOP, None)
 
@@ -178,7 +179,8 @@ def make_fit_generator(raw):
         arguments['callbacks'] = ([_Publisher(recorder, swap.disarm, gather)] +
                                   _user_callbacks(arguments) + [_Armer(swap.arm)])
         try:
-            return raw(*bound.args, **bound.kwargs)
+            with distributed.metric_averages_step_over_predictions(arguments['callbacks']):
+                return raw(*bound.args, **bound.kwargs)
         finally:
             swap.disarm()
 

@@ -239,3 +239,26 @@ def test_gather_options_are_parsed_and_do_not_change_what_is_fetched():
     assert (chosen.gather, chosen.shards) == ('all', 'strided')
     assert (plain.gather, plain.shards) == (None, 'contiguous')
     assert chosen.key == plain.key
+
+
+def test_metric_average_callback_steps_over_predictions_only_inside_the_block(monkeypatch):
+    module = types.ModuleType(distributed.HOROVOD_CALLBACKS_MODULE)
+
+    class MetricAverageCallbackImpl(object):
+        """Like Horovod's: turns every logs value into a tensor (here: a float)."""
+
+        def _average_metrics_in_place(self, logs):
+            for key, value in sorted(logs.items()):
+                logs[key] = float(value) / 2.0
+
+    module.MetricAverageCallbackImpl = MetricAverageCallbackImpl
+    monkeypatch.setitem(sys.modules, distributed.HOROVOD_CALLBACKS_MODULE, module)
+    callback, other = MetricAverageCallbackImpl(), object()
+    predictions = GtsAndPreds(['dense'], [np.zeros((1, 1))], [np.ones((1, 1))])
+    logs = {'val_loss': 3.0, 'val_gts_and_preds': predictions}
+    with distributed.metric_averages_step_over_predictions([other, callback]):
+        callback._average_metrics_in_place(logs)
+    assert logs['val_loss'] == 1.5 and logs['val_gts_and_preds'] is predictions
+    assert '_average_metrics_in_place' not in vars(callback)
+    with pytest.raises(TypeError):
+        callback._average_metrics_in_place(logs)  # the stock method, as before

@@ -36,6 +36,8 @@ setup(
         'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4'],
         'gpu': ['tensorflow-gpu>=1.15,<1.16', 'protobuf<4'],
         'test': ['pytest', 'pytest-xdist', 'pytest-timeout'],
+        # Built from source against the installed TensorFlow: see the Makefile's `horovod-venv`.
+        'horovod': ['horovod>=0.20,<0.29'],
     },
     entry_points={'console_scripts': ['keras-getpredict=keras_getpredict.__main__:main']},
     classifiers=[

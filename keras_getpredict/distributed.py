@@ -275,9 +275,9 @@ def gather(gts_and_preds, to='all', shards='contiguous', allgather=None):
         raise ValueError(
             'The Horovod ranks validated different numbers of steps: %s (rank 0 '
             'first). Gathering their predictions needs the same number on every '
-            'rank, as Horovod\'s collectives do: give each rank a shard of the same '
-            'number of batches (e.g. `validation_steps = ceil(samples / (size * '
-            "batch_size))` with shards padded or cut to it), or pass `get_predict="
+            'rank, as Horovod\'s collectives do: pass the same `validation_steps` '
+            'on every rank, with shards that each hold that many batches (shard '
+            'sizes may differ by less than one batch), or pass `get_predict='
             "{..., 'gather': False}` to keep each rank's own shard." % (steps,))
     blob = allgather.payloads(payload)
     if to == 'root' and allgather.rank != 0:

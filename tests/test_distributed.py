@@ -218,7 +218,7 @@ def test_importing_keras_getpredict_does_not_import_horovod():
     import subprocess
     code = ('import sys, keras_getpredict; keras_getpredict.install(); '
             'print(any(m.startswith("horovod") for m in sys.modules))')
-    out = subprocess.check_output([sys.executable, '-c', code])
+    out = subprocess.check_output([sys.executable, '-c', code], stderr=subprocess.STDOUT)
     assert out.strip().endswith(b'False')
 
 

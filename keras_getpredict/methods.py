@@ -16,6 +16,11 @@ Where each path's validation forward pass happens, and how we reach it:
   callback that evaluates on its own is never recorded.
 
 Every swap is undone in `finally`; with `get_predict` off the original runs untouched.
+
+Callbacks that turn the predictions into epoch-log scalars define
+`on_predictions_published(epoch, logs)`: `_Publisher` calls it right after it fills the
+logs, before any other user callback's `on_epoch_end`, so `TensorBoard`, `CSVLogger`,
+`EarlyStopping`, ... see those scalars whatever their place in the list.
 """
 from __future__ import absolute_import
 
@@ -28,6 +33,9 @@ from .capture import BatchRecorder, CapturingFunction
 from .results import LOGS_KEY
 from .selection import check_names, parse_get_predict
 from .signatures import with_get_predict
+
+#: Method a callback defines to run right after the predictions are published.
+PUBLISHED_HOOK = 'on_predictions_published'
 
 # Attributes set on a model while one of its calls waits for `fit_loop`/`test_loop`.
 _PENDING_FIT_LOOP = '_keras_getpredict_pending_fit_loop'
@@ -42,15 +50,19 @@ class _Publisher(Callback):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
 
     For `fit_generator` it also closes the capture window (`disarm`) before any user
-    callback runs, at every batch start and epoch end. Under Horovod, `gather`
-    (from `distributed.gatherer`) joins the ranks' shards first; it runs on every
-    rank at every epoch end, even one that recorded nothing, so the collectives match.
+    callback runs, at every batch start and epoch end. Then it calls
+    `on_predictions_published(epoch, logs)` of the user callbacks that define it,
+    in list order. Under Horovod, `gather` (from `distributed.gatherer`) joins the
+    ranks' shards first; it runs on every rank at every epoch end, even one that
+    recorded nothing, so the collectives match.
     """
 
-    def __init__(self, recorder, disarm=None, gather=None):
+    def __init__(self, recorder, disarm=None, callbacks=(), gather=None):
         super(_Publisher, self).__init__()
         self.recorder = recorder
         self.disarm = disarm or (lambda: None)
+        self.hooked = [cb for cb in callbacks
+                       if callable(getattr(cb, PUBLISHED_HOOK, None))]
         self.gather = gather
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -67,6 +79,8 @@ class _Publisher(Callback):
             result = self.recorder.take() if len(self.recorder) else None
         if logs is not None and result is not None:
             logs[LOGS_KEY] = result
+            for callback in self.hooked:
+                getattr(callback, PUBLISHED_HOOK)(epoch, logs)
 
     def on_train_end(self, logs=None):
         self.disarm()
@@ -146,9 +160,10 @@ def make_fit(raw):
             raise ValueError('`get_predict` needs validation data: pass '
                              '`validation_data` or `validation_split` to `fit`.')
         recorder = BatchRecorder()
+        callbacks = _user_callbacks(arguments)
         gather = distributed.gatherer(selection, default='all')
-        arguments['callbacks'] = ([_Publisher(recorder, gather=gather)] +
-                                  _user_callbacks(arguments))
+        arguments['callbacks'] = ([_Publisher(recorder, callbacks=callbacks, gather=gather)] +
+                                  callbacks)
         self.__dict__[_PENDING_FIT_LOOP] = (selection, recorder)
         try:
             with distributed.metric_averages_step_over_predictions(arguments['callbacks']):
@@ -175,9 +190,10 @@ def make_fit_generator(raw):
                              '`validation_data` to `fit_generator`.')
         recorder = BatchRecorder()
         swap = _TestFunctionSwap(self, selection, recorder)
+        callbacks = _user_callbacks(arguments)
         gather = distributed.gatherer(selection, default='all')
-        arguments['callbacks'] = ([_Publisher(recorder, swap.disarm, gather)] +
-                                  _user_callbacks(arguments) + [_Armer(swap.arm)])
+        arguments['callbacks'] = ([_Publisher(recorder, swap.disarm, callbacks, gather)] +
+                                  callbacks + [_Armer(swap.arm)])
         try:
             with distributed.metric_averages_step_over_predictions(arguments['callbacks']):
                 return raw(*bound.args, **bound.kwargs)

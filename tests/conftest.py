@@ -6,9 +6,14 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
 os.environ.setdefault('MPLBACKEND', 'Agg')
 
+import contextlib  # noqa: E402
+import io  # noqa: E402
+
 import pytest  # noqa: E402
 
-with warnings.catch_warnings():
+# Keras announces its backend on stderr at import ("Using TensorFlow backend."); under
+# xdist that line lands after pytest's summary, so keep it out.
+with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
     # TF 1.15 imports emit FutureWarnings about numpy dtypes; they are not ours.
     warnings.simplefilter('ignore', FutureWarning)
     import tensorflow as tf  # noqa: E402

@@ -1,0 +1,180 @@
+"""Matplotlib figures of `ClassificationMetrics` and of a training history.
+
+Figures are built with the object API (`Figure` + Agg canvas), never `pyplot`, so they
+work without a display and leave the user's pyplot state alone.
+"""
+from __future__ import absolute_import
+
+import os
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn import metrics as skm
+
+
+def _figure(width, height):
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def confusion_matrix_figure(result, title='Confusion matrix'):
+    """Counts of true (rows) against predicted (columns) classes; for multilabel,
+    one 2x2 matrix per class."""
+    names = result.class_names
+    if result.task == 'multilabel':
+        columns = min(5, len(names))
+        rows = int(np.ceil(len(names) / float(columns)))
+        figure = _figure(2.2 * columns, 2.2 * rows + 0.6)
+        for k, name in enumerate(names):
+            axes = figure.add_subplot(rows, columns, k + 1)
+            _matrix(axes, result.confusion_matrix[k], ['0', '1'], small=True)
+            axes.set_title(name, fontsize=9)
+            axes.set_xlabel('predicted', fontsize=8)
+            axes.set_ylabel('true', fontsize=8)
+        figure.suptitle(title)
+        figure.tight_layout(rect=(0, 0, 1, 0.93))
+        return figure
+    size = 2.5 + 0.45 * len(names)
+    figure = _figure(size + 1.0, size)
+    axes = figure.add_subplot(1, 1, 1)
+    image = _matrix(axes, result.confusion_matrix, names)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xlabel('predicted')
+    axes.set_ylabel('true')
+    axes.set_title('%s (accuracy %.3f, n=%d)' % (title, result.accuracy, result.n_samples))
+    figure.tight_layout()
+    return figure
+
+
+def _matrix(axes, counts, names, small=False):
+    image = axes.imshow(counts, cmap='Blues', interpolation='nearest')
+    ticks = np.arange(len(names))
+    axes.set_xticks(ticks)
+    axes.set_yticks(ticks)
+    axes.set_xticklabels(names, fontsize=8)
+    axes.set_yticklabels(names, fontsize=8)
+    high = counts.max() / 2.0 if counts.size else 0
+    for (i, j), value in np.ndenumerate(counts):
+        if value or small:
+            axes.text(j, i, str(value), ha='center', va='center', fontsize=8,
+                      color='white' if value > high else 'black')
+    return image
+
+
+def pr_curves_figure(result, title='Precision-recall curves'):
+    """One precision-recall curve per class (scikit-learn), average precision in
+    the legend."""
+    figure = _figure(7.5, 5.5)
+    axes = figure.add_subplot(1, 1, 1)
+    colors = _colors(len(result.class_names))
+    for k, name in enumerate(result.class_names):
+        positives = result.labels[:, k]
+        if not positives.any():
+            continue
+        precision, recall, _ = skm.precision_recall_curve(positives, result.scores[:, k])
+        ap = skm.average_precision_score(positives, result.scores[:, k])
+        axes.step(recall, precision, where='post', color=colors[k], linewidth=1.3,
+                  label='%s (AP %.3f)' % (name, ap))
+    axes.set_xlabel('recall')
+    axes.set_ylabel('precision')
+    # Zoomed on the curves' range: good models crowd into the top right corner.
+    lowest = min([line.get_ydata().min() for line in axes.get_lines()] or [0.0])
+    axes.set_xlim(0, 1.01)
+    axes.set_ylim(max(0.0, lowest - 0.05), 1.01)
+    axes.grid(alpha=0.3)
+    axes.set_title(title)
+    axes.legend(loc='lower left', fontsize=8, ncol=2 if len(result.class_names) > 6 else 1)
+    figure.tight_layout()
+    return figure
+
+
+def per_class_figure(result, title='Per-class precision, recall, F1'):
+    """Grouped bars of precision, recall and F1 per class."""
+    names = result.class_names
+    figure = _figure(max(6.0, 0.7 * len(names) + 2), 4.0)
+    axes = figure.add_subplot(1, 1, 1)
+    x = np.arange(len(names))
+    width = 0.27
+    for offset, (label, values) in zip((-width, 0, width), (
+            ('precision', result.precision), ('recall', result.recall), ('F1', result.f1))):
+        axes.bar(x + offset, values, width, label=label)
+    axes.set_xticks(x)
+    axes.set_xticklabels(names)
+    # Headroom above 1.0 for the legend, so it hides no bar.
+    axes.set_ylim(0, 1.18)
+    axes.set_yticks(np.linspace(0, 1, 6))
+    axes.grid(axis='y', alpha=0.3)
+    axes.legend(loc='upper center', fontsize=8, ncol=3)
+    axes.set_title(title)
+    figure.tight_layout()
+    return figure
+
+
+def history_figure(history, title='Training', metrics=None):
+    """Loss curves (left) and other logged scalars (right) from `History.history`
+    or a dict of lists; a training curve and its `val_` twin share a colour.
+
+    # Arguments
+        history: dict of key to per-epoch values.
+        title: figure title prefix.
+        metrics: keys for the right panel; default every key not ending in `loss`.
+    """
+    figure = _figure(11, 4.2)
+    losses = figure.add_subplot(1, 2, 1)
+    others = figure.add_subplot(1, 2, 2)
+    loss_keys = [k for k in sorted(history) if k.endswith('loss')]
+    other_keys = list(metrics) if metrics is not None else [
+        k for k in sorted(history) if not k.endswith('loss')]
+    for axes, keys in ((losses, loss_keys), (others, other_keys)):
+        bases = []
+        for key in keys:
+            base = key[4:] if key.startswith('val_') else key
+            if base not in bases:
+                bases.append(base)
+        colors = _colors(len(bases))
+        for key in keys:
+            if key not in history:
+                continue
+            values = np.asarray(history[key], dtype='float64')
+            base = key[4:] if key.startswith('val_') else key
+            axes.plot(np.arange(1, len(values) + 1), values, marker='o', markersize=3,
+                      color=colors[bases.index(base)],
+                      linestyle='--' if key.startswith('val_') else '-', label=key)
+        axes.set_xlabel('epoch')
+        axes.grid(alpha=0.3)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(fontsize=8)
+    losses.set_title('%s: loss' % title)
+    others.set_title('%s: metrics (dashed: validation)' % title)
+    figure.tight_layout()
+    return figure
+
+
+def _colors(n):
+    from matplotlib import cm
+    palette = cm.get_cmap('tab10' if n <= 10 else 'tab20')
+    return [palette(k % palette.N) for k in range(n)]
+
+
+def figure_to_rgb(figure):
+    """The figure's pixels as a `uint8` array `(height, width, 3)`."""
+    canvas = figure.canvas
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
+
+
+def save_figure(figure, path):
+    """Writes the figure as PNG to `path` (through a temp file, then renamed)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+    temp = path + '.tmp.png'
+    try:
+        figure.savefig(temp, dpi=100)
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.remove(temp)
+    return path

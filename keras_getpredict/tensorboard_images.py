@@ -1,0 +1,104 @@
+"""`TensorBoardPredictions`: PR curves and a confusion-matrix image per epoch.
+
+PR curves use TensorBoard 1.15's own `pr_curve` summary (its PR CURVES tab), the
+confusion matrix its `image` summary (IMAGES tab). Both are built from numpy values
+(`summary.pb`), so nothing is added to the model's graph.
+"""
+from __future__ import absolute_import
+
+import warnings
+
+import numpy as np
+import tensorflow as tf
+from keras.callbacks import Callback
+from tensorboard.plugins.image import summary as image_summary
+from tensorboard.plugins.pr_curve import summary as pr_curve_summary
+
+from . import plots
+from .epoch_metrics import EpochMetrics, _safe
+from .results import LOGS_KEY
+
+
+class TensorBoardPredictions(Callback):
+    """Writes, each epoch, a precision-recall curve per class and a confusion-matrix
+    image of the validation predictions to TensorBoard event files.
+
+    Tags: `class_<class>/pr_curves` (PR CURVES tab) and
+    `confusion_matrix/image_summary` (IMAGES tab), with `<output>/` in front when
+    several outputs are computed. The event file sits in `log_dir` next to
+    the `TensorBoard` callback's, so both show up as one run.
+
+    # Arguments
+        log_dir: directory of the event files (usually the `TensorBoard` callback's).
+        metrics: the `EpochMetrics` whose outputs, task, threshold and class
+            names to use (its results are reused, not recomputed); `None` builds
+            a silent one with default settings.
+        num_thresholds: thresholds per PR curve (TensorBoard's default is 201).
+        pr_curves: write PR curves.
+        confusion_matrix: write the confusion-matrix image.
+
+    # Example
+    ```python
+    metrics = EpochMetrics(class_names=names)
+    callbacks = [TensorBoard(log_dir), metrics, TensorBoardPredictions(log_dir, metrics)]
+    ```
+    """
+
+    def __init__(self, log_dir, metrics=None, num_thresholds=101, pr_curves=True,
+                 confusion_matrix=True):
+        super(TensorBoardPredictions, self).__init__()
+        if metrics is not None and not isinstance(metrics, EpochMetrics):
+            raise TypeError('`metrics` should be an `EpochMetrics` callback or None; got %s.'
+                            % type(metrics).__name__)
+        if int(num_thresholds) < 2:
+            raise ValueError('`num_thresholds` should be at least 2; got %r.' % num_thresholds)
+        self.log_dir = log_dir
+        self.metrics = metrics if metrics is not None else EpochMetrics(verbose=0)
+        self.num_thresholds = int(num_thresholds)
+        self.pr_curves = pr_curves
+        self.confusion_matrix = confusion_matrix
+        self.writer = None
+        self._warned = False
+
+    def on_train_begin(self, logs=None):
+        if self.writer is None:
+            self.writer = tf.summary.FileWriter(self.log_dir, filename_suffix='.predictions')
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        gts_and_preds = logs.get(LOGS_KEY)
+        if gts_and_preds is None:
+            if not self._warned:
+                self._warned = True
+                warnings.warn("TensorBoardPredictions found no '%s' in the epoch logs; pass "
+                              '`get_predict=True` and validation data.' % LOGS_KEY)
+            return
+        if self.writer is None:
+            self.on_train_begin()
+        results = self.metrics.results_for(gts_and_preds)
+        for output, result in results.items():
+            start = _safe(output) + '/' if len(results) > 1 else ''
+            title = 'Confusion matrix, %sepoch %d' % (
+                "output '%s', " % output if len(results) > 1 else '', epoch + 1)
+            for summary in self.summaries(result, start, title):
+                self.writer.add_summary(summary, epoch)
+        self.writer.flush()
+
+    def summaries(self, result, start='', title='Confusion matrix'):
+        """The `tf.Summary` protos for one output's `ClassificationMetrics`."""
+        if self.pr_curves:
+            for k, name in enumerate(result.class_names):
+                yield pr_curve_summary.pb(
+                    '%sclass_%s' % (start, _safe(name)),
+                    labels=result.labels[:, k].astype(bool),
+                    predictions=np.clip(result.scores[:, k], 0.0, 1.0).astype('float32'),
+                    num_thresholds=self.num_thresholds,
+                    display_name='%sclass %s' % (start, name))
+        if self.confusion_matrix:
+            pixels = plots.figure_to_rgb(plots.confusion_matrix_figure(result, title))
+            yield image_summary.pb('%sconfusion_matrix' % start, pixels[None], max_outputs=1)
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None

@@ -1,0 +1,111 @@
+"""Models whose outputs can be computed by hand, and data whose samples say who they are.
+
+Sample `i` has `x[i, 0] == i`, and each model's first output copies that column, so a
+prediction names the sample it was made for: `index_of(y_pred)` recovers it, and the
+test can check `y_true` and every other value of that row against the data.
+"""
+import numpy as np
+from keras import backend as K
+from keras.layers import Add, Dense, Input, Lambda
+from keras.models import Model, Sequential
+from keras.optimizers import SGD
+from keras.utils import Sequence
+
+N_FEATURES = 3
+# Output = x @ KERNEL: column 0 copies x[:, 0] (the sample index); column 1 is 2*x1 + x2.
+KERNEL = np.array([[1., 0.], [0., 2.], [0., 1.]], dtype='float32')
+
+
+def make_data(n, seed=0):
+    rng = np.random.RandomState(seed)
+    x = rng.uniform(-1, 1, size=(n, N_FEATURES)).astype('float32')
+    x[:, 0] = np.arange(n)
+    y = rng.uniform(-1, 1, size=(n, 2)).astype('float32')
+    return x, y
+
+
+def expected_output(x):
+    return x.dot(KERNEL)
+
+
+def index_of(y_pred):
+    return np.rint(np.asarray(y_pred)[:, 0]).astype(int)
+
+
+def frozen_sgd():
+    # lr=0 keeps the hand-set weights through fit(), so predictions stay computable.
+    return SGD(lr=0.)
+
+
+def linear_model():
+    """One input, one output `dense`: x @ KERNEL."""
+    model = Sequential([Dense(2, input_shape=(N_FEATURES,), use_bias=False, name='dense')])
+    model.layers[0].set_weights([KERNEL])
+    model.compile(frozen_sgd(), 'mse', metrics=['mae'])
+    return model
+
+
+def two_in_two_out_model():
+    """Inputs `a` (N_FEATURES) and `b` (1); outputs `sum` = a @ KERNEL + b and `double` = 2b."""
+    a = Input((N_FEATURES,), name='a')
+    b = Input((1,), name='b')
+    dense = Dense(2, use_bias=False, name='proj')
+    summed = Add(name='sum')([dense(a), Lambda(lambda t: K.tile(t, [1, 2]))(b)])
+    double = Lambda(lambda t: 2. * t, name='double')(b)
+    model = Model([a, b], [summed, double])
+    dense.set_weights([KERNEL])
+    model.compile(frozen_sgd(), ['mse', 'mse'])
+    return model
+
+
+def maskrcnn_like_model():
+    """Shaped like Mask R-CNN's training model: list inputs with the ground truth in an
+    input (`input_gt_class_ids`), `compile(loss=[None] * n)` after `add_loss`, scalar
+    loss outputs, and metrics appended to `metrics_names`/`metrics_tensors` by hand."""
+    image = Input((N_FEATURES,), name='input_image')
+    gt_class_ids = Input((1,), name='input_gt_class_ids')
+    dense = Dense(2, use_bias=False, name='mrcnn_class_logits')
+    logits = dense(image)
+    class_loss = Lambda(lambda t: K.mean(K.square(t[0][:, 1:] - t[1])),
+                        name='mrcnn_class_loss')([logits, gt_class_ids])
+    bbox_loss = Lambda(lambda t: K.mean(K.abs(t)), name='mrcnn_bbox_loss')(logits)
+    model = Model([image, gt_class_ids], [logits, class_loss, bbox_loss])
+    dense.set_weights([KERNEL])
+    for name in ('mrcnn_class_loss', 'mrcnn_bbox_loss'):
+        model.add_loss(K.mean(model.get_layer(name).output))
+    model.compile(frozen_sgd(), loss=[None] * len(model.outputs))
+    for name in ('mrcnn_class_loss', 'mrcnn_bbox_loss'):
+        model.metrics_names.append(name)
+        model.metrics_tensors.append(K.mean(model.get_layer(name).output))
+    return model
+
+
+def batches(x, y, batch_size, order=None):
+    """Endless generator of `(x, y)` batches, in `order` (sample indices) if given."""
+    order = np.arange(len(x)) if order is None else np.asarray(order)
+    while True:
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            yield x[idx], y[idx]
+
+
+class ArraySequence(Sequence):
+    """A `Sequence` over arrays; with `shuffle`, a new order every epoch."""
+
+    def __init__(self, x, y, batch_size, shuffle=False, seed=0):
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.shuffle = shuffle
+        self.rng = np.random.RandomState(seed)
+        self.order = np.arange(len(x))
+        self.on_epoch_end()
+
+    def __len__(self):
+        return int(np.ceil(len(self.x) / float(self.batch_size)))
+
+    def __getitem__(self, i):
+        idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.x[idx], self.y[idx]
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.x))

@@ -1,0 +1,156 @@
+"""install()/uninstall() restore the exact objects; the guard; bad input; flag off is stock."""
+import inspect
+import pydoc
+
+import numpy as np
+import pytest
+import keras
+from keras import backend as K
+from keras import callbacks
+from keras.engine import training, training_arrays
+
+import keras_getpredict
+from keras_getpredict.capture import CapturingFunction
+from handmade import batches, linear_model, make_data
+
+PATCHED = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
+           (training.Model, 'evaluate'), (training.Model, 'evaluate_generator'),
+           (training_arrays, 'fit_loop'), (training_arrays, 'test_loop'),
+           (callbacks.History, 'on_epoch_end'), (callbacks.CSVLogger, 'on_epoch_end'),
+           (callbacks.RemoteMonitor, 'on_epoch_end'), (callbacks.TensorBoard, '_write_logs')]
+
+
+def snapshot():
+    return [vars(owner)[name] for owner, name in PATCHED]
+
+
+def test_install_twice_and_uninstall_restore_identity():
+    keras_getpredict.uninstall()
+    originals = snapshot()
+    keras_getpredict.install()
+    once = snapshot()
+    assert all(a is not b for a, b in zip(originals, once))
+    keras_getpredict.install()
+    assert all(a is b for a, b in zip(once, snapshot()))
+    keras_getpredict.uninstall()
+    assert all(a is b for a, b in zip(originals, snapshot()))
+    keras_getpredict.uninstall()  # safe when nothing is installed
+    assert not keras_getpredict.is_installed()
+
+
+def test_patched_context_manager_nests():
+    keras_getpredict.uninstall()
+    originals = snapshot()
+    with keras_getpredict.patched():
+        assert keras_getpredict.is_installed()
+        with keras_getpredict.patched():
+            pass
+        assert keras_getpredict.is_installed()
+    assert all(a is b for a, b in zip(originals, snapshot()))
+
+
+def test_signature_and_help_show_get_predict(installed):
+    for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
+        method = getattr(keras.models.Model, name)
+        parameters = inspect.signature(method).parameters
+        assert parameters['get_predict'].default is False
+        assert 'get_predict' in pydoc.render_doc(method)
+    assert 'steps_per_epoch' in inspect.signature(keras.models.Model.fit_generator).parameters
+
+
+def test_version_guard(monkeypatch):
+    keras_getpredict.uninstall()
+    monkeypatch.setattr(keras, '__version__', '2.3.1')
+    with pytest.raises(RuntimeError, match=r'Keras 2\.2\.4 only; found Keras 2\.3\.1'):
+        keras_getpredict.install()
+    assert not keras_getpredict.is_installed()
+    monkeypatch.setattr(keras, '__version__', '2.2.4')
+    monkeypatch.setattr(K, 'backend', lambda: 'theano')
+    with pytest.raises(RuntimeError, match='TensorFlow backend'):
+        keras_getpredict.install()
+
+
+@pytest.mark.parametrize('value, error, message', [
+    (1, TypeError, 'should be `True`/`False`, an output name'),
+    ('nope', ValueError, r"Unknown output name\(s\).*\['dense'\]"),
+    ([], ValueError, 'selects no output'),
+    ({'outputs': []}, ValueError, 'selects no output'),
+    ({'inputs': ['nope']}, ValueError, r"Unknown input name\(s\).*\['dense_input'\]"),
+    ({'output': 'dense'}, ValueError, "Unknown keys in `get_predict`: \\['output'\\]"),
+    ([3], TypeError, 'names'),
+])
+def test_bad_get_predict(installed, value, error, message):
+    x, y = make_data(4)
+    model = linear_model()
+    with pytest.raises(error, match=message):
+        model.evaluate_generator(batches(x, y, 4), steps=1, get_predict=value)
+    with pytest.raises(error, match=message):
+        model.fit(x, y, validation_data=(x, y), verbose=0, get_predict=value)
+
+
+def test_get_predict_without_validation_data(installed):
+    x, y = make_data(4)
+    model = linear_model()
+    weights = model.get_weights()
+    with pytest.raises(ValueError, match='needs validation data'):
+        model.fit_generator(batches(x, y, 4), steps_per_epoch=1, get_predict=True)
+    with pytest.raises(ValueError, match='needs validation data'):
+        model.fit(x, y, get_predict=True)
+    assert all((a == b).all() for a, b in zip(weights, model.get_weights()))
+
+
+def test_generator_failing_mid_validation_propagates_and_leaves_model_clean(installed):
+    x, y = make_data(8)
+    model = linear_model()
+    model._make_test_function()
+    stock_test_function = model.test_function
+
+    def failing():
+        yield x[:4], y[:4]
+        raise IOError('disk gone')
+
+    with pytest.raises(IOError, match='disk gone'):
+        model.evaluate_generator(failing(), steps=2, get_predict=True)
+    assert model.test_function is stock_test_function
+    with pytest.raises(IOError, match='disk gone'):
+        model.fit_generator(batches(x, y, 4), steps_per_epoch=2, verbose=0,
+                            validation_data=failing(), validation_steps=2, get_predict=True)
+    assert model.test_function is stock_test_function
+    assert not any(k.startswith('_keras_getpredict') for k in vars(model))
+    _, preds = model.evaluate_generator(batches(x, y, 4), steps=2, get_predict=True)
+    assert len(preds['y_pred']) == 2
+    assert not isinstance(model.test_function, CapturingFunction)
+
+
+def run_training(seed_weights, x, y, vx, vy):
+    model = linear_model()
+    model.layers[0].set_weights([seed_weights])
+    model.compile(keras.optimizers.SGD(lr=0.05), 'mse', metrics=['mae'])
+    np.random.seed(7)
+    h1 = model.fit(x, y, batch_size=5, epochs=2, verbose=0, validation_data=(vx, vy))
+    np.random.seed(7)
+    h2 = model.fit_generator(batches(x, y, 6), steps_per_epoch=3, epochs=2, verbose=0,
+                             validation_data=batches(vx, vy, 4), validation_steps=2)
+    results = (model.evaluate(vx, vy, verbose=0),
+               model.evaluate_generator(batches(vx, vy, 4), steps=2))
+    return h1, h2, results, model.get_weights()
+
+
+def test_flag_off_is_stock_keras():
+    x, y = make_data(18)
+    vx, vy = make_data(8, seed=3)
+    weights = np.random.RandomState(0).normal(size=(3, 2)).astype('float32')
+    keras_getpredict.uninstall()
+    stock = run_training(weights, x, y, vx, vy)
+    K.clear_session()
+    keras_getpredict.install()
+    ours = run_training(weights, x, y, vx, vy)
+    for h_stock, h_ours in zip(stock[:2], ours[:2]):
+        assert h_stock.history == h_ours.history
+        assert h_stock.epoch == h_ours.epoch
+        assert h_stock.params == h_ours.params
+        assert not hasattr(h_ours, 'val_gts_and_preds')
+    assert stock[2] == ours[2]
+    assert [type(r) for r in stock[2]] == [type(r) for r in ours[2]]
+    for a, b in zip(stock[3], ours[3]):
+        np.testing.assert_array_equal(a, b)

@@ -26,6 +26,10 @@ with warnings.catch_warnings():
 
 import keras_getpredict  # noqa: E402
 from keras_getpredict import LOGS_KEY, concat_batches  # noqa: E402
+from keras_getpredict.callbacks import EpochMetrics  # noqa: E402
+
+#: EpochMetrics keys compared with a single-process run.
+METRIC_KEYS = ('val_accuracy', 'val_f1_macro', 'val_precision_weighted', 'val_roc_auc_macro')
 
 KERNEL = np.array([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]], dtype=np.float32)
 BIAS = np.array([0.5, -0.5, 0.0], dtype=np.float32)
@@ -71,11 +75,13 @@ class Keep(keras.callbacks.Callback):
         super(Keep, self).__init__()
         self.epochs = []
         self.val_losses = []
+        self.metrics = []
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         self.epochs.append(logs.get(LOGS_KEY))
         self.val_losses.append(logs.get('val_loss'))
+        self.metrics.append([logs.get(key, np.nan) for key in METRIC_KEYS])
 
 
 def flat_arrays(prefix, gts_and_preds):
@@ -109,12 +115,14 @@ def run_case(case, out, samples):
             validation_steps=len(val),
             # Horovod's usual callbacks, MetricAverageCallback reading every logs key.
             callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0),
-                       hvd.callbacks.MetricAverageCallback(), keep],
+                       hvd.callbacks.MetricAverageCallback(),
+                       EpochMetrics(task='multiclass'), keep],
             get_predict={'inputs': ['x'], 'shards': how})
         for epoch, value in enumerate(keep.epochs):
             arrays.update(flat_arrays('fit_generator_%d_' % epoch, value))
         # After MetricAverageCallback: the mean of the ranks' validation losses.
         arrays['fit_generator_val_loss'] = np.array(keep.val_losses, dtype=np.float64)
+        arrays['fit_generator_metrics'] = np.array(keep.metrics, dtype=np.float64)
         # fit on arrays, gathered on rank 0 only.
         keep = Keep()
         build_model().fit(

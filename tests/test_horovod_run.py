@@ -18,6 +18,7 @@ from sklearn.metrics import accuracy_score, mean_squared_error  # noqa: E402
 
 import keras_getpredict  # noqa: E402
 from keras_getpredict import concat_batches  # noqa: E402
+from keras_getpredict.callbacks import EpochMetrics  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOROVODRUN = os.path.join(os.path.dirname(sys.executable), 'horovodrun')
@@ -49,6 +50,11 @@ def single_process(samples):
     keras_getpredict.install()
     x, y = horovod_job.dataset(samples, seed=1)
     model = horovod_job.build_model(distributed=False)
+    # EpochMetrics over the whole validation set in one process.
+    keep = horovod_job.Keep()
+    model.fit_generator(horovod_job.Batches(x, y), 1, epochs=1, verbose=0,
+                        validation_data=horovod_job.Batches(x, y),
+                        callbacks=[EpochMetrics(task='multiclass'), keep], get_predict=True)
     _, preds = model.evaluate_generator(horovod_job.Batches(x, y), -(-samples // 3),
                                         get_predict={'inputs': ['x']})
     flat = concat_batches(preds)
@@ -56,6 +62,8 @@ def single_process(samples):
     np.testing.assert_allclose(flat['y_pred'], x.dot(horovod_job.KERNEL) + horovod_job.BIAS,
                                rtol=1e-6)
     np.testing.assert_array_equal(flat['y_true'], y)
+    flat['metrics'] = np.array(keep.metrics[0])
+    assert not np.isnan(flat['metrics']).any()
     return flat
 
 
@@ -80,6 +88,11 @@ def check_job(ranks, case, samples, tmpdir):
         # fit_generator, every epoch, every rank: the whole set in sample order.
         for epoch in (0, 1):
             assert_whole_set(arrays, 'fit_generator_%d_' % epoch, reference)
+        # EpochMetrics on the gathered set: the single-process values (float32 after
+        # MetricAverageCallback averaged the equal values of every rank).
+        for epoch in (0, 1):
+            np.testing.assert_allclose(arrays['fit_generator_metrics'][epoch],
+                                       reference['metrics'], rtol=1e-6)
         # fit(..., get_predict={'gather': 'root'}): rank 0 only.
         if rank == 0:
             assert_whole_set(arrays, 'fit_root_', reference)

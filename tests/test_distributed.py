@@ -48,7 +48,11 @@ def same(a, b):
                     assert pa.dtype == pb.dtype
                     np.testing.assert_array_equal(pa, pb)
     for name in a.get('inputs', {}):
+        assert len(a['inputs'][name]) == len(b['inputs'][name])
         for xa, xb in zip(a['inputs'][name], b['inputs'][name]):
+            if xa is None or xb is None:
+                assert xa is None and xb is None
+                continue
             assert xa.dtype == xb.dtype
             np.testing.assert_array_equal(xa, xb)
 
@@ -61,10 +65,26 @@ def test_encode_decode_round_trip_keeps_structure_and_dtypes(two_outputs):
     same(distributed.decode(payload), original)
 
 
-def test_encode_refuses_object_arrays():
-    bad = GtsAndPreds(['out'], [np.array([{'a': 1}], dtype=object)], [np.zeros((1, 1))])
-    with pytest.raises(TypeError, match="dtype is object"):
-        distributed.encode(bad)
+def test_encode_decode_keeps_unusual_dtypes_shapes_and_missing_values():
+    y_true = [[np.array([True, False]), np.array([u'cat', u'dog'])],
+              [np.array([False]), np.array([u'bird'])]]
+    y_pred = [[np.arange(2, dtype='>f8'), np.zeros((2, 0, 3), np.int16)],
+              [np.arange(1, dtype='>f8'), np.zeros((1, 0, 3), np.int16)]]
+    original = GtsAndPreds(['flag', 'name'], y_true, y_pred,
+                           {'x': [np.array([1, 2], np.uint8), None]})
+    decoded = distributed.decode(distributed.encode(original))
+    same(decoded, original)
+    assert decoded['inputs']['x'][1] is None
+    assert decoded['y_pred'][0][1].shape == (2, 0, 3)
+    # Each array is its own writable copy, not a view of the received buffer.
+    decoded['y_pred'][0][0][0] = 5.0
+
+
+@pytest.mark.parametrize('bad', [np.array([{'a': 1}], dtype=object),
+                                 np.zeros(2, dtype=[('a', 'f4'), ('b', 'i4')])])
+def test_encode_refuses_object_and_structured_arrays(bad):
+    with pytest.raises(TypeError, match="'y_true' of batch 0"):
+        distributed.encode(GtsAndPreds(['out'], [bad], [np.zeros((1, 1))]))
 
 
 def test_merge_contiguous_is_rank_then_batch_and_restores_block_splits():

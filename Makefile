@@ -8,7 +8,7 @@ PIP_INSTALL = $(VENV)/bin/pip install --disable-pip-version-check -q -c constrai
 export TF_CPP_MIN_LOG_LEVEL = 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: venv test demo bench clean test-horovod horovod-venv
+.PHONY: venv test demo bench clean test-horovod horovod-venv bench-horovod
 
 venv: $(VENV)/.installed
 
@@ -53,6 +53,10 @@ $(HVD_VENV)/.installed: setup.py constraints.txt
 # Launches real `horovodrun --gloo` jobs on localhost (2 and 3 ranks).
 test-horovod: horovod-venv
 	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" $(HVD_PYTHON) -m pytest tests/test_horovod_run.py -p no:cacheprovider
+
+bench-horovod: horovod-venv
+	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" horovodrun --gloo -np 2 -H localhost:2 \
+		$(HVD_PYTHON) benchmarks/bench_horovod_gather.py
 
 clean:
 	rm -rf $(VENV) $(HVD_VENV) build dist *.egg-info

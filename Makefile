@@ -8,7 +8,7 @@ PIP_INSTALL = $(VENV)/bin/pip install --disable-pip-version-check -q -c constrai
 export TF_CPP_MIN_LOG_LEVEL = 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: venv test demo bench clean test-horovod horovod-venv bench-horovod
+.PHONY: venv test demo bench clean
 
 venv: $(VENV)/.installed
 
@@ -32,6 +32,7 @@ bench: venv
 # Horovod (issue 7) lives in its own venv: it compiles against the installed TensorFlow
 # (~5-6 min on one core, so the machine stays usable; pip caches the wheel, so later
 # rebuilds on the same machine take ~1 min), and the stamp skips it when nothing changed.
+.PHONY: horovod-venv test-horovod bench-horovod
 HVD_VENV ?= .venv-horovod
 HVD_PYTHON = $(HVD_VENV)/bin/python
 HVD_BUILD_ENV = HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \

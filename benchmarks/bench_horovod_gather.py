@@ -1,8 +1,8 @@
 """Cost of gathering validation predictions across Horovod ranks.
 
-Run under Horovod (2 ranks on one machine):
+Run under Horovod, 2 ranks on one machine (`make bench-horovod` does it in .venv-horovod):
 
-    horovodrun --gloo -np 2 -H localhost:2 .venv-horovod/bin/python benchmarks/bench_horovod_gather.py
+    horovodrun --gloo -np 2 -H localhost:2 python benchmarks/bench_horovod_gather.py
 
 One interleaved run: every round times, in an order shuffled the same way on every rank,
 `evaluate_generator` of the rank's shard with the stock method (keras_getpredict

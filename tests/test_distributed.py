@@ -1,4 +1,4 @@
-"""The Horovod gather without Horovod: serialisation, ordering, and the protocol run by
+"""The Horovod gather without Horovod: payloads, shard order, and the protocol run by
 threads standing in for ranks. The real `horovodrun` jobs are in test_horovod_run.py."""
 import sys
 import threading
@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from keras_getpredict import distributed
+from keras_getpredict import distributed, payload, shards
 from keras_getpredict.results import GtsAndPreds, concat_batches
 from keras_getpredict.selection import parse_get_predict
 
@@ -60,9 +60,9 @@ def same(a, b):
 @pytest.mark.parametrize('two_outputs', [False, True])
 def test_encode_decode_round_trip_keeps_structure_and_dtypes(two_outputs):
     original = shard_of(range(7), 3, two_outputs=two_outputs, with_input=True)
-    payload = distributed.encode(original)
-    assert payload.dtype == np.uint8 and payload.ndim == 1
-    same(distributed.decode(payload), original)
+    encoded = payload.encode(original)
+    assert encoded.dtype == np.uint8 and encoded.ndim == 1
+    same(payload.decode(encoded), original)
 
 
 def test_encode_decode_keeps_unusual_dtypes_shapes_and_missing_values():
@@ -72,7 +72,7 @@ def test_encode_decode_keeps_unusual_dtypes_shapes_and_missing_values():
               [np.arange(1, dtype='>f8'), np.zeros((1, 0, 3), np.int16)]]
     original = GtsAndPreds(['flag', 'name'], y_true, y_pred,
                            {'x': [np.array([1, 2], np.uint8), None]})
-    decoded = distributed.decode(distributed.encode(original))
+    decoded = payload.decode(payload.encode(original))
     same(decoded, original)
     assert decoded['inputs']['x'][1] is None
     assert decoded['y_pred'][0][1].shape == (2, 0, 3)
@@ -84,13 +84,13 @@ def test_encode_decode_keeps_unusual_dtypes_shapes_and_missing_values():
                                  np.zeros(2, dtype=[('a', 'f4'), ('b', 'i4')])])
 def test_encode_refuses_object_and_structured_arrays(bad):
     with pytest.raises(TypeError, match="'y_true' of batch 0"):
-        distributed.encode(GtsAndPreds(['out'], [bad], [np.zeros((1, 1))]))
+        payload.encode(GtsAndPreds(['out'], [bad], [np.zeros((1, 1))]))
 
 
 def test_merge_contiguous_is_rank_then_batch_and_restores_block_splits():
     samples = np.arange(11)
     blocks = np.array_split(samples, 3)
-    merged = distributed.merge_contiguous([shard_of(b, 2, with_input=True) for b in blocks])
+    merged = shards.merge_contiguous([shard_of(b, 2, with_input=True) for b in blocks])
     flat = concat_batches(merged)
     np.testing.assert_array_equal(flat['y_pred'][:, 0], 10.0 * samples)
     np.testing.assert_array_equal(flat['y_true'][:, 0], samples)
@@ -102,16 +102,16 @@ def test_merge_contiguous_is_rank_then_batch_and_restores_block_splits():
 @pytest.mark.parametrize('two_outputs', [False, True])
 def test_merge_strided_restores_sample_order_of_uneven_shards(two_outputs):
     samples = np.arange(11)
-    shards = [shard_of(samples[r::3], 2, two_outputs, with_input=True) for r in range(3)]
-    merged = distributed.merge_strided(shards)
+    per_rank = [shard_of(samples[r::3], 2, two_outputs, with_input=True) for r in range(3)]
+    merged = shards.merge_strided(per_rank)
     whole = shard_of(samples, 2, two_outputs, with_input=True)
     same(merged, whole)
 
 
 def test_merge_strided_refuses_sizes_a_strided_split_cannot_give():
-    shards = [shard_of(range(2), 2), shard_of(range(2, 6), 2)]
+    per_rank = [shard_of(range(2), 2), shard_of(range(2, 6), 2)]
     with pytest.raises(ValueError, match=r"'strided'.*\[2, 4\]"):
-        distributed.merge_strided(shards)
+        shards.merge_strided(per_rank)
 
 
 class ThreadRanks(object):
@@ -166,8 +166,8 @@ class ThreadRanks(object):
 def test_gather_to_all_gives_every_rank_the_whole_set_in_order():
     samples = np.arange(9)
     ranks = ThreadRanks(2)
-    shards = [shard_of(b, 3, with_input=True) for b in np.array_split(samples, 2)]
-    results, errors = ranks.run(shards, to='all')
+    per_rank = [shard_of(b, 3, with_input=True) for b in np.array_split(samples, 2)]
+    results, errors = ranks.run(per_rank, to='all')
     assert errors == [None, None]
     for result in results:
         np.testing.assert_array_equal(concat_batches(result)['y_pred'][:, 0], 10.0 * samples)
@@ -176,8 +176,8 @@ def test_gather_to_all_gives_every_rank_the_whole_set_in_order():
 
 def test_gather_to_root_leaves_other_ranks_without_predictions():
     ranks = ThreadRanks(3)
-    shards = [shard_of(np.arange(10)[r::3], 2) for r in range(3)]
-    results, errors = ranks.run(shards, to='root', shards='strided')
+    per_rank = [shard_of(np.arange(10)[r::3], 2) for r in range(3)]
+    results, errors = ranks.run(per_rank, to='root', shards='strided')
     assert errors == [None] * 3
     np.testing.assert_array_equal(concat_batches(results[0])['y_pred'][:, 0],
                                   10.0 * np.arange(10))

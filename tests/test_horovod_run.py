@@ -1,0 +1,136 @@
+"""Real Horovod jobs (`horovodrun --gloo` on localhost) against a single-process run.
+
+Needs Horovod (the `.venv-horovod` that `make test-horovod` builds); skipped elsewhere.
+Each job is tests/horovod_job.py; see there for the model (y_pred = x @ KERNEL + BIAS).
+"""
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip('horovod.keras')
+
+import horovod_job  # noqa: E402  (tests/ is on sys.path under pytest's rootdir conftest)
+from sklearn.metrics import accuracy_score, mean_squared_error  # noqa: E402
+
+import keras_getpredict  # noqa: E402
+from keras_getpredict import concat_batches  # noqa: E402
+from keras_getpredict.callbacks import EpochMetrics  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HOROVODRUN = os.path.join(os.path.dirname(sys.executable), 'horovodrun')
+
+
+def horovodrun(ranks, case, samples, out, timeout=240):
+    """Runs one job; kills the whole launch if it outlives `timeout` (a hang)."""
+    command = [HOROVODRUN, '--gloo', '-np', str(ranks), '-H', 'localhost:%d' % ranks,
+               sys.executable, os.path.join(HERE, 'horovod_job.py'), case, str(out),
+               str(samples)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.path.dirname(HERE)] + os.environ.get('PYTHONPATH', '').split(os.pathsep)))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env=env, start_new_session=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        pytest.fail('horovodrun hung for %d s:\n%s' % (timeout, output.decode(errors='replace')))
+    assert process.returncode == 0, output.decode(errors='replace')
+    return [dict(np.load(os.path.join(str(out), '%s_rank%d.npz' % (case, r)),
+                         allow_pickle=False))
+            for r in range(ranks)]
+
+
+def single_process(samples):
+    """The same validation set in one process: what the gathered logs must equal."""
+    keras_getpredict.install()
+    x, y = horovod_job.dataset(samples, seed=1)
+    model = horovod_job.build_model(distributed=False)
+    # EpochMetrics over the whole validation set in one process.
+    keep = horovod_job.Keep()
+    model.fit_generator(horovod_job.Batches(x, y), 1, epochs=1, verbose=0,
+                        validation_data=horovod_job.Batches(x, y),
+                        callbacks=[EpochMetrics(task='multiclass'), keep], get_predict=True)
+    _, preds = model.evaluate_generator(horovod_job.Batches(x, y), -(-samples // 3),
+                                        get_predict={'inputs': ['x']})
+    flat = concat_batches(preds)
+    # The model is computable by hand; the reference itself is checked too.
+    np.testing.assert_allclose(flat['y_pred'], x.dot(horovod_job.KERNEL) + horovod_job.BIAS,
+                               rtol=1e-6)
+    np.testing.assert_array_equal(flat['y_true'], y)
+    flat['metrics'] = np.array(keep.metrics[0])
+    assert not np.isnan(flat['metrics']).any()
+    return flat
+
+
+def assert_whole_set(arrays, prefix, reference):
+    np.testing.assert_array_equal(arrays[prefix + 'y_true'], reference['y_true'])
+    np.testing.assert_allclose(arrays[prefix + 'y_pred'], reference['y_pred'], rtol=1e-6)
+    if prefix + 'input_x' in arrays:
+        np.testing.assert_array_equal(arrays[prefix + 'input_x'], reference['inputs']['x'])
+    # Metrics over the gathered set are the single-process ones.
+    for metric in (mean_squared_error,):
+        assert metric(arrays[prefix + 'y_true'], arrays[prefix + 'y_pred']) == pytest.approx(
+            metric(reference['y_true'], reference['y_pred']), rel=1e-6)
+    assert accuracy_score(arrays[prefix + 'y_true'].argmax(1),
+                          arrays[prefix + 'y_pred'].argmax(1)) == accuracy_score(
+        reference['y_true'].argmax(1), reference['y_pred'].argmax(1))
+
+
+def check_job(ranks, case, samples, tmpdir):
+    reference = single_process(samples)
+    per_rank = horovodrun(ranks, case, samples, tmpdir)
+    for rank, arrays in enumerate(per_rank):
+        # fit_generator, every epoch, every rank: the whole set in sample order.
+        for epoch in (0, 1):
+            assert_whole_set(arrays, 'fit_generator_%d_' % epoch, reference)
+        # EpochMetrics on the gathered set: the single-process values (float32 after
+        # MetricAverageCallback averaged the equal values of every rank).
+        for epoch in (0, 1):
+            np.testing.assert_allclose(arrays['fit_generator_metrics'][epoch],
+                                       reference['metrics'], rtol=1e-6)
+        # fit(..., get_predict={'gather': 'root'}): rank 0 only.
+        if rank == 0:
+            assert_whole_set(arrays, 'fit_root_', reference)
+        else:
+            assert 'fit_root_absent' in arrays
+        # evaluate_generator gathers only when asked.
+        assert_whole_set(arrays, 'evaluate_all_', reference)
+        assert len(arrays['evaluate_own_y_pred']) < samples
+    return per_rank
+
+
+def test_two_ranks_gather_the_whole_validation_set(tmpdir):
+    per_rank = check_job(2, 'even', 12, tmpdir)
+    # Horovod's MetricAverageCallback still averaged the losses next to the predictions;
+    # with equal shards and batches the average is the whole set's loss.
+    reference = single_process(12)
+    for arrays in per_rank:
+        np.testing.assert_allclose(
+            arrays['fit_generator_val_loss'],
+            [mean_squared_error(reference['y_true'], reference['y_pred'])] * 2, rtol=1e-5)
+    # Contiguous shards keep each rank's batches: rank 0's two, then rank 1's two.
+    assert list(per_rank[0]['fit_generator_0_batch_sizes']) == [3, 3, 3, 3]
+
+
+def test_three_uneven_strided_ranks_are_restored_to_sample_order(tmpdir):
+    # 13 samples over 3 ranks: 5, 4, 4 (rank r holds r, r+3, ...), 2 steps each.
+    per_rank = check_job(3, 'uneven', 13, tmpdir)
+    # The ranks' own losses differ; MetricAverageCallback made them agree.
+    for arrays in per_rank[1:]:
+        np.testing.assert_allclose(arrays['fit_generator_val_loss'],
+                                   per_rank[0]['fit_generator_val_loss'], rtol=1e-6)
+    # Interleaved back, then cut into batches of the first batch's size.
+    assert list(per_rank[1]['fit_generator_1_batch_sizes']) == [3, 3, 3, 3, 1]
+
+
+def test_different_validation_steps_raise_on_every_rank_instead_of_hanging(tmpdir):
+    per_rank = horovodrun(2, 'steps', 12, tmpdir)
+    for arrays in per_rank:
+        assert 'different numbers of steps: [3, 2]' in str(arrays['error'])
+        # Both ranks went on to the next collective together.
+        assert float(arrays['after'][0]) == 2.0

@@ -53,7 +53,7 @@ bench-batch-predictions: venv
 	$(PYTHON) benchmarks/bench_batch_predictions.py
 
 clean:
-	rm -rf $(VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) $(HVD_VENV) build dist *.egg-info
 
 # --- Fork mode: Keras 2.2.4 + patches/series as a wheel, in its own venv -------------
 # Other venvs on the fork: `make fork-venv FORK_VENV=.venv-x FORK_EXTRAS=cpu,kerassuite`,
@@ -153,5 +153,3 @@ bench-horovod: horovod-venv
 	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" horovodrun --gloo -np 2 -H localhost:2 \
 		$(HVD_PYTHON) benchmarks/bench_horovod_gather.py
 
-clean:
-	rm -rf $(VENV) $(HVD_VENV) build dist *.egg-info

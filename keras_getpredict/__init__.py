@@ -1,4 +1,4 @@
-"""keras-getpredict: `get_predict` for Keras 2.2.4 on TensorFlow 1.15.
+"""keras-getpredict: `get_predict` for Keras 2.x on TensorFlow 1.15.
 
 ```python
 import keras_getpredict; keras_getpredict.install()
@@ -6,16 +6,48 @@ model.fit_generator(train_gen, ..., validation_data=val_gen, get_predict=True)
 # in any callback: logs['val_gts_and_preds'] -> {'y_true': [...], 'y_pred': [...]}
 metrics, preds = model.evaluate_generator(val_gen, steps, get_predict=True)
 ```
+
+Importing this package imports neither TensorFlow nor Keras: each public name is
+loaded from its module the first time it is used.
 """
 from __future__ import absolute_import
 
-from .batch_capture import BatchPredictions
-from .install import install, is_installed, patched, uninstall
-from .native import is_native, native_version
-from .results import LOGS_KEY, GtsAndPreds, concat_batches
+import importlib
+import sys
+import types
 
-__version__ = '0.1.0'
+__version__ = '0.2.0'
 
-__all__ = ['install', 'uninstall', 'is_installed', 'patched',
-           'concat_batches', 'GtsAndPreds', 'LOGS_KEY', 'BatchPredictions',
-           '__version__', 'is_native', 'native_version']
+# Public name -> the module that defines it.
+_PUBLIC = {
+    'install': '.patching.install',
+    'uninstall': '.patching.install',
+    'is_installed': '.patching.install',
+    'patched': '.patching.install',
+    'is_native': '.patching.native',
+    'native_version': '.patching.native',
+    'LOGS_KEY': '.core.results',
+    'GtsAndPreds': '.core.results',
+    'concat_batches': '.core.results',
+    'BatchPredictions': '.callbacks.batch_predictions',
+}
+
+__all__ = sorted(_PUBLIC) + ['__version__']
+
+
+class _LazyModule(types.ModuleType):
+    # A module subclass rather than PEP 562's module `__getattr__`, which Python 3.6
+    # (the CUDA 10 image's Python) does not have.
+    def __getattr__(self, name):
+        module = _PUBLIC.get(name)
+        if module is None:
+            raise AttributeError('module %r has no attribute %r' % (__name__, name))
+        value = getattr(importlib.import_module(module, __name__), name)
+        setattr(self, name, value)
+        return value
+
+    def __dir__(self):
+        return sorted(set(super(_LazyModule, self).__dir__()) | set(_PUBLIC))
+
+
+sys.modules[__name__].__class__ = _LazyModule

@@ -20,7 +20,7 @@ def _quiet_tensorflow():
 
 
 def _parser():
-    from .demo import DEFAULT_EPOCHS
+    from .analysis.demo import DEFAULT_EPOCHS
     parser = argparse.ArgumentParser(
         prog='keras-getpredict',
         description='Validation predictions in every epoch of Keras 2.2.4 training. '
@@ -51,14 +51,14 @@ def main(argv=None):
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     _quiet_tensorflow()
     if args.command == 'report':
-        from .report import report
+        from .analysis.report import report
         try:
             report(args.file, out_dir=args.out, outputs=args.output)
         except (IOError, OSError, ValueError) as e:
             sys.stderr.write('keras-getpredict report: %s\n' % e)
             return 1
         return 0
-    from .demo import run_demo, summary_text
+    from .analysis.demo import run_demo, summary_text
     if args.command is None:
         args = _parser().parse_args(['demo'])
     result = run_demo(args.out, epochs=args.epochs, steps_per_epoch=args.steps,

@@ -28,10 +28,10 @@ from keras.engine import training
 from keras.legacy import interfaces
 from keras.utils import Sequence
 
-from keras_getpredict.results import LOGS_KEY
+from keras_getpredict.core.results import LOGS_KEY
 
 # Frames of these modules sit between a caller and our wrapper.
-_PASS_THROUGH_MODULES = ('keras.legacy.interfaces', 'keras_getpredict.methods', __name__)
+_PASS_THROUGH_MODULES = ('keras.legacy.interfaces', 'keras_getpredict.patching.methods', __name__)
 # A call coming from here is Keras validating inside `fit_generator`.
 _KERAS_VALIDATION_MODULES = ('keras.engine.training_generator',)
 

@@ -24,7 +24,8 @@ FORK_VERSION=2.2.4+getpredict.1
 # Files the hand-written patch touches; the vendored copies are generated.
 EDITED="keras/engine/training.py keras/engine/training_arrays.py
 keras/engine/training_generator.py keras/callbacks.py keras/getpredict/__init__.py setup.py"
-VENDORED="capture results selection"
+# Vendored: every module of keras_getpredict/core but its __init__.py.
+CORE="$ROOT/keras_getpredict/core"
 
 die() { echo "fork.sh: $*" >&2; exit 1; }
 
@@ -77,19 +78,21 @@ wheel() {
     echo "$whl"
 }
 
-# The vendoring patch: keras_getpredict's capture/results/selection as new files.
+# The vendoring patch: keras_getpredict/core's modules as new files of keras/getpredict/.
 vendor_patch() {
     local name
-    for name in $VENDORED; do
-        diff -uN --label "a/keras/getpredict/$name.py" --label "b/keras/getpredict/$name.py" \
-            /dev/null "$ROOT/keras_getpredict/$name.py" || true
+    local path
+    for path in $(cd "$CORE" && ls -- *.py | LC_ALL=C sort); do
+        [ "$path" = __init__.py ] && continue
+        diff -uN --label "a/keras/getpredict/$path" --label "b/keras/getpredict/$path" \
+            /dev/null "$CORE/$path" || true
     done
 }
 
 check() {
     if ! diff -u "$ROOT/patches/0002-vendor-keras-getpredict-capture-modules.patch" \
             <(vendor_patch) >/dev/null; then
-        die "patches/0002 is out of date with keras_getpredict/{capture,results,selection}.py: run \`patches/fork.sh vendor\` and rebuild the fork."
+        die "patches/0002 is out of date with keras_getpredict/core/: run \`patches/fork.sh vendor\` and rebuild the fork."
     fi
     echo "fork.sh: vendored modules in patches/0002 match keras_getpredict."
 }

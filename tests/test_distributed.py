@@ -7,9 +7,9 @@ import types
 import numpy as np
 import pytest
 
-from keras_getpredict import distributed, payload, shards
-from keras_getpredict.results import GtsAndPreds, concat_batches
-from keras_getpredict.selection import parse_get_predict
+from keras_getpredict.core import horovod_gather as distributed, gather_payload as payload, gather_order as shards
+from keras_getpredict.core.results import GtsAndPreds, concat_batches
+from keras_getpredict.core.selection import parse_get_predict
 
 
 def shard_of(samples, batch_size, two_outputs=False, with_input=False):

@@ -190,7 +190,7 @@ def test_warns_once_without_get_predict(installed):
 
 
 def test_readme_documents_every_logged_key():
-    from keras_getpredict.classification import SCALAR_NAMES
+    from keras_getpredict.analysis.classification import SCALAR_NAMES
     with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                            'README.md')) as f:
         readme = f.read()

@@ -10,7 +10,7 @@ from keras import callbacks
 from keras.engine import training, training_arrays
 
 import keras_getpredict
-from keras_getpredict.capture import CapturingFunction
+from keras_getpredict.core.capture import CapturingFunction
 from handmade import batches, linear_model, make_data
 
 PATCHED = [(training.Model, 'fit'), (training.Model, 'fit_generator'),

@@ -17,7 +17,7 @@ from keras.models import Sequential
 from keras.optimizers import SGD
 
 import keras_getpredict
-from keras_getpredict import capture, results, selection
+from keras_getpredict.core import capture, results, selection
 
 NATIVE = keras_getpredict.is_native()
 fork_only = pytest.mark.skipif(not NATIVE, reason='needs the Keras fork: `make test-fork`')

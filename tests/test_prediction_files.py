@@ -14,8 +14,8 @@ from keras.optimizers import SGD
 
 from keras_getpredict import GtsAndPreds
 from keras_getpredict.callbacks import EpochMetrics, PredictionSaver
-from keras_getpredict.atomic_npz import write_npz_atomic
-from keras_getpredict.prediction_files import load_predictions, save_predictions
+from keras_getpredict.analysis.atomic_files import write_npz_atomic
+from keras_getpredict.analysis.prediction_files import load_predictions, save_predictions
 
 
 def _two_output_predictions():
@@ -81,7 +81,7 @@ def test_killed_writer_never_leaves_a_corrupt_file(tmpdir):
     script = textwrap.dedent('''
         import sys
         import numpy as np
-        from keras_getpredict.atomic_npz import write_npz_atomic
+        from keras_getpredict.analysis.atomic_files import write_npz_atomic
         data = np.random.RandomState(0).rand(200000)
         i = 0
         while True:

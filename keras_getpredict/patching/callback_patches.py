@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .results import LOGS_KEY
+from ..core.results import LOGS_KEY
 
 
 def _without_predictions(logs):

@@ -23,9 +23,9 @@ import weakref
 
 import numpy as np
 
-from .payload import decode, encode
+from .gather_payload import decode, encode
 from .results import LOGS_KEY
-from .shards import MERGERS
+from .gather_order import MERGERS
 
 #: Name under which Horovod's TensorFlow API lives once `horovod.keras` is imported.
 HOROVOD_MODULE = 'horovod.tensorflow'

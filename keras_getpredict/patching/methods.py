@@ -28,10 +28,10 @@ import inspect
 
 from keras.callbacks import Callback
 
-from . import distributed
-from .capture import BatchRecorder, CapturingFunction
-from .results import LOGS_KEY
-from .selection import check_names, parse_get_predict
+from ..core import horovod_gather as distributed
+from ..core.capture import BatchRecorder, CapturingFunction
+from ..core.results import LOGS_KEY
+from ..core.selection import check_names, parse_get_predict
 from .signatures import with_get_predict
 
 #: Method a callback defines to run right after the predictions are published.

@@ -79,7 +79,7 @@ def run_demo(run_dir=None, epochs=DEFAULT_EPOCHS, steps_per_epoch=None, batch_si
 
     import keras_getpredict
     from . import plots
-    from .callbacks import EpochMetrics, PredictionSaver, TensorBoardPredictions
+    from ..callbacks import EpochMetrics, PredictionSaver, TensorBoardPredictions
     from .report import report
 
     run_dir = run_dir or default_run_dir()

@@ -49,7 +49,7 @@ def _patch_list():
     from keras.engine import training, training_arrays
     from keras.legacy import interfaces
 
-    from . import logs_compat, methods
+    from . import callback_patches, methods
 
     def legacy_generator_method(make):
         # `fit_generator`/`evaluate_generator` carry Keras' legacy-argument decorator:
@@ -66,10 +66,10 @@ def _patch_list():
         (Model, 'evaluate_generator', legacy_generator_method(methods.make_evaluate_generator)),
         (training_arrays, 'fit_loop', methods.make_fit_loop),
         (training_arrays, 'test_loop', methods.make_test_loop),
-        (callbacks.History, 'on_epoch_end', logs_compat.make_history_on_epoch_end),
-        (callbacks.CSVLogger, 'on_epoch_end', logs_compat.make_logs_filter),
-        (callbacks.RemoteMonitor, 'on_epoch_end', logs_compat.make_logs_filter),
-        (callbacks.TensorBoard, '_write_logs', logs_compat.make_tensorboard_write_logs),
+        (callbacks.History, 'on_epoch_end', callback_patches.make_history_on_epoch_end),
+        (callbacks.CSVLogger, 'on_epoch_end', callback_patches.make_logs_filter),
+        (callbacks.RemoteMonitor, 'on_epoch_end', callback_patches.make_logs_filter),
+        (callbacks.TensorBoard, '_write_logs', callback_patches.make_tensorboard_write_logs),
     ]
 
 

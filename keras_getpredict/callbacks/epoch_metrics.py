@@ -21,8 +21,8 @@ import numpy as np
 import six
 from keras.callbacks import Callback
 
-from .classification import classification_metrics
-from .results import LOGS_KEY, concat_batches
+from ..analysis.classification import classification_metrics
+from ..core.results import LOGS_KEY, concat_batches
 
 PER_CLASS_NAMES = ('precision', 'recall', 'f1')
 

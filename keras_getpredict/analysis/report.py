@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from . import plots
 from .classification import classification_metrics
-from .epoch_metrics import _safe
+from ..callbacks.epoch_metrics import _safe
 from .prediction_files import load_predictions
 
 

@@ -44,7 +44,7 @@ from keras import backend as K
 from keras.callbacks import Callback
 from tensorflow.core.protobuf import config_pb2
 
-from .results import GtsAndPreds
+from ..core.results import GtsAndPreds
 
 # Attributes this module keeps on a Keras `Function` (the model's train function).
 _ATTACHED = '_keras_getpredict_batch_fetches'     # [(fetch, run)] currently wanted

@@ -14,9 +14,9 @@ from keras.callbacks import Callback
 from tensorboard.plugins.image import summary as image_summary
 from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
-from . import plots
+from ..analysis import plots
+from ..core.results import LOGS_KEY
 from .epoch_metrics import EpochMetrics, _safe
-from .results import LOGS_KEY
 
 
 class TensorBoardPredictions(Callback):

@@ -8,7 +8,7 @@ from keras_getpredict.callbacks import EpochMetrics, PredictionSaver, TensorBoar
 from __future__ import absolute_import
 
 from .epoch_metrics import EpochMetrics
-from .prediction_files import PredictionSaver
+from .prediction_saver import PredictionSaver
 from .tensorboard_images import TensorBoardPredictions
 
 __all__ = ['EpochMetrics', 'PredictionSaver', 'TensorBoardPredictions']

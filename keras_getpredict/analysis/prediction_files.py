@@ -1,0 +1,145 @@
+"""Epoch predictions in `.npz` files: written atomically, read without pickle.
+
+Layout of one file (every array plain numeric or unicode, so
+`np.load(path, allow_pickle=False)` reads it):
+
+- `format`: 1; `epoch`: the 1-based epoch (-1 when not from training).
+- `output_names`: unicode array of the saved outputs.
+- `y_pred/<output>` and, where the output has targets, `y_true/<output>`: arrays
+  `(samples, ...)`, batches concatenated.
+- `inputs/<name>`: captured inputs, when asked for.
+- `task/<output>`, `threshold/<output>`, `class_names/<output>`: the metric settings,
+  when an `EpochMetrics` was given, so `keras-getpredict report` recomputes the same.
+- `log_names`, `log_values`: the epoch's scalar logs (loss, val_loss, val_f1_macro...).
+"""
+from __future__ import absolute_import
+
+import numbers
+from collections import OrderedDict
+
+import numpy as np
+
+from ..core.results import LOGS_KEY, concat_batches
+from .atomic_files import write_npz_atomic
+
+FORMAT = 1
+
+
+def prediction_arrays(gts_and_preds, epoch=None, metrics=None, logs=None,
+                      include_inputs=False):
+    """The arrays `save_predictions` writes (see the module doc for the layout)."""
+    flat = concat_batches(gts_and_preds)
+    names = list(getattr(gts_and_preds, 'output_names', None) or [])
+    if isinstance(flat['y_pred'], list):
+        if len(names) != len(flat['y_pred']):
+            names = ['output_%d' % i for i in range(len(flat['y_pred']))]
+        pairs = zip(names, flat['y_true'], flat['y_pred'])
+    else:
+        names = names[:1] or ['output']
+        pairs = [(names[0], flat['y_true'], flat['y_pred'])]
+    arrays = OrderedDict([('format', np.int64(FORMAT)),
+                          ('epoch', np.int64(-1 if epoch is None else epoch)),
+                          ('output_names', np.array(names, dtype='U'))])
+    for name, y_true, y_pred in pairs:
+        arrays['y_pred/' + name] = y_pred
+        if y_true is not None:
+            arrays['y_true/' + name] = y_true
+    if include_inputs:
+        for name, value in flat.get('inputs', {}).items():
+            arrays['inputs/' + name] = value
+    if metrics is not None:
+        for name in names:
+            task, threshold, class_names = metrics.settings_for(name)
+            arrays['task/' + name] = np.array(task, dtype='U')
+            arrays['threshold/' + name] = np.float64(threshold)
+            if class_names is not None:
+                arrays['class_names/' + name] = np.array([str(c) for c in class_names],
+                                                         dtype='U')
+    scalars = OrderedDict((k, float(np.asarray(v))) for k, v in sorted((logs or {}).items())
+                          if _is_scalar(v))
+    arrays['log_names'] = np.array(list(scalars), dtype='U')
+    arrays['log_values'] = np.array(list(scalars.values()), dtype='float64')
+    return arrays
+
+
+def _is_scalar(value):
+    if isinstance(value, np.ndarray):
+        return value.size == 1 and value.dtype.kind in 'biuf'
+    return isinstance(value, (numbers.Real, np.number)) and not isinstance(value, bool)
+
+
+def save_predictions(path, gts_and_preds, epoch=None, metrics=None, logs=None,
+                     include_inputs=False):
+    """Saves one set of predictions (and settings, scalar logs) to `path` atomically.
+
+    # Arguments
+        path: the `.npz` file.
+        gts_and_preds: `logs['val_gts_and_preds']` or the second value returned by
+            `evaluate_generator(..., get_predict=True)`.
+        epoch: 1-based epoch number to store, or `None`.
+        metrics: an `EpochMetrics` whose settings (task, threshold, class names)
+            are stored for `keras-getpredict report`.
+        logs: the epoch logs; their scalar entries are stored.
+        include_inputs: also store captured inputs.
+
+    # Returns
+        `path`.
+    """
+    return write_npz_atomic(path, prediction_arrays(gts_and_preds, epoch, metrics, logs,
+                                                    include_inputs))
+
+
+class PredictionFile(object):
+    """What `load_predictions` returns.
+
+    # Attributes
+        path, epoch, output_names.
+        y_true, y_pred: dicts of output name to array (`y_true` lacks outputs
+            without targets).
+        inputs: dict of input name to array.
+        settings: dict of output name to `{'task', 'threshold', 'class_names'}`.
+        logs: `OrderedDict` of the epoch's scalar logs.
+    """
+
+    def __init__(self, path, arrays):
+        self.path = path
+        self.epoch = int(arrays['epoch'])
+        self.output_names = [str(n) for n in arrays['output_names']]
+        self.y_true, self.y_pred, self.inputs, self.settings = {}, {}, {}, {}
+        for key, value in arrays.items():
+            kind, _, name = key.partition('/')
+            if kind in ('y_true', 'y_pred', 'inputs'):
+                getattr(self, kind)[name] = value
+        for name in self.output_names:
+            if 'task/' + name in arrays:
+                class_names = arrays.get('class_names/' + name)
+                self.settings[name] = {
+                    'task': str(arrays['task/' + name]),
+                    'threshold': float(arrays['threshold/' + name]),
+                    'class_names': None if class_names is None else [str(c) for c in class_names]}
+        self.logs = OrderedDict(zip([str(n) for n in arrays['log_names']],
+                                    [float(v) for v in arrays['log_values']]))
+
+    def __repr__(self):
+        return 'PredictionFile(%r, epoch=%d, outputs=%r)' % (self.path, self.epoch,
+                                                             self.output_names)
+
+
+def load_predictions(path):
+    """Reads a file written by `save_predictions` / `PredictionSaver`.
+
+    # Returns
+        A `PredictionFile`.
+
+    # Raises
+        ValueError: In case the file is not a keras-getpredict predictions file.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    if 'format' not in arrays or 'output_names' not in arrays:
+        raise ValueError('%s is not a keras-getpredict predictions file (it has the arrays '
+                         '%s).' % (path, sorted(arrays)))
+    if int(arrays['format']) > FORMAT:
+        raise ValueError('%s has format %d; this keras-getpredict reads format %d or older.'
+                         % (path, int(arrays['format']), FORMAT))
+    return PredictionFile(path, arrays)

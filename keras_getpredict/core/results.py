@@ -1,6 +1,8 @@
 """The container the predictions arrive in, and the helper that flattens it."""
 from __future__ import absolute_import
 
+from collections import OrderedDict
+
 import numpy as np
 import scipy.sparse
 
@@ -33,6 +35,38 @@ class GtsAndPreds(dict):
         # Keep `output_names` through copy/deepcopy/pickle.
         return (GtsAndPreds, (self.output_names, self['y_true'], self['y_pred'],
                               self.get('inputs')))
+
+
+def output_names_of(gts_and_preds):
+    """The names of the captured outputs, in entry order.
+
+    `GtsAndPreds.output_names` when it matches the entries; for a plain dict (one
+    rebuilt by hand, or from an older pickle) `'output'` for a single output and
+    `'output_0'`, `'output_1'`, ... for several.
+    """
+    names = list(getattr(gts_and_preds, 'output_names', None) or [])
+    entries = gts_and_preds.get('y_pred') or []
+    first = entries[0] if entries else None
+    if isinstance(first, list):
+        return names if len(names) == len(first) else [
+            'output_%d' % i for i in range(len(first))]
+    return names if len(names) > 1 and not entries else (names[:1] or ['output'])
+
+
+def outputs_by_name(gts_and_preds):
+    """Per-sample `(y_true, y_pred)` of each captured output, by output name.
+
+    # Returns
+        An `OrderedDict` of output name to a pair of arrays (`y_true` is `None`
+        where the output has no target), batches concatenated.
+    """
+    flat = concat_batches(gts_and_preds)
+    names = output_names_of(gts_and_preds)
+    if isinstance(flat['y_pred'], list):
+        pairs = zip(flat['y_true'], flat['y_pred'])
+    else:
+        pairs = [(flat['y_true'], flat['y_pred'])]
+    return OrderedDict(zip(names, pairs))
 
 
 def _concat(batches, what):
@@ -94,10 +128,7 @@ def concat_batches(gts_and_preds):
         raise ValueError('`concat_batches` expects the dict found in '
                          "`logs['%s']`, with keys 'y_true' and 'y_pred'; got %s."
                          % (LOGS_KEY, type(gts_and_preds).__name__))
-    names = getattr(gts_and_preds, 'output_names', None)
-    if names is None:
-        first = gts_and_preds['y_pred'][0] if gts_and_preds['y_pred'] else None
-        names = ['output_%d' % i for i in range(len(first))] if isinstance(first, list) else ['output']
+    names = output_names_of(gts_and_preds)
     flat = {'y_true': _concat_entries(gts_and_preds['y_true'], names, 'y_true'),
             'y_pred': _concat_entries(gts_and_preds['y_pred'], names, 'y_pred')}
     if 'inputs' in gts_and_preds:

@@ -1,5 +1,6 @@
 """The Horovod gather without Horovod: payloads, shard order, and the protocol run by
 threads standing in for ranks. The real `horovodrun` jobs are in test_horovod_run.py."""
+import re
 import sys
 import threading
 import types
@@ -7,6 +8,7 @@ import types
 import numpy as np
 import pytest
 
+from keras_getpredict.core import keras_internals
 from keras_getpredict.core import horovod_gather as distributed, gather_payload as payload, gather_order as shards
 from keras_getpredict.core.results import GtsAndPreds, concat_batches
 from keras_getpredict.core.selection import parse_get_predict
@@ -206,17 +208,17 @@ def test_ranks_with_nothing_recorded_still_take_part_and_get_none():
 def fake_horovod(monkeypatch):
     """A module where `horovod.tensorflow` would be, reporting `state['size']` ranks."""
     state = {'initialized': True, 'size': 2}
-    module = types.ModuleType(distributed.HOROVOD_MODULE)
+    module = types.ModuleType(keras_internals.HOROVOD_MODULE)
     module.is_initialized = lambda: state['initialized']
     module.size = lambda: state['size']
     module.rank = lambda: 0
-    monkeypatch.setitem(sys.modules, distributed.HOROVOD_MODULE, module)
+    monkeypatch.setitem(sys.modules, keras_internals.HOROVOD_MODULE, module)
     return state
 
 
 def test_nothing_is_gathered_without_horovod(monkeypatch):
-    monkeypatch.delitem(sys.modules, distributed.HOROVOD_MODULE, raising=False)
-    assert distributed.horovod_if_active() is None
+    monkeypatch.delitem(sys.modules, keras_internals.HOROVOD_MODULE, raising=False)
+    assert keras_internals.horovod_if_active() is None
     assert distributed.gatherer(parse_get_predict(True), default='all') is None
     assert distributed.gatherer(parse_get_predict({'gather': 'root'}), 'all') is None
 
@@ -262,7 +264,7 @@ def test_gather_options_are_parsed_and_do_not_change_what_is_fetched():
 
 
 def test_metric_average_callback_steps_over_predictions_only_inside_the_block(monkeypatch):
-    module = types.ModuleType(distributed.HOROVOD_CALLBACKS_MODULE)
+    module = types.ModuleType(keras_internals.HOROVOD_CALLBACKS_MODULE)
 
     class MetricAverageCallbackImpl(object):
         """Like Horovod's: turns every logs value into a tensor (here: a float)."""
@@ -272,13 +274,33 @@ def test_metric_average_callback_steps_over_predictions_only_inside_the_block(mo
                 logs[key] = float(value) / 2.0
 
     module.MetricAverageCallbackImpl = MetricAverageCallbackImpl
-    monkeypatch.setitem(sys.modules, distributed.HOROVOD_CALLBACKS_MODULE, module)
+    monkeypatch.setitem(sys.modules, keras_internals.HOROVOD_CALLBACKS_MODULE, module)
     callback, other = MetricAverageCallbackImpl(), object()
     predictions = GtsAndPreds(['dense'], [np.zeros((1, 1))], [np.ones((1, 1))])
     logs = {'val_loss': 3.0, 'val_gts_and_preds': predictions}
-    with distributed.metric_averages_step_over_predictions([other, callback]):
-        callback._average_metrics_in_place(logs)
+    restore = distributed.step_over_predictions_in_metric_averages([other, callback])
+    callback._average_metrics_in_place(logs)
+    restore()
     assert logs['val_loss'] == 1.5 and logs['val_gts_and_preds'] is predictions
     assert '_average_metrics_in_place' not in vars(callback)
     with pytest.raises(TypeError):
         callback._average_metrics_in_place(logs)  # the stock method, as before
+
+
+def test_a_horovod_without_the_averaging_method_is_named_not_skipped(monkeypatch):
+    # If Horovod renames the method, stepping over the predictions would silently do
+    # nothing and its allreduce would fail on them: install() and fit refuse instead.
+    module = types.ModuleType(keras_internals.HOROVOD_CALLBACKS_MODULE)
+
+    class MetricAverageCallbackImpl(object):
+        def _average_metrics_renamed(self, logs):
+            pass
+
+    module.MetricAverageCallbackImpl = MetricAverageCallbackImpl
+    monkeypatch.setitem(sys.modules, keras_internals.HOROVOD_CALLBACKS_MODULE, module)
+    name = 'horovod._keras.callbacks.MetricAverageCallbackImpl._average_metrics_in_place'
+    assert keras_internals.missing_internals() == [name]
+    with pytest.raises(RuntimeError, match=re.escape(name)):
+        keras_internals.check()
+    with pytest.raises(RuntimeError, match=re.escape(name)):
+        distributed.step_over_predictions_in_metric_averages([MetricAverageCallbackImpl()])

@@ -15,7 +15,7 @@ from handmade import batches, linear_model, make_data
 
 PATCHED = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
            (training.Model, 'evaluate'), (training.Model, 'evaluate_generator'),
-           (training_arrays, 'fit_loop'), (training_arrays, 'test_loop'),
+           (training_arrays, 'fit_loop'),
            (callbacks.History, 'on_epoch_end'), (callbacks.CSVLogger, 'on_epoch_end'),
            (callbacks.RemoteMonitor, 'on_epoch_end'), (callbacks.TensorBoard, '_write_logs')]
 
@@ -72,6 +72,23 @@ def test_version_guard(monkeypatch):
         keras_getpredict.install()
 
 
+@pytest.mark.monkeypatch_only
+def test_install_names_a_missing_keras_internal_and_patches_nothing(monkeypatch):
+    keras_getpredict.uninstall()
+    originals = snapshot()
+    monkeypatch.delattr(callbacks.TensorBoard, '_write_logs')
+    with pytest.raises(RuntimeError, match=r'keras\.callbacks\.TensorBoard\._write_logs'):
+        keras_getpredict.install()
+    assert not keras_getpredict.is_installed()
+    monkeypatch.undo()
+    assert all(a is b for a, b in zip(originals, snapshot()))
+
+
+def test_every_keras_internal_we_rely_on_exists_here():
+    from keras_getpredict.core import keras_internals
+    assert keras_internals.missing_internals() == []
+
+
 @pytest.mark.parametrize('value, error, message', [
     (1, TypeError, 'should be `True`/`False`, an output name'),
     ('nope', ValueError, r"Unknown output name\(s\).*\['dense'\]"),
@@ -98,6 +115,11 @@ def test_get_predict_without_validation_data(installed):
         model.fit_generator(batches(x, y, 4), steps_per_epoch=1, get_predict=True)
     with pytest.raises(ValueError, match='needs validation data'):
         model.fit(x, y, get_predict=True)
+    # Keras validates on none of these either: nothing would ever be captured.
+    for nothing in ({'validation_data': ()}, {'validation_split': 1.0},
+                    {'validation_split': 0.}):
+        with pytest.raises(ValueError, match='needs validation data'):
+            model.fit(x, y, verbose=0, get_predict=True, **nothing)
     assert all((a == b).all() for a, b in zip(weights, model.get_weights()))
 
 

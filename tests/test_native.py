@@ -26,7 +26,7 @@ stock_only = pytest.mark.skipif(NATIVE, reason='needs stock Keras; this Keras is
 KERNEL = np.array([[1., 0.], [0., 2.], [0., 1.]], dtype='float32')
 OWNERS = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
           (training.Model, 'evaluate'), (training.Model, 'evaluate_generator'),
-          (training_arrays, 'fit_loop'), (training_arrays, 'test_loop'),
+          (training_arrays, 'fit_loop'),
           (callbacks.History, 'on_epoch_end'), (callbacks.TensorBoard, '_write_logs')]
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse
 from keras import backend as K
 
+from . import keras_internals
 from .results import GtsAndPreds
 from .selection import check_names
 
@@ -64,17 +65,10 @@ class CapturePlan(object):
         key = tuple(id(tensor) for tensor in graph_tensors)
         function = self._functions.get(key)
         if function is None:
-            stock = self._stock
             # Same feeds, same updates, same user `fetches` as the stock function:
             # only the list of returned tensors grows.
-            function = K.function(
-                stock.inputs,
-                list(stock.outputs) + self.output_tensors + list(graph_tensors),
-                updates=[stock.updates_op],
-                name=(stock.name or 'function') + '_getpredict',
-                feed_dict=stock.feed_dict,
-                fetches=list(stock.fetches),
-                **stock.session_kwargs)
+            function = keras_internals.function_like(
+                self._stock, self.output_tensors + list(graph_tensors), '_getpredict')
             self._functions[key] = function
         return function
 

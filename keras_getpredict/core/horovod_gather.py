@@ -4,7 +4,8 @@ Under Horovod every rank validates its own shard. When `horovod.keras` (or
 `horovod.tensorflow`) is imported and initialised with more than one rank, `fit` and
 `fit_generator` gather the shards at every epoch end, before any user callback runs,
 so `logs['val_gts_and_preds']` holds the whole validation set. Horovod is never
-imported here: we only look at `sys.modules`, so it stays an optional dependency.
+imported here (`keras_internals.horovod_if_active` only looks at `sys.modules`), so
+it stays an optional dependency.
 
 The gather is two fixed Horovod allgathers per epoch, the same on every rank whatever
 it recorded: first each rank's `[batches, payload bytes]`, then the payloads (the
@@ -17,36 +18,14 @@ The order of the gathered batches follows `get_predict['shards']`: see `shards.p
 """
 from __future__ import absolute_import
 
-import contextlib
-import sys
 import weakref
 
 import numpy as np
 
+from . import keras_internals
 from .gather_payload import decode, encode
 from .results import LOGS_KEY
 from .gather_order import MERGERS
-
-#: Name under which Horovod's TensorFlow API lives once `horovod.keras` is imported.
-HOROVOD_MODULE = 'horovod.tensorflow'
-#: Where `hvd.callbacks.MetricAverageCallback` keeps its averaging code.
-HOROVOD_CALLBACKS_MODULE = 'horovod._keras.callbacks'
-
-
-def horovod_if_active():
-    """Returns the `horovod.tensorflow` module when it is initialised with more than
-    one rank, else `None`. Never imports Horovod."""
-    hvd = sys.modules.get(HOROVOD_MODULE)
-    if hvd is None:
-        return None
-    try:
-        if not hvd.is_initialized():
-            return None
-        return hvd if hvd.size() > 1 else None
-    except (AttributeError, ValueError):
-        # A partial import, or an initialisation that failed: not distributed.
-        return None
-
 
 # ---------------------------------------------------------------------- Horovod
 
@@ -112,7 +91,7 @@ def gather(gts_and_preds, to='all', shards='contiguous', allgather=None):
             match the data.
     """
     if allgather is None:
-        hvd = horovod_if_active()
+        hvd = keras_internals.horovod_if_active()
         if hvd is None:
             raise RuntimeError('Horovod is not initialised with more than one rank.')
         allgather = HorovodAllgather(hvd)
@@ -154,7 +133,7 @@ def gatherer(selection, default):
     to = default if selection.gather is None else selection.gather
     if not to:
         return None
-    hvd = horovod_if_active()
+    hvd = keras_internals.horovod_if_active()
     if hvd is None:
         return None
     allgather = HorovodAllgather(hvd)
@@ -174,26 +153,19 @@ def _step_over_predictions(average):
     return average_metrics_in_place
 
 
-@contextlib.contextmanager
-def metric_averages_step_over_predictions(callbacks):
-    """Lets Horovod's `MetricAverageCallback` among `callbacks` skip the predictions.
+def step_over_predictions_in_metric_averages(callbacks):
+    """Lets Horovod's `MetricAverageCallback`s among `callbacks` skip the predictions.
 
     It allreduces every logs entry as a tensor and would fail on the predictions.
-    For the duration of the block each such instance gets an averaging method that
-    leaves the entry out; the instances and their class are as they were afterwards.
+    Each such instance gets an averaging method that leaves the entry out.
+
+    # Returns
+        A function that puts the instances back as they were.
     """
-    module = sys.modules.get(HOROVOD_CALLBACKS_MODULE)
-    impl = getattr(module, 'MetricAverageCallbackImpl', None)
-    patched = []
-    if impl is not None:
-        for callback in callbacks:
-            if (isinstance(callback, impl) and
-                    '_average_metrics_in_place' not in vars(callback)):
-                callback._average_metrics_in_place = _step_over_predictions(
-                    callback._average_metrics_in_place)
-                patched.append(callback)
-    try:
-        yield
-    finally:
-        for callback in patched:
-            del callback._average_metrics_in_place
+    undo = [keras_internals.wrap_metric_average(callback, _step_over_predictions)
+            for callback in keras_internals.metric_average_callbacks(callbacks)]
+
+    def restore():
+        for step in reversed(undo):
+            step()
+    return restore

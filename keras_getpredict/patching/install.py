@@ -45,27 +45,18 @@ def _check_no_foreign_get_predict():
 
 def _patch_list():
     """Every patch, as `(owner, attribute name, factory(original) -> replacement)`."""
-    from keras import callbacks
-    from keras.engine import training, training_arrays
-    from keras.legacy import interfaces
-
+    from ..core import keras_internals
     from . import callback_patches, methods
 
-    def legacy_generator_method(make):
-        # `fit_generator`/`evaluate_generator` carry Keras' legacy-argument decorator:
-        # wrap the function inside it and decorate again, so old argument names
-        # are converted before we see them.
-        return lambda original: interfaces.legacy_generator_methods_support(
-            make(original.__wrapped__))
-
-    Model = training.Model
+    owners = keras_internals.patch_owners()
+    Model, callbacks = owners['model'], owners['callbacks']
+    legacy_generator_method = keras_internals.legacy_generator_method
     return [
         (Model, 'fit', methods.make_fit),
         (Model, 'fit_generator', legacy_generator_method(methods.make_fit_generator)),
         (Model, 'evaluate', methods.make_evaluate),
         (Model, 'evaluate_generator', legacy_generator_method(methods.make_evaluate_generator)),
-        (training_arrays, 'fit_loop', methods.make_fit_loop),
-        (training_arrays, 'test_loop', methods.make_test_loop),
+        (owners['training_arrays'], 'fit_loop', methods.make_fit_loop),
         (callbacks.History, 'on_epoch_end', callback_patches.make_history_on_epoch_end),
         (callbacks.CSVLogger, 'on_epoch_end', callback_patches.make_logs_filter),
         (callbacks.RemoteMonitor, 'on_epoch_end', callback_patches.make_logs_filter),
@@ -85,13 +76,17 @@ def install():
     runs unchanged on both forms.
 
     # Raises
-        RuntimeError: In case Keras is not 2.2.4, its backend not TensorFlow, or
-            it takes a `get_predict` of its own (a hand-edited Keras).
+        RuntimeError: In case Keras is not 2.2.4, its backend not TensorFlow, a
+            private attribute listed in `keras_getpredict.core.keras_internals` is
+            missing (each one is named), or Keras takes a `get_predict` of its own
+            (a hand-edited Keras).
     """
     with _lock:
         if _originals:
             return
         _check_versions()
+        from ..core import keras_internals
+        keras_internals.check()
         if is_native():
             # Wrapping the fork's own get_predict in ours would run both.
             return

@@ -49,3 +49,9 @@ def with_get_predict(raw, wrapper, effect):
     wrapper.__signature__ = signature.replace(parameters=params)
     wrapper.__doc__ = _with_argument_doc(raw.__doc__, GET_PREDICT_DOC % effect)
     return wrapper
+
+
+def wraps_original(original):
+    """Decorator: the replacement looks like `original` (name, doc, module,
+    `__wrapped__`), in one place for every wrapper the patch installs."""
+    return functools.wraps(original)

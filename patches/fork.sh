@@ -20,7 +20,7 @@ SDIST="$CACHE/Keras-2.2.4.tar.gz"
 SDIST_SHA256=90b610a3dbbf6d257b20a079eba3fdf2eed2158f64066a7c6f7227023fd60bc9
 # The series' local version label: bump it (setup.py hunk in 0001 and FORK_VERSION in
 # keras/getpredict/__init__.py) whenever the series changes behaviour.
-FORK_VERSION=2.2.4+getpredict.1
+FORK_VERSION=2.2.4+getpredict.2
 # Files the hand-written patch touches; the vendored copies are generated.
 EDITED="keras/engine/training.py keras/engine/training_arrays.py
 keras/engine/training_generator.py keras/callbacks.py keras/getpredict/__init__.py setup.py"
@@ -90,7 +90,7 @@ vendor_patch() {
 }
 
 check() {
-    if ! diff -u "$ROOT/patches/0002-vendor-keras-getpredict-capture-modules.patch" \
+    if ! diff -u "$ROOT/patches/0002-vendor-keras-getpredict-core.patch" \
             <(vendor_patch) >/dev/null; then
         die "patches/0002 is out of date with keras_getpredict/core/: run \`patches/fork.sh vendor\` and rebuild the fork."
     fi
@@ -113,7 +113,7 @@ case "${1:-}" in
     apply) [ -n "${2:-}" ] || die "usage: fork.sh apply DIR"; apply_series "$2" ;;
     wheel) wheel ;;
     check) check ;;
-    vendor) vendor_patch > "$ROOT/patches/0002-vendor-keras-getpredict-capture-modules.patch" ;;
+    vendor) vendor_patch > "$ROOT/patches/0002-vendor-keras-getpredict-core.patch" ;;
     refresh) refresh ;;
     *) sed -n '2,12p' "$0" >&2; exit 2 ;;
 esac

@@ -17,7 +17,6 @@ from keras.models import Sequential
 from keras.optimizers import SGD
 
 import keras_getpredict
-from keras_getpredict.core import capture, results, selection
 
 NATIVE = keras_getpredict.is_native()
 fork_only = pytest.mark.skipif(not NATIVE, reason='needs the Keras fork: `make test-fork`')
@@ -62,8 +61,8 @@ def test_stock_keras_is_not_native():
 @fork_only
 def test_fork_reports_its_version_and_keeps_the_keras_version():
     import pkg_resources
-    assert keras_getpredict.native_version() == '2.2.4+getpredict.1'
-    assert pkg_resources.get_distribution('keras').version == '2.2.4+getpredict.1'
+    assert keras_getpredict.native_version() == '2.2.4+getpredict.2'
+    assert pkg_resources.get_distribution('keras').version == '2.2.4+getpredict.2'
     # Code that checks `keras.__version__` (and our own version guard) sees 2.2.4.
     assert keras.__version__ == '2.2.4'
 
@@ -86,14 +85,18 @@ def test_install_on_the_fork_patches_nothing_and_get_predict_stays():
 
 
 @fork_only
-def test_fork_ships_the_package_capture_code_verbatim():
-    from keras.getpredict import capture as fork_capture
-    from keras.getpredict import results as fork_results
-    from keras.getpredict import selection as fork_selection
-    for ours, theirs in [(capture, fork_capture), (results, fork_results),
-                         (selection, fork_selection)]:
-        assert inspect.getsource(ours) == inspect.getsource(theirs), ours.__name__
-    assert fork_results.LOGS_KEY == keras_getpredict.LOGS_KEY
+def test_fork_ships_every_core_module_verbatim():
+    import importlib
+    import pkgutil
+    import keras_getpredict.core as core
+    names = [m.name for m in pkgutil.iter_modules(core.__path__)]
+    assert {'capture', 'keras_internals', 'publishing', 'logs_filters',
+            'horovod_gather'} <= set(names)
+    for name in names:
+        ours = importlib.import_module('keras_getpredict.core.' + name)
+        theirs = importlib.import_module('keras.getpredict.' + name)
+        assert inspect.getsource(ours) == inspect.getsource(theirs), name
+    assert theirs.__name__.startswith('keras.getpredict.')
 
 
 @pytest.fixture

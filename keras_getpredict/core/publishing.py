@@ -224,11 +224,15 @@ class EvaluateCapture(object):
         # Not gathered unless asked: scripts often evaluate on Horovod's rank 0 only.
         self.gather = horovod_gather.gatherer(selection, default=False)
 
+    def capturing_function(self, f):
+        """`f` (the test function `evaluate` hands to `test_loop`) that also records."""
+        return CapturingFunction(self.model, f, self.selection, self.recorder)
+
     def run(self, call):
         """Runs `call()` (the stock evaluation) with a capturing `model.test_function`.
 
         # Returns
-            `(metrics, gts_and_preds)`.
+            `(metrics, gts_and_preds)`, as `result` makes it.
         """
         swap = TestFunctionSwap(self.model, self.selection, self.recorder)
         swap.arm()
@@ -236,5 +240,9 @@ class EvaluateCapture(object):
             metrics = call()
         finally:
             swap.disarm()
+        return self.result(metrics)
+
+    def result(self, metrics):
+        """`(metrics, gts_and_preds)`: what the evaluation recorded, gathered if asked."""
         taken = self.recorder.take()
         return metrics, (taken if self.gather is None else self.gather(taken))

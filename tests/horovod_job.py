@@ -137,6 +137,10 @@ def run_case(case, out, samples):
         _, gathered = model.evaluate_generator(
             val, len(val), get_predict={'gather': 'all', 'shards': how})
         arrays.update(flat_arrays('evaluate_all_', gathered))
+        # evaluate on arrays, gathered when asked.
+        _, gathered = model.evaluate(val.x, val.y, batch_size=BATCH, verbose=0,
+                                     get_predict={'gather': 'all', 'shards': how})
+        arrays.update(flat_arrays('evaluate_arrays_all_', gathered))
     elif case == 'steps':
         # Rank 0 validates one batch more than the others.
         val = Batches(x_val, y_val, steps=3 if hvd.rank() == 0 else 2)

@@ -1,6 +1,7 @@
 """Real Horovod jobs (`horovodrun --gloo` on localhost) against a single-process run.
 
-Needs Horovod (the `.venv-horovod` that `make test-horovod` builds); skipped elsewhere.
+Needs Horovod (`make test-horovod` runs this file on stock Keras with `install()` and
+on the fork); skipped elsewhere.
 Each job is tests/horovod_job.py; see there for the model (y_pred = x @ KERNEL + BIAS).
 """
 import os
@@ -100,6 +101,7 @@ def check_job(ranks, case, samples, tmpdir):
             assert 'fit_root_absent' in arrays
         # evaluate_generator gathers only when asked.
         assert_whole_set(arrays, 'evaluate_all_', reference)
+        assert_whole_set(arrays, 'evaluate_arrays_all_', reference)
         assert len(arrays['evaluate_own_y_pred']) < samples
     return per_rank
 

@@ -8,8 +8,9 @@ import warnings
 import numpy as np
 import pytest
 from keras.callbacks import Callback, CSVLogger
-from keras.layers import Dense, Input
-from keras.models import Model
+from keras.initializers import Constant
+from keras.layers import Dense
+from keras.models import Sequential
 from keras.optimizers import SGD
 from sklearn import metrics as skm
 from tensorboard.backend.event_processing import event_accumulator
@@ -27,10 +28,9 @@ X = (np.random.RandomState(3).rand(9, 3) +
 
 
 def _model():
-    x = Input((3,))
-    y = Dense(3, use_bias=False, activation='softmax', name='probs',
-              kernel_initializer=lambda shape, dtype=None: 5 * np.eye(3))(x)
-    model = Model(x, y)
+    # softmax(5 x), frozen: predicts argmax(x).
+    model = Sequential([Dense(3, input_shape=(3,), use_bias=False, activation='softmax',
+                              name='probs', kernel_initializer=Constant(5 * np.eye(3)))])
     model.compile(SGD(lr=0.0), 'categorical_crossentropy')
     return model
 
@@ -66,15 +66,17 @@ def _fit(callbacks, epochs=3, generator=False):
     return history, counter
 
 
-def _fails_from_call(number, target, name, monkeypatch, until=None):
+def _fails_from_call(number, target, name, monkeypatch, until=None, half_write=False):
     """Makes `target.name` raise `RuntimeError` from its `number`-th call on (to its
-    `until`-th)."""
+    `until`-th); with `half_write`, after writing a few bytes to its first argument."""
     real = getattr(target, name)
     calls = []
 
     def failing(*args, **kwargs):
         calls.append(1)
         if number <= len(calls) <= (until or len(calls)):
+            if half_write:
+                args[0].write(b'half a file')
             raise RuntimeError('injected failure in %s' % name)
         return real(*args, **kwargs)
 
@@ -195,17 +197,7 @@ def test_metrics_failure_at_epoch_2_raises_in_strict_mode(installed, monkeypatch
 
 def test_saver_failure_warns_once_and_leaves_no_partial_file(installed, lenient, tmpdir,
                                                              monkeypatch):
-    real_savez = np.savez_compressed
-    calls = []
-
-    def second_write_crashes(f, **arrays):
-        calls.append(1)
-        if len(calls) == 2:
-            f.write(b'half a file')
-            raise IOError('disk full')
-        return real_savez(f, **arrays)
-
-    monkeypatch.setattr(np, 'savez_compressed', second_write_crashes)
+    _fails_from_call(2, np, 'savez_compressed', monkeypatch, until=2, half_write=True)
     saver = PredictionSaver(str(tmpdir.join('e{epoch}.npz')))
     with pytest.warns(AnalysisFailedWarning, match='saving the predictions of epoch 2') as record:
         _, counter = _fit([saver], epochs=3)
@@ -290,3 +282,20 @@ def test_policy_never_swallows_keyboard_interrupt(lenient):
 
     with pytest.raises(KeyboardInterrupt):
         FailurePolicy('Owner').call('waiting', interrupted)
+
+
+@pytest.mark.parametrize('make, wording', [
+    (lambda tmp: EpochMetrics(), 'so it computes nothing'),
+    (lambda tmp: PredictionSaver(os.path.join(tmp, 'e{epoch}.npz')), 'pass `get_predict=True`'),
+    (lambda tmp: TensorBoardPredictions(tmp), 'pass `get_predict=True`'),
+])
+def test_each_callback_warns_once_when_the_logs_hold_no_predictions(installed, tmpdir, make,
+                                                                     wording):
+    callback = make(str(tmpdir))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        _model().fit(X, Y, epochs=3, verbose=0, validation_data=(X, Y), callbacks=[callback])
+    said = [str(w.message) for w in record
+            if "found no 'val_gts_and_preds' in the epoch logs" in str(w.message)]
+    assert len(said) == 1
+    assert said[0].startswith(type(callback).__name__) and wording in said[0]

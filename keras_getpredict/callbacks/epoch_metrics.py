@@ -83,7 +83,8 @@ class EpochMetrics(PredictionsCallback):
     defined), e.g. `val_f1_macro`. With `per_class=True` also
     `<prefix>{precision,recall,f1}_<class name>`. When it computes several outputs
     the output name follows the prefix, as in Keras: `val_<output>_f1_macro`.
-    The same keys are written every epoch.
+    The same keys are written every epoch: an epoch whose metrics fail to
+    compute (see `failure_policy`) logs NaN under the keys written before.
 
     # Arguments
         outputs: `None` (every captured output with targets), an output name,

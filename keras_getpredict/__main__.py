@@ -1,4 +1,7 @@
-"""Command line: `keras-getpredict demo` (the default) and `keras-getpredict report FILE.npz`."""
+"""Command line: `keras-getpredict demo` (the default) and `keras-getpredict report FILE.npz`.
+
+Only `demo` imports TensorFlow and Keras; `--help` and `report` never do.
+"""
 from __future__ import absolute_import
 
 import argparse
@@ -8,8 +11,8 @@ import warnings
 
 
 def _quiet_tensorflow():
-    # We are in charge here: keep TF 1.15's deprecation chatter out of the demo's
-    # output. Errors still show.
+    # Before the demo imports TensorFlow: keep TF 1.15's deprecation chatter out of
+    # its output. Errors still show.
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
     os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
     os.environ.setdefault('MPLBACKEND', 'Agg')
@@ -20,6 +23,7 @@ def _quiet_tensorflow():
 
 
 def _parser():
+    # demo.py imports TensorFlow and Keras only inside `run_demo`.
     from .analysis.demo import DEFAULT_EPOCHS
     parser = argparse.ArgumentParser(
         prog='keras-getpredict',
@@ -49,18 +53,18 @@ def _parser():
 def main(argv=None):
     """Entry point of the `keras-getpredict` console script and `python -m keras_getpredict`."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    _quiet_tensorflow()
     if args.command == 'report':
         from .analysis.report import report
         try:
             report(args.file, out_dir=args.out, outputs=args.output)
-        except (IOError, OSError, ValueError) as e:
+        except (IOError, OSError, ValueError, ImportError) as e:
             sys.stderr.write('keras-getpredict report: %s\n' % e)
             return 1
         return 0
-    from .analysis.demo import run_demo, summary_text
     if args.command is None:
         args = _parser().parse_args(['demo'])
+    _quiet_tensorflow()
+    from .analysis.demo import run_demo, summary_text
     result = run_demo(args.out, epochs=args.epochs, steps_per_epoch=args.steps,
                       verbose=0 if args.quiet else 1)
     print(summary_text(result))

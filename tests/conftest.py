@@ -5,6 +5,7 @@ import warnings
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 os.environ.setdefault('KERAS_BACKEND', 'tensorflow')
 os.environ.setdefault('MPLBACKEND', 'Agg')
+os.environ.setdefault('KERAS_GETPREDICT_STRICT', '1')  # analysis errors raise in tests
 
 import contextlib  # noqa: E402
 import io  # noqa: E402

@@ -48,7 +48,9 @@ def test_report_prints_table_and_writes_pngs(tmpdir, capsys):
 def test_report_errors_are_one_line_and_exit_1(tmpdir, capsys):
     path, _, _ = _saved_file(tmpdir)
     assert main(['report', path, '--output', 'boxes']) == 1
-    assert "no targets for output(s) ['boxes']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "`outputs` names ['boxes'], but the predictions hold the outputs ['tags']" in err
+    assert err.startswith('keras-getpredict report: %s: ' % path) and err.count('\n') == 1
     other = str(tmpdir.join('other.npz'))
     np.savez(other, weights=np.zeros(2))
     assert main(['report', other]) == 1

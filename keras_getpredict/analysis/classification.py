@@ -14,11 +14,15 @@ Extra axes before the last one (sequences, pixels) count as more samples.
 """
 from __future__ import absolute_import
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 import six
-from sklearn import metrics as skm
+
+from .optional_deps import optional_module
+
+#: The modules `ClassificationMetrics` imports (from the `[metrics]` extra).
+REQUIRES = ('sklearn.metrics',)
 
 TASKS = ('auto', 'multiclass', 'multilabel', 'binary')
 
@@ -56,6 +60,7 @@ class ClassificationMetrics(object):
     """
 
     def __init__(self, task, class_names, labels, scores, predicted):
+        skm = optional_module('sklearn.metrics')
         self.task = task
         self.class_names = list(class_names)
         self.labels = labels
@@ -174,14 +179,16 @@ def classification_metrics(y_true, y_pred, task='auto', threshold=0.5, class_nam
             (rows summing to 1), multilabel otherwise.
         threshold: score from which a class counts as predicted (multilabel,
             binary).
-        class_names: optional names, one per class (binary: two).
+        class_names: optional names, one per class (binary: two), all different.
 
     # Returns
         A `ClassificationMetrics`.
 
     # Raises
         ValueError: In case the shapes do not fit the task, labels are out of
-            range, `class_names` has the wrong length, or there are no samples.
+            range, `class_names` has the wrong length or repeats a name, or there
+            are no samples.
+        ImportError: In case scikit-learn is not installed.
 
     # Example
     ```python
@@ -189,8 +196,51 @@ def classification_metrics(y_true, y_pred, task='auto', threshold=0.5, class_nam
     print(result.table())
     ```
     """
+    return ClassificationMetrics(*prepare_output(y_true, y_pred, task, threshold, class_names))
+
+
+#: What `prepare_output` returns: the arguments of `ClassificationMetrics`.
+PreparedOutput = namedtuple('PreparedOutput', 'task class_names labels scores predicted')
+
+
+def check_task(task, argument='`task`'):
+    """Raises `ValueError` unless `task` is one of `TASKS`."""
     if task not in TASKS:
-        raise ValueError('`task` should be one of %s; got %r.' % (list(TASKS), task))
+        raise ValueError('%s should be one of %s; got %r.' % (argument, list(TASKS), task))
+
+
+def check_class_names(class_names, argument='`class_names`'):
+    """Raises unless `class_names` is `None` or a list of distinct names.
+
+    # Raises
+        TypeError: In case it is a string or not a sequence.
+        ValueError: In case a name appears twice (their keys and tags would clash).
+    """
+    if class_names is None:
+        return
+    if isinstance(class_names, six.string_types) or not isinstance(class_names,
+                                                                   (list, tuple, np.ndarray)):
+        raise TypeError('%s should be a list of names, one per class; got %r.'
+                        % (argument, class_names))
+    names = [str(n) for n in class_names]
+    repeated = sorted(set(n for n in names if names.count(n) > 1))
+    if repeated:
+        raise ValueError('%s should name each class once; %s appear more than once in %r.'
+                         % (argument, repeated, list(class_names)))
+
+
+def prepare_output(y_true, y_pred, task='auto', threshold=0.5, class_names=None):
+    """Checks one output's labels and predictions against the settings and lays them
+    out as `(samples, classes)`, without scikit-learn.
+
+    Takes the arguments of `classification_metrics` and raises the same
+    `ValueError`s; cheap enough to validate a configuration before computing.
+
+    # Returns
+        A `PreparedOutput`.
+    """
+    check_task(task)
+    check_class_names(class_names)
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred, dtype='float64')
     shapes = 'y_true %s, y_pred %s' % (y_true.shape, y_pred.shape)
@@ -262,8 +312,8 @@ def classification_metrics(y_true, y_pred, task='auto', threshold=0.5, class_nam
     if class_names is None:
         class_names = _default_class_names(task, n_named)
     else:
-        if isinstance(class_names, six.string_types) or len(class_names) != n_named:
+        if len(class_names) != n_named:
             raise ValueError('`class_names` should list %d names for this %s output (%s); '
                              'got %r.' % (n_named, task, shapes, class_names))
         class_names = [str(n) for n in class_names]
-    return ClassificationMetrics(task, class_names, labels, scores, predicted)
+    return PreparedOutput(task, class_names, labels, scores, predicted)

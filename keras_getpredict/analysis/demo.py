@@ -13,6 +13,8 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .optional_deps import optional_module
+
 DEFAULT_EPOCHS = 10
 # What the demo's curves show on the right (the rest is in history.csv and TensorBoard).
 CURVE_METRICS = ('acc', 'val_acc', 'val_f1_macro', 'val_precision_macro', 'val_recall_macro',
@@ -22,12 +24,10 @@ CURVE_METRICS = ('acc', 'val_acc', 'val_f1_macro', 'val_precision_macro', 'val_r
 def load_digits_split(validation_fraction=0.25, seed=0):
     """scikit-learn's digits (bundled with it, no download) as `(n, 8, 8, 1)` floats in
     [0, 1] with one-hot labels, split into train and validation, stratified."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    digits = load_digits()
+    digits = optional_module('sklearn.datasets').load_digits()
     x = (digits.images / 16.0).astype('float32')[..., None]
     y = np.eye(10, dtype='float32')[digits.target]
-    x_train, x_val, y_train, y_val = train_test_split(
+    x_train, x_val, y_train, y_val = optional_module('sklearn.model_selection').train_test_split(
         x, y, test_size=validation_fraction, random_state=seed, stratify=digits.target)
     return (x_train, y_train), (x_val, y_val)
 

@@ -1,21 +1,24 @@
 """Matplotlib figures of `ClassificationMetrics` and of a training history.
 
 Figures are built with the object API (`Figure` + Agg canvas), never `pyplot`, so they
-work without a display and leave the user's pyplot state alone.
+work without a display and leave the user's pyplot state alone. matplotlib and
+scikit-learn (the `[metrics]` extra) are imported on first use.
 """
 from __future__ import absolute_import
 
-import os
-
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from sklearn import metrics as skm
+
+from .atomic_files import write_atomic
+from .optional_deps import optional_module
+
+#: The modules the figures import (from the `[metrics]` extra).
+REQUIRES = ('matplotlib.figure', 'matplotlib.backends.backend_agg', 'matplotlib.cm',
+            'sklearn.metrics')
 
 
 def _figure(width, height):
-    figure = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(figure)
+    figure = optional_module('matplotlib.figure').Figure(figsize=(width, height), dpi=100)
+    optional_module('matplotlib.backends.backend_agg').FigureCanvasAgg(figure)
     return figure
 
 
@@ -66,6 +69,7 @@ def _matrix(axes, counts, names, small=False):
 def pr_curves_figure(result, title='Precision-recall curves'):
     """One precision-recall curve per class (scikit-learn), average precision in
     the legend."""
+    skm = optional_module('sklearn.metrics')
     figure = _figure(7.5, 5.5)
     axes = figure.add_subplot(1, 1, 1)
     colors = _colors(len(result.class_names))
@@ -153,8 +157,7 @@ def history_figure(history, title='Training', metrics=None):
 
 
 def _colors(n):
-    from matplotlib import cm
-    palette = cm.get_cmap('tab10' if n <= 10 else 'tab20')
+    palette = optional_module('matplotlib.cm').get_cmap('tab10' if n <= 10 else 'tab20')
     return [palette(k % palette.N) for k in range(n)]
 
 
@@ -166,15 +169,9 @@ def figure_to_rgb(figure):
 
 
 def save_figure(figure, path):
-    """Writes the figure as PNG to `path` (through a temp file, then renamed)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        os.makedirs(directory)
-    temp = path + '.tmp.png'
-    try:
-        figure.savefig(temp, dpi=100)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
-    return path
+    """Writes the figure as PNG to `path`, atomically (see `write_atomic`).
+
+    # Returns
+        `path`.
+    """
+    return write_atomic(path, lambda f: figure.savefig(f, format='png', dpi=100))

@@ -14,12 +14,12 @@ Layout of one file (every array plain numeric or unicode, so
 """
 from __future__ import absolute_import
 
-import numbers
 from collections import OrderedDict
 
 import numpy as np
 
-from ..core.results import LOGS_KEY, concat_batches
+from ..core.logs_filters import is_scalar
+from ..core.results import concat_batches, outputs_by_name
 from .atomic_files import write_npz_atomic
 
 FORMAT = 1
@@ -28,24 +28,17 @@ FORMAT = 1
 def prediction_arrays(gts_and_preds, epoch=None, metrics=None, logs=None,
                       include_inputs=False):
     """The arrays `save_predictions` writes (see the module doc for the layout)."""
-    flat = concat_batches(gts_and_preds)
-    names = list(getattr(gts_and_preds, 'output_names', None) or [])
-    if isinstance(flat['y_pred'], list):
-        if len(names) != len(flat['y_pred']):
-            names = ['output_%d' % i for i in range(len(flat['y_pred']))]
-        pairs = zip(names, flat['y_true'], flat['y_pred'])
-    else:
-        names = names[:1] or ['output']
-        pairs = [(names[0], flat['y_true'], flat['y_pred'])]
+    pairs = outputs_by_name(gts_and_preds)
+    names = list(pairs)
     arrays = OrderedDict([('format', np.int64(FORMAT)),
                           ('epoch', np.int64(-1 if epoch is None else epoch)),
                           ('output_names', np.array(names, dtype='U'))])
-    for name, y_true, y_pred in pairs:
+    for name, (y_true, y_pred) in pairs.items():
         arrays['y_pred/' + name] = y_pred
         if y_true is not None:
             arrays['y_true/' + name] = y_true
-    if include_inputs:
-        for name, value in flat.get('inputs', {}).items():
+    if include_inputs and 'inputs' in gts_and_preds:
+        for name, value in concat_batches(gts_and_preds)['inputs'].items():
             arrays['inputs/' + name] = value
     if metrics is not None:
         for name in names:
@@ -56,16 +49,10 @@ def prediction_arrays(gts_and_preds, epoch=None, metrics=None, logs=None,
                 arrays['class_names/' + name] = np.array([str(c) for c in class_names],
                                                          dtype='U')
     scalars = OrderedDict((k, float(np.asarray(v))) for k, v in sorted((logs or {}).items())
-                          if _is_scalar(v))
+                          if is_scalar(v))
     arrays['log_names'] = np.array(list(scalars), dtype='U')
     arrays['log_values'] = np.array(list(scalars.values()), dtype='float64')
     return arrays
-
-
-def _is_scalar(value):
-    if isinstance(value, np.ndarray):
-        return value.size == 1 and value.dtype.kind in 'biuf'
-    return isinstance(value, (numbers.Real, np.number)) and not isinstance(value, bool)
 
 
 def save_predictions(path, gts_and_preds, epoch=None, metrics=None, logs=None,
@@ -119,6 +106,12 @@ class PredictionFile(object):
                     'class_names': None if class_names is None else [str(c) for c in class_names]}
         self.logs = OrderedDict(zip([str(n) for n in arrays['log_names']],
                                     [float(v) for v in arrays['log_values']]))
+
+    def outputs_by_name(self):
+        """`OrderedDict` of output name to `(y_true, y_pred)`, `y_true` `None` where
+        the file holds no targets (as `core.results.outputs_by_name` gives)."""
+        return OrderedDict((name, (self.y_true.get(name), self.y_pred[name]))
+                           for name in self.output_names)
 
     def __repr__(self):
         return 'PredictionFile(%r, epoch=%d, outputs=%r)' % (self.path, self.epoch,

@@ -1,12 +1,17 @@
-"""`keras-getpredict report FILE.npz`: the per-class table and PNG plots of a saved epoch."""
+"""`keras-getpredict report FILE.npz`: the per-class table and PNG plots of a saved epoch.
+
+Imports neither TensorFlow nor Keras: the command runs where only the files are.
+"""
 from __future__ import absolute_import
 
 import os
+import sys
 from collections import OrderedDict
 
-from . import plots
-from .classification import classification_metrics
-from ..callbacks.epoch_metrics import _safe
+from . import classification, plots
+from .key_names import safe_key
+from .optional_deps import require
+from .output_choice import choose_outputs
 from .prediction_files import load_predictions
 
 
@@ -23,25 +28,16 @@ def file_metrics(prediction_file, outputs=None):
     # Raises
         ValueError: In case a named output is not in the file or has no targets.
     """
-    names = prediction_file.output_names
-    if outputs is None:
-        chosen = [n for n in names if n in prediction_file.y_true]
-        if not chosen:
-            raise ValueError('%s holds no targets (y_true) for any of its outputs %s.'
-                             % (prediction_file.path, names))
-    else:
-        chosen = [outputs] if isinstance(outputs, str) else list(outputs)
-        unknown = [n for n in chosen if n not in prediction_file.y_true]
-        if unknown:
-            raise ValueError('%s has no targets for output(s) %s; outputs with targets: %s.'
-                             % (prediction_file.path, unknown, sorted(prediction_file.y_true)))
+    try:
+        chosen = choose_outputs(prediction_file.outputs_by_name(), outputs)
+    except ValueError as e:
+        raise ValueError('%s: %s' % (prediction_file.path, e))
     results = OrderedDict()
-    for name in chosen:
+    for name, (y_true, y_pred) in chosen.items():
         settings = prediction_file.settings.get(name, {})
-        results[name] = classification_metrics(
-            prediction_file.y_true[name], prediction_file.y_pred[name],
-            task=settings.get('task', 'auto'), threshold=settings.get('threshold', 0.5),
-            class_names=settings.get('class_names'))
+        results[name] = classification.classification_metrics(
+            y_true, y_pred, task=settings.get('task', 'auto'),
+            threshold=settings.get('threshold', 0.5), class_names=settings.get('class_names'))
     return results
 
 
@@ -69,8 +65,13 @@ def report(path, out_dir=None, outputs=None, stream=None):
     # Returns
         The list of PNG paths written: `<stem>[.<output>].confusion_matrix.png`,
         `.pr_curves.png` and `.per_class.png`.
+
+    # Raises
+        ValueError: In case the file is not a predictions file, or `outputs`
+            names an output it holds no targets for.
+        ImportError: In case scikit-learn or matplotlib is not installed.
     """
-    import sys
+    require(*(classification.REQUIRES + plots.REQUIRES))
     stream = sys.stdout if stream is None else stream
     prediction_file = load_predictions(path)
     results = file_metrics(prediction_file, outputs)
@@ -86,7 +87,7 @@ def report(path, out_dir=None, outputs=None, stream=None):
         if stream:
             stream.write('\n' + result.table('Output %r (%s, %d samples):' % (
                 name, result.task, result.n_samples)) + '\n')
-        base = os.path.join(out_dir, stem + ('.' + _safe(name) if len(results) > 1 else ''))
+        base = os.path.join(out_dir, stem + ('.' + safe_key(name) if len(results) > 1 else ''))
         what = '%s%s' % (stem, '' if len(results) == 1 else ' ' + name)
         written.append(plots.save_figure(
             plots.confusion_matrix_figure(result, 'Confusion matrix: %s' % what),

@@ -4,11 +4,19 @@
 ```python
 from keras_getpredict.callbacks import EpochMetrics, PredictionSaver, TensorBoardPredictions
 ```
+
+Their configuration errors raise at construction or at the first epoch with
+predictions; later errors in their own analysis warn once and training goes on,
+unless `KERAS_GETPREDICT_STRICT=1` (see `failure_policy`).
 """
 from __future__ import absolute_import
 
+from .batch_predictions import BatchPredictions
 from .epoch_metrics import EpochMetrics
+from .failure_policy import AnalysisFailedWarning
 from .prediction_saver import PredictionSaver
+from .predictions_callback import PredictionsCallback
 from .tensorboard_images import TensorBoardPredictions
 
-__all__ = ['EpochMetrics', 'PredictionSaver', 'TensorBoardPredictions']
+__all__ = ['AnalysisFailedWarning', 'BatchPredictions', 'EpochMetrics', 'PredictionSaver',
+           'PredictionsCallback', 'TensorBoardPredictions']

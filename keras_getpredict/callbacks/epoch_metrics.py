@@ -12,19 +12,25 @@ a `TensorBoard` placed before it in the list still writes its scalars that epoch
 """
 from __future__ import absolute_import
 
-import re
+import contextlib
+import numbers
 import sys
-import warnings
 from collections import OrderedDict
 
 import numpy as np
 import six
-from keras.callbacks import Callback
 
-from ..analysis.classification import classification_metrics
-from ..core.results import LOGS_KEY, concat_batches
+from ..analysis import classification
+from ..analysis.key_names import safe_key
+from ..analysis.optional_deps import require
+from ..analysis.output_choice import check_outputs_argument, choose_outputs
+from ..core.results import LOGS_KEY, outputs_by_name
+from .predictions_callback import PredictionsCallback
 
 PER_CLASS_NAMES = ('precision', 'recall', 'f1')
+
+#: The settings that may be given per output, as a dict keyed by output name.
+PER_OUTPUT_SETTINGS = ('task', 'threshold', 'class_names')
 
 
 def _per_output(value, output):
@@ -34,8 +40,18 @@ def _per_output(value, output):
     return value
 
 
-def _safe(name):
-    return re.sub(r'[^A-Za-z0-9_.\-]', '_', str(name))
+def _each_value(argument, value):
+    """`(label, value)` for a setting or for each entry of its per-output dict."""
+    if isinstance(value, dict):
+        return [('`%s[%r]`' % (argument, k), v) for k, v in value.items()]
+    return [('`%s`' % argument, value)]
+
+
+def _check_threshold(threshold, argument):
+    if threshold is not None and (isinstance(threshold, bool) or
+                                  not isinstance(threshold, numbers.Real)):
+        raise TypeError('%s should be a number (the score from which a class counts as '
+                        'predicted); got %r.' % (argument, threshold))
 
 
 def split_outputs(gts_and_preds, outputs=None):
@@ -53,37 +69,10 @@ def split_outputs(gts_and_preds, outputs=None):
         ValueError: In case a name is not among the captured outputs, or an
             output has no targets.
     """
-    flat = concat_batches(gts_and_preds)
-    names = list(getattr(gts_and_preds, 'output_names', None) or [])
-    if isinstance(flat['y_pred'], list):
-        pairs = list(zip(flat['y_true'], flat['y_pred']))
-        if len(names) != len(pairs):
-            names = ['output_%d' % i for i in range(len(pairs))]
-    else:
-        pairs = [(flat['y_true'], flat['y_pred'])]
-        names = names[:1] or ['output']
-    by_name = OrderedDict(zip(names, pairs))
-    if outputs is None:
-        chosen = [n for n in names if by_name[n][0] is not None]
-        if not chosen:
-            raise ValueError('None of the captured outputs %s has targets (y_true), so no '
-                             'metrics can be computed.' % names)
-    else:
-        chosen = [outputs] if isinstance(outputs, six.string_types) else list(outputs)
-        unknown = [n for n in chosen if n not in by_name]
-        if unknown:
-            raise ValueError('`outputs` names %s, but the predictions hold the outputs %s. '
-                             'Capture them with `get_predict=True` or name them in '
-                             '`get_predict`.' % (unknown, names))
-        missing = [n for n in chosen if by_name[n][0] is None]
-        if missing:
-            raise ValueError('Output(s) %s have no targets (y_true); metrics need labels. '
-                             'Outputs with targets: %s.'
-                             % (missing, [n for n in names if by_name[n][0] is not None]))
-    return OrderedDict((n, by_name[n]) for n in chosen)
+    return choose_outputs(outputs_by_name(gts_and_preds), outputs)
 
 
-class EpochMetrics(Callback):
+class EpochMetrics(PredictionsCallback):
     """Per-class precision/recall/F1/support, ROC AUC and the confusion matrix of
     the whole validation set, computed by scikit-learn at each epoch end.
 
@@ -94,7 +83,8 @@ class EpochMetrics(Callback):
     defined), e.g. `val_f1_macro`. With `per_class=True` also
     `<prefix>{precision,recall,f1}_<class name>`. When it computes several outputs
     the output name follows the prefix, as in Keras: `val_<output>_f1_macro`.
-    The same keys are written every epoch.
+    The same keys are written every epoch: an epoch whose metrics fail to
+    compute (see `failure_policy`) logs NaN under the keys written before.
 
     # Arguments
         outputs: `None` (every captured output with targets), an output name,
@@ -103,7 +93,8 @@ class EpochMetrics(Callback):
             `classification_metrics`), or a dict of output name to task.
         threshold: score from which a class counts as predicted for multilabel
             and binary tasks, or a dict of output name to threshold.
-        class_names: list of class names, or a dict of output name to list.
+        class_names: list of distinct class names, or a dict of output name
+            to list.
         per_class: also log per-class precision, recall and F1.
         verbose: print the per-class table under each epoch's progress line;
             `None` (default) follows the verbosity of `fit`.
@@ -114,9 +105,14 @@ class EpochMetrics(Callback):
             for the last epoch (`None` before the first).
 
     # Raises
-        ValueError: In case the predictions do not fit the task (shapes, names,
-            number of class names), or a key it would write is already in the
-            logs (choose another `prefix`).
+        TypeError: In case an argument has the wrong type.
+        ValueError: In case `task` is unknown or `class_names` repeats a name
+            (at construction); at the first epoch with predictions, in case they
+            do not fit the settings (outputs, shapes, task, number of class
+            names), or a key it would write is already in the logs (choose
+            another `prefix`). Later, an error in computing the metrics warns
+            once and training goes on (see `failure_policy`).
+        ImportError: In case scikit-learn is not installed.
 
     # Example
     ```python
@@ -131,6 +127,16 @@ class EpochMetrics(Callback):
     def __init__(self, outputs=None, task='auto', threshold=0.5, class_names=None,
                  per_class=False, verbose=None, prefix='val_'):
         super(EpochMetrics, self).__init__()
+        check_outputs_argument(outputs)
+        for label, value in _each_value('task', task):
+            classification.check_task('auto' if value is None else value, label)
+        for label, value in _each_value('threshold', threshold):
+            _check_threshold(value, label)
+        for label, value in _each_value('class_names', class_names):
+            classification.check_class_names(value, label)
+        if not isinstance(prefix, six.string_types):
+            raise TypeError('`prefix` should be a string such as %r; got %r.' % ('val_', prefix))
+        require(*classification.REQUIRES)
         self.outputs = outputs
         self.task = task
         self.threshold = threshold
@@ -141,7 +147,6 @@ class EpochMetrics(Callback):
         self.last_results = None
         self._source = None
         self._logged = None
-        self._warned = False
         self._written = set()
 
     def settings_for(self, output):
@@ -161,26 +166,44 @@ class EpochMetrics(Callback):
             results = OrderedDict()
             for name, (y_true, y_pred) in split_outputs(gts_and_preds, self.outputs).items():
                 task, threshold, class_names = self.settings_for(name)
-                try:
-                    results[name] = classification_metrics(y_true, y_pred, task, threshold,
-                                                           class_names)
-                except ValueError as e:
-                    raise ValueError("Output '%s': %s" % (name, e))
+                with _naming_output(name):
+                    results[name] = classification.classification_metrics(
+                        y_true, y_pred, task, threshold, class_names)
             self.last_results, self._source = results, gts_and_preds
         return self.last_results
+
+    def validate(self, gts_and_preds):
+        """Checks the settings against one epoch's predictions, without scikit-learn.
+
+        # Raises
+            ValueError: In case an output is unknown or has no targets, a
+                per-output dict names an output not captured, or an output's
+                shapes do not fit its task or number of class names.
+        """
+        pairs = outputs_by_name(gts_and_preds)
+        for argument in PER_OUTPUT_SETTINGS:
+            value = getattr(self, argument)
+            unknown = sorted(set(value) - set(pairs)) if isinstance(value, dict) else []
+            if unknown:
+                raise ValueError('`%s` has settings for the outputs %s, but the predictions '
+                                 'hold the outputs %s.' % (argument, unknown, list(pairs)))
+        for name, (y_true, y_pred) in choose_outputs(pairs, self.outputs).items():
+            task, threshold, class_names = self.settings_for(name)
+            with _naming_output(name):
+                classification.prepare_output(y_true, y_pred, task, threshold, class_names)
 
     def scalars(self, results):
         """The logs entries for `results`, as an `OrderedDict`."""
         values = OrderedDict()
         several = len(results) > 1
         for output, result in results.items():
-            start = self.prefix + (_safe(output) + '_' if several else '')
+            start = self.prefix + (safe_key(output) + '_' if several else '')
             for name, value in result.scalars().items():
                 values[start + name] = value
             if self.per_class:
                 for class_name, per in result.per_class():
                     for name in PER_CLASS_NAMES:
-                        values['%s%s_%s' % (start, name, _safe(class_name))] = per[name]
+                        values['%s%s_%s' % (start, name, safe_key(class_name))] = per[name]
         return values
 
     def table(self, results, epoch=None):
@@ -193,6 +216,9 @@ class EpochMetrics(Callback):
             parts.append(result.table(title))
         return '\n\n'.join(parts)
 
+    missing_advice = (', so it computes nothing. Pass `get_predict=True` and validation data '
+                      'to `fit_generator`/`fit` (after `keras_getpredict.install()`).')
+
     def on_predictions_published(self, epoch, logs):
         self._log(epoch, logs)
 
@@ -204,30 +230,43 @@ class EpochMetrics(Callback):
             self._log(epoch, logs)
 
     def _log(self, epoch, logs):
-        gts_and_preds = logs.get(LOGS_KEY)
+        gts_and_preds = self.predictions_in(logs)
         if gts_and_preds is None:
-            if not self._warned:
-                self._warned = True
-                warnings.warn("EpochMetrics found no '%s' in the epoch logs, so it computes "
-                              'nothing. Pass `get_predict=True` and validation data to '
-                              '`fit_generator`/`fit` (after `keras_getpredict.install()`).'
-                              % LOGS_KEY)
             return
-        results = self.results_for(gts_and_preds)
-        values = self.scalars(results)
-        # `fit_generator` reuses one logs dict for all epochs: our own keys from the
-        # previous epoch are no clash.
+        self._logged = (epoch, id(gts_and_preds))
+        self.validate_once(gts_and_preds)
+        verbose = self.verbose
+        if verbose is None:
+            verbose = (getattr(self, 'params', None) or {}).get('verbose', 0)
+        computed = self.run_analysis('computing the metrics of epoch %d' % (epoch + 1),
+                                     self._values_and_table, gts_and_preds, epoch, verbose)
+        if computed is None:
+            # `fit_generator` reuses one logs dict for all epochs: NaN, not the last
+            # epoch's numbers, and the same keys every epoch (`CSVLogger` needs them).
+            logs.update((k, np.float64(np.nan)) for k in self._written)
+            return
+        values, table = computed
+        # Our own keys from the previous epoch are no clash.
         clash = [k for k in values if k in logs and k not in self._written]
         if clash:
             raise ValueError('EpochMetrics would overwrite %s, already in the epoch logs. '
                              'Pass another `prefix` (now %r).' % (clash, self.prefix))
         logs.update((k, np.float64(v)) for k, v in values.items())
         self._written = set(values)
-        self._logged = (epoch, id(gts_and_preds))
-        verbose = self.verbose
-        if verbose is None:
-            verbose = (getattr(self, 'params', None) or {}).get('verbose', 0)
-        if verbose:
+        if table:
             # Under the progress line, which Keras ends with a newline at epoch end.
-            sys.stdout.write(self.table(results, epoch) + '\n')
+            sys.stdout.write(table + '\n')
             sys.stdout.flush()
+
+    def _values_and_table(self, gts_and_preds, epoch, verbose):
+        results = self.results_for(gts_and_preds)
+        return self.scalars(results), (self.table(results, epoch) if verbose else None)
+
+
+@contextlib.contextmanager
+def _naming_output(name):
+    """Puts "Output '<name>': " in front of a `ValueError` raised inside it."""
+    try:
+        yield
+    except ValueError as e:
+        six.raise_from(ValueError("Output '%s': %s" % (name, e)), e)

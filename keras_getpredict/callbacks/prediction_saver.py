@@ -1,15 +1,38 @@
 """`PredictionSaver`: each epoch's validation predictions in an `.npz` file."""
 from __future__ import absolute_import
 
-import warnings
+import string
 
-from keras.callbacks import Callback
+import six
 
-from ..analysis.prediction_files import _is_scalar, save_predictions
-from ..core.results import LOGS_KEY
+from ..analysis.prediction_files import save_predictions
+from ..core.logs_filters import is_scalar
+from .predictions_callback import PredictionsCallback
 
 
-class PredictionSaver(Callback):
+def _template_fields(filepath):
+    """The field names of the `str.format` template `filepath`.
+
+    # Raises
+        ValueError: In case it is no valid template or has a positional field.
+    """
+    formatter = string.Formatter()
+    try:
+        parsed = [(name, spec) for _, name, spec, _ in formatter.parse(filepath)
+                  if name is not None]
+        for name, spec in parsed:
+            if name == 'epoch':
+                formatter.format_field(1, spec)
+    except ValueError as e:
+        raise ValueError('`filepath` %r is no valid `str.format` template: %s.' % (filepath, e))
+    fields = [name for name, _ in parsed]
+    if any(not name or name[0].isdigit() for name in fields):
+        raise ValueError('`filepath` %r has a positional field; name each one, as in '
+                         "'epoch_{epoch:03d}_{val_f1_macro:.3f}.npz'." % filepath)
+    return fields
+
+
+class PredictionSaver(PredictionsCallback):
     """Saves each epoch's validation predictions to an `.npz` file, atomically.
 
     Every file is complete or absent: a crash mid-write leaves the previous
@@ -29,6 +52,13 @@ class PredictionSaver(Callback):
     # Attributes
         saved: paths written so far, in order.
 
+    # Raises
+        TypeError: In case `filepath` is not a string or `metrics` not an
+            `EpochMetrics`.
+        ValueError: In case `filepath` is no valid template (at construction),
+            or names a key the first epoch's logs do not hold. Later, an error
+            while saving warns once and training goes on (see `failure_policy`).
+
     # Example
     ```python
     saver = PredictionSaver('run/preds/epoch_{epoch:03d}.npz', metrics)
@@ -37,6 +67,10 @@ class PredictionSaver(Callback):
 
     def __init__(self, filepath, metrics=None, include_inputs=False):
         super(PredictionSaver, self).__init__()
+        if not isinstance(filepath, six.string_types):
+            raise TypeError('`filepath` should be a string (a path, may hold `{epoch}`); '
+                            'got %r.' % (filepath,))
+        _template_fields(filepath)
         if metrics is not None and not callable(getattr(metrics, 'settings_for', None)):
             raise TypeError('`metrics` should be an `EpochMetrics` callback or None; got %s.'
                             % type(metrics).__name__)
@@ -44,24 +78,39 @@ class PredictionSaver(Callback):
         self.metrics = metrics
         self.include_inputs = include_inputs
         self.saved = []
-        self._warned = False
 
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        gts_and_preds = logs.get(LOGS_KEY)
-        if gts_and_preds is None:
-            if not self._warned:
-                self._warned = True
-                warnings.warn("PredictionSaver found no '%s' in the epoch logs; pass "
-                              '`get_predict=True` and validation data.' % LOGS_KEY)
-            return
-        scalars = {k: v for k, v in logs.items() if _is_scalar(v)}
+    def path_for(self, epoch, logs):
+        """The file path of `epoch` (0-based, as Keras counts) with these logs.
+
+        # Raises
+            ValueError: In case the template names a key that is not a scalar
+                of `logs`, or a format that does not fit its value.
+        """
+        scalars = {k: v for k, v in logs.items() if is_scalar(v)}
         try:
-            path = self.filepath.format(epoch=epoch + 1, **scalars)
+            return self.filepath.format(epoch=epoch + 1, **scalars)
         except KeyError as e:
             raise ValueError('`filepath` %r names %s, which is not among the epoch\'s '
                              'scalar logs: epoch, %s.'
                              % (self.filepath, e, ', '.join(sorted(scalars))))
-        save_predictions(path, gts_and_preds, epoch + 1, self.metrics, logs,
-                         self.include_inputs)
-        self.saved.append(path)
+        except (ValueError, IndexError, AttributeError) as e:
+            raise ValueError('`filepath` %r does not format with the epoch\'s logs: %s.'
+                             % (self.filepath, e))
+
+    def validate(self, epoch, logs):
+        self.path_for(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        gts_and_preds = self.predictions_in(logs)
+        if gts_and_preds is None:
+            return
+        self.validate_once(epoch, logs)
+        path = self.run_analysis('saving the predictions of epoch %d' % (epoch + 1),
+                                 self._save, epoch, logs, gts_and_preds)
+        if path is not None:
+            self.saved.append(path)
+
+    def _save(self, epoch, logs, gts_and_preds):
+        return save_predictions(self.path_for(epoch, logs), gts_and_preds, epoch + 1,
+                                self.metrics, logs, self.include_inputs)

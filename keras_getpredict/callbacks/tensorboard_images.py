@@ -6,20 +6,19 @@ confusion matrix its `image` summary (IMAGES tab). Both are built from numpy val
 """
 from __future__ import absolute_import
 
-import warnings
-
 import numpy as np
 import tensorflow as tf
-from keras.callbacks import Callback
 from tensorboard.plugins.image import summary as image_summary
 from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
 from ..analysis import plots
-from ..core.results import LOGS_KEY
-from .epoch_metrics import EpochMetrics, _safe
+from ..analysis.key_names import safe_key
+from ..analysis.optional_deps import require
+from .epoch_metrics import EpochMetrics
+from .predictions_callback import PredictionsCallback
 
 
-class TensorBoardPredictions(Callback):
+class TensorBoardPredictions(PredictionsCallback):
     """Writes, each epoch, a precision-recall curve per class and a confusion-matrix
     image of the validation predictions to TensorBoard event files.
 
@@ -37,6 +36,15 @@ class TensorBoardPredictions(Callback):
         pr_curves: write PR curves.
         confusion_matrix: write the confusion-matrix image.
 
+    # Raises
+        TypeError: In case `metrics` is not an `EpochMetrics`.
+        ValueError: In case `num_thresholds` is below 2 (at construction), or
+            the first epoch's predictions do not fit the settings of `metrics`.
+            Later, an error while drawing or writing warns once and training
+            goes on (see `failure_policy`).
+        ImportError: In case scikit-learn, or matplotlib for the confusion
+            matrix, is not installed.
+
     # Example
     ```python
     metrics = EpochMetrics(class_names=names)
@@ -50,38 +58,51 @@ class TensorBoardPredictions(Callback):
         if metrics is not None and not isinstance(metrics, EpochMetrics):
             raise TypeError('`metrics` should be an `EpochMetrics` callback or None; got %s.'
                             % type(metrics).__name__)
-        if int(num_thresholds) < 2:
+        if isinstance(num_thresholds, bool) or int(num_thresholds) < 2:
             raise ValueError('`num_thresholds` should be at least 2; got %r.' % num_thresholds)
+        if confusion_matrix:
+            require(*plots.REQUIRES)
         self.log_dir = log_dir
         self.metrics = metrics if metrics is not None else EpochMetrics(verbose=0)
         self.num_thresholds = int(num_thresholds)
         self.pr_curves = pr_curves
         self.confusion_matrix = confusion_matrix
         self.writer = None
-        self._warned = False
 
     def on_train_begin(self, logs=None):
+        super(TensorBoardPredictions, self).on_train_begin(logs)
+        self._open_writer()
+
+    def _open_writer(self):
         if self.writer is None:
             self.writer = tf.summary.FileWriter(self.log_dir, filename_suffix='.predictions')
 
+    def validate(self, gts_and_preds):
+        self.metrics.validate_once(gts_and_preds)
+
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        gts_and_preds = logs.get(LOGS_KEY)
+        gts_and_preds = self.predictions_in(logs)
         if gts_and_preds is None:
-            if not self._warned:
-                self._warned = True
-                warnings.warn("TensorBoardPredictions found no '%s' in the epoch logs; pass "
-                              '`get_predict=True` and validation data.' % LOGS_KEY)
             return
-        if self.writer is None:
-            self.on_train_begin()
+        self.validate_once(gts_and_preds)
+        self._open_writer()
+        self.run_analysis('writing the TensorBoard pictures of epoch %d' % (epoch + 1),
+                          self._write_epoch, gts_and_preds, epoch)
+
+    def _write_epoch(self, gts_and_preds, epoch):
         results = self.metrics.results_for(gts_and_preds)
+        several = len(results) > 1
+        # Every summary of the epoch is built before the first is written: a failure
+        # leaves the event file without this epoch rather than with part of it.
+        summaries = []
         for output, result in results.items():
-            start = _safe(output) + '/' if len(results) > 1 else ''
+            start = safe_key(output) + '/' if several else ''
             title = 'Confusion matrix, %sepoch %d' % (
-                "output '%s', " % output if len(results) > 1 else '', epoch + 1)
-            for summary in self.summaries(result, start, title):
-                self.writer.add_summary(summary, epoch)
+                "output '%s', " % output if several else '', epoch + 1)
+            summaries.extend(self.summaries(result, start, title))
+        for summary in summaries:
+            self.writer.add_summary(summary, epoch)
         self.writer.flush()
 
     def summaries(self, result, start='', title='Confusion matrix'):
@@ -89,7 +110,7 @@ class TensorBoardPredictions(Callback):
         if self.pr_curves:
             for k, name in enumerate(result.class_names):
                 yield pr_curve_summary.pb(
-                    '%sclass_%s' % (start, _safe(name)),
+                    '%sclass_%s' % (start, safe_key(name)),
                     labels=result.labels[:, k].astype(bool),
                     predictions=np.clip(result.scores[:, k], 0.0, 1.0).astype('float32'),
                     num_thresholds=self.num_thresholds,

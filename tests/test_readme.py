@@ -1,5 +1,8 @@
-"""The README's runnable example is the shipped quickstart, and it runs."""
+"""The README's runnable example is the shipped quickstart, and it runs; every relative
+link in the README and docs/ resolves."""
+import glob
 import os
+import re
 import subprocess
 import sys
 
@@ -17,3 +20,34 @@ def test_readme_quickstart_is_the_example_and_runs():
                                   env=env, stderr=subprocess.STDOUT, universal_newlines=True)
     assert 'epoch 1: 2 batches, 50 samples' in out
     assert 'from the same 2 batches' in out
+
+
+def _anchor(heading):
+    """The anchor GitHub gives a Markdown heading."""
+    text = re.sub(r'[^\w\- ]', '', heading.strip().lower())
+    return text.replace(' ', '-')
+
+
+def _anchors(path):
+    with open(path) as f:
+        text = re.sub(r'```.*?```', '', f.read(), flags=re.S)
+    return {_anchor(h) for h in re.findall(r'^#+ (.+)$', text, re.M)}
+
+
+def test_relative_links_in_readme_and_docs_resolve():
+    pages = [os.path.join(ROOT, 'README.md')] + sorted(
+        glob.glob(os.path.join(ROOT, 'docs', '*.md')))
+    broken = []
+    for page in pages:
+        with open(page) as f:
+            text = re.sub(r'```.*?```', '', f.read(), flags=re.S)
+        for target in re.findall(r'\]\(([^)\s]+)\)', text):
+            if re.match(r'[a-z]+:', target):
+                continue
+            path, _, anchor = target.partition('#')
+            full = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
+            if not os.path.exists(full):
+                broken.append('%s: %s (no such file)' % (os.path.relpath(page, ROOT), target))
+            elif anchor and full.endswith('.md') and anchor not in _anchors(full):
+                broken.append('%s: %s (no such heading)' % (os.path.relpath(page, ROOT), target))
+    assert not broken, '\n'.join(broken)

@@ -189,9 +189,9 @@ def test_warns_once_without_get_predict(installed):
     assert len([w for w in record if 'EpochMetrics' in str(w.message)]) == 1
 
 
-def test_readme_documents_every_logged_key():
+def test_docs_document_every_logged_key():
     from keras_getpredict.analysis.classification import SCALAR_NAMES
     with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           'README.md')) as f:
+                           'docs', 'callbacks.md')) as f:
         readme = f.read()
     assert [n for n in SCALAR_NAMES if '`val_%s`' % n not in readme] == []

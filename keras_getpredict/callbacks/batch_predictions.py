@@ -42,8 +42,8 @@ import six
 import tensorflow as tf
 from keras import backend as K
 from keras.callbacks import Callback
-from tensorflow.core.protobuf import config_pb2
 
+from ..core import keras_internals
 from ..core.results import GtsAndPreds
 
 # Attributes this module keeps on a Keras `Function` (the model's train function).
@@ -52,9 +52,6 @@ _CALLABLES = '_keras_getpredict_callables'        # [(fetch list, callable state
 _PLANS = '_keras_getpredict_batch_plans'          # [_Plan] built for this function
 #: Graph collection holding every fetch this module made: how leftovers are recognised.
 FETCH_COLLECTION = 'keras_getpredict_batch_fetches'
-# What `Function._call` caches about its session callable.
-_CALLABLE_STATE = ('_callable_fn', '_feed_arrays', '_feed_symbols', '_symbol_vals',
-                   '_session')
 _MAX_CALLABLES = 4
 
 KEEP_FORMS = ("'epoch' (the current epoch's batches), 'all' (every batch), "
@@ -129,18 +126,9 @@ class _Plan(object):
         session = K.get_session()
         if session is not self._session:
             session.run(self.initializer)
-            if hasattr(session, '_make_callable_from_options'):
-                # What Keras' own `Function` uses on TF >= 1.8: about 5x less
-                # overhead per call than `Session.make_callable` (10 vs 50 us).
-                options = config_pb2.CallableOptions()
-                options.fetch.extend(value.name for value in self.values)
-                # Reading a few variables is too small a graph to be worth a
-                # hand-off to the inter-op thread pool: run it in this thread
-                # (halves the read, ~0.1 -> ~0.05 ms after a training step).
-                options.run_options.inter_op_thread_pool = -1
-                self._reader = session._make_callable_from_options(options)
-            else:
-                self._reader = session.make_callable(self.values)
+            # In the caller's thread: halves the read after a training step
+            # (~0.1 -> ~0.05 ms).
+            self._reader = keras_internals.session_callable(session, self.values)
             self._session = session
         return self._reader
 
@@ -172,27 +160,23 @@ def _set_fetches(function, fetches):
     a fetch list seen before restores its callable instead, so adding the fetch at
     train begin and removing it at train end costs nothing after the first time.
     """
-    if _same(fetches, function.fetches):
+    current = keras_internals.function_fetches(function)
+    if _same(fetches, current):
         return
     cache = function.__dict__.setdefault(_CALLABLES, [])
-    current = list(function.fetches)
     cache[:] = [(f, state) for f, state in cache if not _same(f, current)]
-    cache.append((current, tuple(getattr(function, a, None) for a in _CALLABLE_STATE)))
+    cache.append((current, keras_internals.session_callable_state(function)))
     del cache[:-_MAX_CALLABLES]
-    function.fetches = list(fetches)
-    for cached, state in cache:
-        if _same(cached, fetches):
-            for attribute, value in zip(_CALLABLE_STATE, state):
-                setattr(function, attribute, value)
-            return
-    function._callable_fn = None
+    state = next((state for cached, state in cache if _same(cached, fetches)), None)
+    keras_internals.set_function_fetches(function, fetches, state)
 
 
 def _sync_fetches(function):
     """The user's fetches, in their order, then one copy of each fetch still wanted."""
-    graph = function.fetches[0].graph if function.fetches else None
+    fetches = keras_internals.function_fetches(function)
+    graph = fetches[0].graph if fetches else None
     ours = graph.get_collection(FETCH_COLLECTION) if graph is not None else []
-    user = [f for f in function.fetches if not any(f is o for o in ours)]
+    user = [f for f in fetches if not any(f is o for o in ours)]
     wanted = []
     for fetch, _ in function.__dict__.get(_ATTACHED, []):
         if not any(fetch is w for w in wanted):
@@ -377,8 +361,7 @@ class BatchPredictions(Callback):
         model = self.model
         # `fit`/`fit_generator` built it already; otherwise this raises Keras' own
         # "You must compile your model before using it." for an uncompiled model.
-        if getattr(model, 'train_function', None) is None:
-            model._make_train_function()
+        train_function = keras_internals.built_train_function(model)
         out_idx, in_idx = self._selected(model)
         layout = self._layout_for(model, out_idx, in_idx)
         # One variable per distinct tensor (one tensor can fill two slots, e.g.
@@ -387,7 +370,7 @@ class BatchPredictions(Callback):
         for _, tensor in layout:
             if not any(tensor is t for t in tensors):
                 tensors.append(tensor)
-        self._plan = _plan_for(model.train_function, tensors)
+        self._plan = _plan_for(train_function, tensors)
         self._slots = [(slot, [t is tensor for t in tensors].index(True))
                        for slot, tensor in layout]
         self._out_idx, self._in_idx = out_idx, in_idx
@@ -395,7 +378,7 @@ class BatchPredictions(Callback):
         self.input_names = [model.input_names[i] for i in in_idx]
         self._read = self._plan.reader()
         self.records = self._new_store()
-        self._function = model.train_function
+        self._function = train_function
         _attach(self._function, self._plan.fetch, getattr(self, 'params', None))
 
     def on_epoch_begin(self, epoch, logs=None):

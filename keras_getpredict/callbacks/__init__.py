@@ -16,7 +16,8 @@ from .epoch_metrics import EpochMetrics
 from .failure_policy import AnalysisFailedWarning
 from .prediction_saver import PredictionSaver
 from .predictions_callback import PredictionsCallback
+from .streaming_metrics import StreamingMetrics
 from .tensorboard_images import TensorBoardPredictions
 
 __all__ = ['AnalysisFailedWarning', 'BatchPredictions', 'EpochMetrics', 'PredictionSaver',
-           'PredictionsCallback', 'TensorBoardPredictions']
+           'PredictionsCallback', 'StreamingMetrics', 'TensorBoardPredictions']

@@ -72,8 +72,10 @@ class CapturePlan(object):
             self._functions[key] = function
         return function
 
-    def run(self, ins):
-        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs)`."""
+    def run(self, ins, copy=True):
+        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs)`; with
+        `copy=False` fed values are returned as fed (for a recorder that is done
+        with them before the next batch)."""
         def from_feed(item):
             if item is None:
                 return False
@@ -108,6 +110,8 @@ class CapturePlan(object):
             if id(item) in fetched:
                 return fetched[id(item)]
             value = ins[item.feed_position]
+            if not copy:
+                return value
             # A copy: generators may reuse their buffers, and a view would keep a
             # whole dataset alive.
             if value is None:
@@ -132,6 +136,9 @@ def plan_for(model, stock_function, selection):
 
 class BatchRecorder(object):
     """Collects the captured values batch by batch until `take()`."""
+
+    #: It keeps each batch, so fed arrays are copied (generators reuse buffers).
+    keeps_batches = True
 
     def __init__(self):
         self.clear()
@@ -167,7 +174,8 @@ class CapturingFunction(object):
         model: the model the stock function belongs to.
         stock_function: the Keras `Function` it replaces.
         selection: a `Selection`.
-        recorder: the `BatchRecorder` that receives each batch.
+        recorder: the `BatchRecorder` (or `StreamingRecorder`) that receives
+            each batch.
     """
 
     def __init__(self, model, stock_function, selection, recorder):
@@ -178,7 +186,8 @@ class CapturingFunction(object):
 
     def __call__(self, inputs):
         plan = plan_for(self.model, self.stock_function, self.selection)
-        stock_outputs, y_true, y_pred, captured_inputs = plan.run(inputs)
+        stock_outputs, y_true, y_pred, captured_inputs = plan.run(
+            inputs, copy=getattr(self.recorder, 'keeps_batches', True))
         self.recorder.add(plan, y_true, y_pred, captured_inputs)
         return stock_outputs
 

@@ -26,6 +26,7 @@ from . import keras_internals
 from .gather_payload import decode, encode
 from .results import LOGS_KEY
 from .gather_order import MERGERS
+from .horovod_sum import HorovodAllreduce, sum_counts
 
 # ---------------------------------------------------------------------- Horovod
 
@@ -136,6 +137,10 @@ def gatherer(selection, default):
     hvd = keras_internals.horovod_if_active()
     if hvd is None:
         return None
+    if selection.reduce is not None:
+        # Reducing mode: fixed-shape counts, summed instead of gathered.
+        allreduce = HorovodAllreduce(hvd)
+        return lambda counts: sum_counts(counts, to, allreduce)
     allgather = HorovodAllgather(hvd)
     return lambda gts_and_preds: gather(gts_and_preds, to, selection.shards, allgather)
 

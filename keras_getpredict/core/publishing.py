@@ -28,6 +28,7 @@ from . import horovod_gather, keras_internals
 from .capture import BatchRecorder, CapturingFunction
 from .results import LOGS_KEY
 from .selection import check_names, parse_get_predict
+from .streaming import StreamingRecorder, expected_output_names
 
 #: Method a callback defines to run right after the predictions are published.
 PUBLISHED_HOOK = 'on_predictions_published'
@@ -47,6 +48,14 @@ def selection_for(model, get_predict):
     if selection is not None:
         check_names(model, selection)
     return selection
+
+
+def recorder_for(model, selection):
+    """A `StreamingRecorder` in reducing mode (`get_predict['reduce']`), else a
+    `BatchRecorder`."""
+    if selection.reduce is not None:
+        return StreamingRecorder(selection.reduce, expected_output_names(model, selection))
+    return BatchRecorder()
 
 
 def fit_validates(validation_data=None, validation_split=0., validation_steps=None):
@@ -157,7 +166,7 @@ class FitCapture(object):
     def __init__(self, model, selection):
         self.model = model
         self.selection = selection
-        self.recorder = BatchRecorder()
+        self.recorder = recorder_for(model, selection)
         self._swap = TestFunctionSwap(model, selection, self.recorder)
         # Every rank runs `fit`, so the shards are gathered by default.
         self.gather = horovod_gather.gatherer(selection, default='all')
@@ -220,7 +229,7 @@ class EvaluateCapture(object):
     def __init__(self, model, selection):
         self.model = model
         self.selection = selection
-        self.recorder = BatchRecorder()
+        self.recorder = recorder_for(model, selection)
         # Not gathered unless asked: scripts often evaluate on Horovod's rank 0 only.
         self.gather = horovod_gather.gatherer(selection, default=False)
 

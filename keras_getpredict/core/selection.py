@@ -4,10 +4,13 @@ from __future__ import absolute_import
 import numpy as np
 import six
 
+from .streaming import parse_reduce
+
 ACCEPTED_FORMS = ('`True`/`False`, an output name, a list of output names, or a dict '
                   "with keys 'outputs' (output names, or True for all), "
-                  "'inputs' (input names), 'gather' and 'shards' (under Horovod)")
-DICT_KEYS = ('outputs', 'inputs', 'gather', 'shards')
+                  "'inputs' (input names), 'gather' and 'shards' (under Horovod), "
+                  "'reduce' (counts instead of predictions, see core/streaming.py)")
+DICT_KEYS = ('outputs', 'inputs', 'gather', 'shards', 'reduce')
 # Under Horovod: where the gathered predictions go, and how the ranks split the data.
 GATHER_NAMES = ('all', 'root')
 SHARDS_NAMES = ('contiguous', 'strided')
@@ -23,13 +26,16 @@ class Selection(object):
             `'root'` or `False`; see `keras_getpredict.distributed`.
         shards: how the ranks split the validation data, `'contiguous'` or
             `'strided'`; decides the order of the gathered samples.
+        reduce: a `ReduceSpec` (reducing mode: counts, not predictions), or `None`.
     """
 
-    def __init__(self, outputs=None, inputs=(), gather=None, shards='contiguous'):
+    def __init__(self, outputs=None, inputs=(), gather=None, shards='contiguous',
+                 reduce=None):
         self.outputs = outputs
         self.inputs = tuple(inputs)
         self.gather = gather
         self.shards = shards
+        self.reduce = reduce
 
     @property
     def key(self):
@@ -37,8 +43,8 @@ class Selection(object):
         return (self.outputs, self.inputs)
 
     def __repr__(self):
-        return 'Selection(outputs=%r, inputs=%r, gather=%r, shards=%r)' % (
-            self.outputs, self.inputs, self.gather, self.shards)
+        return 'Selection(outputs=%r, inputs=%r, gather=%r, shards=%r, reduce=%r)' % (
+            self.outputs, self.inputs, self.gather, self.shards, self.reduce)
 
 
 def _names(value, what):
@@ -62,7 +68,10 @@ def parse_get_predict(value):
         value: `False`/`None` (off), `True` (all outputs), an output name,
             a list of output names, or a dict with keys `'outputs'`,
             `'inputs'`, `'gather'` (`'all'`, `'root'`, `True` for `'all'`,
-            `False`) and `'shards'` (`'contiguous'`, `'strided'`).
+            `False`), `'shards'` (`'contiguous'`, `'strided'`) and `'reduce'`
+            (`{'num_classes': C, 'bins': 200, 'threshold': 0.5}`: fold each
+            batch into a confusion matrix and score histograms instead of
+            keeping it; see `core/streaming.py`).
 
     # Returns
         A `Selection`, or `None` when capture is off.
@@ -100,7 +109,11 @@ def parse_get_predict(value):
         if not (isinstance(shards, six.string_types) and shards in SHARDS_NAMES):
             raise ValueError("`get_predict['shards']` should be 'contiguous' or "
                              "'strided'; got %r." % (shards,))
-        selection = Selection(outputs, inputs, gather, shards)
+        reduce = parse_reduce(value.get('reduce'))
+        if reduce is not None and inputs:
+            raise ValueError("`get_predict['inputs']` cannot be combined with "
+                             "`get_predict['reduce']`: the reducing mode keeps counts only.")
+        selection = Selection(outputs, inputs, gather, shards, reduce)
     elif isinstance(value, (six.string_types, list, tuple)):
         selection = Selection(outputs=_names(value, 'outputs'))
     else:

@@ -1,0 +1,302 @@
+"""Reducing mode: each validation batch folded into fixed-size counts, then dropped.
+
+`get_predict={'reduce': {'num_classes': C, 'bins': B}}` keeps, per captured output
+that has targets, a CxC confusion matrix (rows: true class, columns: predicted class)
+and, per class, two B-bin histograms of that class's score over the samples of that
+class (`positives`) and of every other class (`negatives`). Memory is O(C^2 + C*B)
+whatever the number of samples, and no batch is copied: each one is counted while
+the generator's buffer still holds it.
+
+Every axis but the last is a sample axis, so per-pixel outputs `(n, H, W, C)` count
+every pixel. Labels are one-hot (same shape as the output) or integer class ids
+(the output's shape without the class axis, or with a class axis of 1). An output
+with one unit is binary: its score is the positive class's, class 1 is predicted from
+`threshold` on, and class 0's score is `1 - score`. Labels outside `[0, C)` (for
+example a void label 255) are left out of every count and counted in `ignored`.
+
+Bin `k` of `B` holds scores in `[k/B, (k+1)/B)` (scores are clipped to [0, 1]; 1.0
+falls in the last bin), so the number of samples scored at least `k/B` is exact at
+every bin edge; see `keras_getpredict.analysis.count_metrics` for the curves.
+"""
+from __future__ import absolute_import
+
+import numbers
+
+import numpy as np
+
+#: Keys of `get_predict['reduce']`.
+REDUCE_KEYS = ('num_classes', 'bins', 'threshold')
+DEFAULT_BINS = 200
+
+
+class ReduceSpec(object):
+    """What the reducing mode counts.
+
+    # Arguments
+        num_classes: number of classes `C` (2 for a binary output with one unit).
+        bins: score histogram bins per class (0: confusion matrix only).
+        threshold: the score from which a binary output predicts class 1.
+    """
+
+    def __init__(self, num_classes, bins=DEFAULT_BINS, threshold=0.5):
+        self.num_classes = num_classes
+        self.bins = bins
+        self.threshold = threshold
+
+    def __repr__(self):
+        return 'ReduceSpec(num_classes=%r, bins=%r, threshold=%r)' % (
+            self.num_classes, self.bins, self.threshold)
+
+
+def _is_int(value):
+    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
+
+
+def parse_reduce(value):
+    """Turns `get_predict['reduce']` into a `ReduceSpec` (`None` when absent/False).
+
+    # Raises
+        TypeError: In case `value` is not a dict (or None/False).
+        ValueError: In case of unknown keys or values out of range.
+    """
+    if value is None or value is False:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError("`get_predict['reduce']` should be a dict with keys %s, "
+                        "e.g. {'num_classes': 21, 'bins': 200}; got %r."
+                        % (', '.join(repr(k) for k in REDUCE_KEYS), value))
+    unknown = sorted(set(value) - set(REDUCE_KEYS))
+    if unknown:
+        raise ValueError("Unknown keys in `get_predict['reduce']`: %s. Allowed keys: %s."
+                         % (unknown, ', '.join(repr(k) for k in REDUCE_KEYS)))
+    num_classes = value.get('num_classes')
+    if not _is_int(num_classes) or num_classes < 2:
+        raise ValueError("`get_predict['reduce']['num_classes']` should be an integer "
+                         ">= 2 (2 for a binary output); got %r." % (num_classes,))
+    bins = value.get('bins', DEFAULT_BINS)
+    if not _is_int(bins) or bins < 0:
+        raise ValueError("`get_predict['reduce']['bins']` should be an integer >= 0 "
+                         "(0: no score histograms); got %r." % (bins,))
+    threshold = value.get('threshold', 0.5)
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or \
+            not 0. <= threshold <= 1.:
+        raise ValueError("`get_predict['reduce']['threshold']` should be a number in "
+                         "[0, 1]; got %r." % (threshold,))
+    return ReduceSpec(int(num_classes), int(bins), float(threshold))
+
+
+class OutputCounts(object):
+    """The running counts of one output.
+
+    # Attributes
+        confusion: `(C, C)` int64, `confusion[true, predicted]`.
+        positives: `(C, bins)` int64, histogram of class `c`'s score over the
+            samples whose label is `c`.
+        negatives: `(C, bins)` int64, the same over the other samples.
+        ignored: samples whose label was outside `[0, C)`.
+    """
+
+    def __init__(self, num_classes, bins, confusion=None, positives=None,
+                 negatives=None, ignored=0):
+        shape = (num_classes, bins)
+        self.confusion = (np.zeros((num_classes, num_classes), np.int64)
+                          if confusion is None else np.asarray(confusion, np.int64))
+        self.positives = np.zeros(shape, np.int64) if positives is None else \
+            np.asarray(positives, np.int64)
+        self.negatives = np.zeros(shape, np.int64) if negatives is None else \
+            np.asarray(negatives, np.int64)
+        self.ignored = int(ignored)
+
+    @property
+    def num_classes(self):
+        return self.confusion.shape[0]
+
+    @property
+    def bins(self):
+        return self.positives.shape[1]
+
+    @property
+    def samples(self):
+        return int(self.confusion.sum())
+
+    def flat(self):
+        """Every count in one int64 vector (what Horovod sums); see `from_flat`."""
+        return np.concatenate([self.confusion.ravel(), self.positives.ravel(),
+                               self.negatives.ravel(), [self.ignored]])
+
+    @classmethod
+    def from_flat(cls, vector, num_classes, bins):
+        c2, cb = num_classes * num_classes, num_classes * bins
+        vector = np.asarray(vector, np.int64)
+        return cls(num_classes, bins, vector[:c2].reshape(num_classes, num_classes),
+                   vector[c2:c2 + cb].reshape(num_classes, bins),
+                   vector[c2 + cb:c2 + 2 * cb].reshape(num_classes, bins),
+                   vector[c2 + 2 * cb])
+
+    @staticmethod
+    def flat_size(num_classes, bins):
+        return num_classes * num_classes + 2 * num_classes * bins + 1
+
+    def __repr__(self):
+        return 'OutputCounts(num_classes=%d, bins=%d, samples=%d)' % (
+            self.num_classes, self.bins, self.samples)
+
+
+class StreamingCounts(dict):
+    """What the reducing mode publishes: output name -> `OutputCounts`.
+
+    Found where the full capture puts its `GtsAndPreds`: in
+    `logs['val_gts_and_preds']`, or second in what `evaluate*(...)` returns.
+
+    # Attributes
+        output_names: the counted outputs, in model order.
+        batches: how many validation batches were folded in (summed over ranks).
+        spec: the `ReduceSpec`.
+    """
+
+    def __init__(self, spec, output_names=(), counts=None, batches=0):
+        super(StreamingCounts, self).__init__()
+        self.spec = spec
+        self.output_names = list(output_names)
+        self.batches = int(batches)
+        for name in self.output_names:
+            self[name] = (counts or {}).get(name) or OutputCounts(spec.num_classes,
+                                                                  spec.bins)
+
+    def __reduce__(self):
+        return (StreamingCounts, (self.spec, self.output_names, dict(self), self.batches))
+
+
+def _labels(y_true, y_pred, num_classes):
+    """Integer labels with the sample shape of `y_pred` (all axes but the last)."""
+    y_true = np.asarray(y_true)
+    sample_shape = y_pred.shape[:-1]
+    if y_pred.shape[-1] > 1 and y_true.shape == y_pred.shape:
+        return y_true.argmax(-1)
+    if y_true.shape == sample_shape + (1,):
+        y_true = y_true[..., 0]
+    if y_true.shape != sample_shape:
+        raise ValueError('Reducing mode cannot match targets of shape %s to outputs of '
+                         'shape %s: targets should be one-hot (the same shape) or '
+                         'integer class ids (shape %s, or with a last axis of 1).'
+                         % (y_true.shape, y_pred.shape, sample_shape))
+    if y_pred.shape[-1] == 1:
+        # Binary targets may be soft (label smoothing): round at 0.5.
+        return (y_true >= 0.5).astype(np.intp)
+    return y_true.astype(np.intp, copy=False)
+
+
+def fold(counts, spec, y_true, y_pred):
+    """Adds one batch of one output to `counts` (an `OutputCounts`), in place.
+
+    # Raises
+        ValueError: In case the output's class axis does not fit `num_classes`,
+            or the targets' shape does not fit the output's.
+    """
+    y_pred = np.asarray(y_pred)
+    c = spec.num_classes
+    if y_pred.ndim == 1:
+        y_pred = y_pred[:, None]
+    units = y_pred.shape[-1]
+    if not (units == c or (units == 1 and c == 2)):
+        raise ValueError("`get_predict['reduce']['num_classes']` is %d but the output "
+                         'has %d unit(s) on its last axis (allowed: %d, or 1 for a '
+                         'binary output with num_classes=2).' % (c, units, c))
+    labels = _labels(y_true, y_pred, c).ravel()
+    scores = y_pred.reshape(-1, units)
+    if units == 1:
+        predicted = (scores[:, 0] >= spec.threshold).astype(np.intp)
+    else:
+        predicted = scores.argmax(-1)
+    if labels.size and (labels.min() < 0 or labels.max() >= c):
+        keep = (labels >= 0) & (labels < c)
+        counts.ignored += int(labels.size - keep.sum())
+        labels, predicted, scores = labels[keep], predicted[keep], scores[keep]
+    counts.confusion += np.bincount(labels * c + predicted,
+                                    minlength=c * c).reshape(c, c)
+    if spec.bins:
+        _fold_histograms(counts, spec, labels, scores)
+
+
+def _fold_histograms(counts, spec, labels, scores):
+    bins = spec.bins
+    if scores.shape[1] == 1:
+        # Binary: class 1's score is the output, class 0's its complement.
+        positive = scores[:, 0]
+        scores = np.stack([1. - positive, positive], axis=1)
+    # float32 products: k/B <= s exactly when floor(s*B) >= k, up to the last ulp.
+    index = (np.clip(scores, 0., 1.) * bins).astype(np.intp)
+    np.minimum(index, bins - 1, out=index)
+    c = scores.shape[1]
+    index += np.arange(c, dtype=np.intp) * bins
+    everyone = np.bincount(index.ravel(), minlength=c * bins).reshape(c, bins)
+    own = np.bincount(index[np.arange(labels.size), labels],
+                      minlength=c * bins).reshape(c, bins)
+    counts.positives += own
+    counts.negatives += everyone - own
+
+
+class StreamingRecorder(object):
+    """A `BatchRecorder` for the reducing mode: counts instead of batches.
+
+    # Arguments
+        spec: the `ReduceSpec`.
+        output_names: the names counted when no batch arrives on this rank
+            (Horovod sums every rank's counts, also of a rank with no batch).
+    """
+
+    #: The capture copies fed arrays only for recorders that keep them.
+    keeps_batches = False
+
+    def __init__(self, spec, output_names=None):
+        self.spec = spec
+        self.output_names = output_names
+        self.clear()
+
+    def clear(self):
+        self._counts = None
+        self._batches = 0
+
+    def __len__(self):
+        return self._batches
+
+    def _start(self, plan):
+        names = [name for name, target in zip(plan.output_names, plan.targets)
+                 if target is not None]
+        if not names:
+            raise ValueError("`get_predict['reduce']` needs targets: none of the "
+                             'captured outputs %s has one.' % (plan.output_names,))
+        self.output_names = names
+        self._counts = StreamingCounts(self.spec, names)
+
+    def add(self, plan, y_true, y_pred, inputs):
+        if self._counts is None:
+            self._start(plan)
+        for name, truth, pred in zip(plan.output_names, y_true, y_pred):
+            if name in self._counts and truth is not None:
+                fold(self._counts[name], self.spec, truth, pred)
+        self._batches += 1
+        self._counts.batches = self._batches
+
+    def take(self):
+        """The counts so far as `StreamingCounts` (empty ones when nothing was
+        recorded), and a fresh start."""
+        counts = self._counts
+        if counts is None:
+            counts = StreamingCounts(self.spec, self.output_names or ())
+        self.clear()
+        return counts
+
+
+def is_streaming(value):
+    """Whether a published value holds reducing-mode counts."""
+    return isinstance(value, StreamingCounts)
+
+
+def expected_output_names(model, selection):
+    """The outputs a reducing run counts, from the model (before any batch)."""
+    names = list(getattr(model, 'output_names', None) or [])
+    targets = list(getattr(model, 'targets', None) or [None] * len(names))
+    wanted = names if selection.outputs is None else selection.outputs
+    return [n for i, n in enumerate(names) if n in wanted and
+            i < len(targets) and targets[i] is not None] or None

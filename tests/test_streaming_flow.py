@@ -1,0 +1,146 @@
+"""The reducing mode through fit_generator/fit/evaluate*: counts from the same session
+run as the validation loss, exact against scikit-learn, whatever the generator does
+with its buffers, and `StreamingMetrics` scalars in History and TensorBoard."""
+import glob
+
+import numpy as np
+import pytest
+from keras.callbacks import TensorBoard
+from keras.layers import Conv2D, Dense, Input
+from keras.models import Model
+from keras.optimizers import SGD
+from sklearn import metrics as skm
+from tensorboard.backend.event_processing import event_accumulator
+
+from keras_getpredict.analysis.count_metrics import auc_error_bound
+from keras_getpredict.callbacks import StreamingMetrics
+from keras_getpredict.core.results import LOGS_KEY
+from keras_getpredict.core.streaming import StreamingCounts
+
+C = 3
+RNG = np.random.RandomState(0)
+# 10 images of 4x5 pixels, 3 channels; the model is softmax(5 * x) per pixel with
+# frozen weights, so each pixel's predicted class is argmax over its channels.
+X = RNG.rand(10, 4, 5, C).astype('float32')
+LABELS = RNG.randint(0, C, (10, 4, 5))
+REDUCE = {'reduce': {'num_classes': C, 'bins': 50}}
+
+
+def _pixel_model():
+    x = Input((4, 5, C), name='x')
+    y = Conv2D(C, 1, use_bias=False, activation='softmax', name='seg',
+               kernel_initializer=lambda shape, dtype=None: 5 * np.eye(C).reshape(shape))(x)
+    model = Model(x, y)
+    model.compile(SGD(lr=0.0), 'sparse_categorical_crossentropy')
+    return model
+
+
+def _reusing_generator(y, size=4):
+    """Yields every batch in the SAME two arrays, refilled in place (as many
+    generators do): only a reducer that counts before the next batch gets it right.
+    Used with `workers=0`: a prefetching thread would refill them under Keras too."""
+    xb = np.empty((size,) + X.shape[1:], 'float32')
+    yb = np.empty((size,) + y.shape[1:], y.dtype)
+    while True:
+        for i in range(0, len(X), size):
+            n = min(size, len(X) - i)
+            xb[:n], yb[:n] = X[i:i + n], y[i:i + n]
+            yield xb[:n], yb[:n]
+
+
+def _expected_confusion():
+    return skm.confusion_matrix(LABELS.ravel(), X.argmax(-1).ravel(), labels=range(C))
+
+
+def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed):
+    model = _pixel_model()
+    seen = []
+
+    class Keep(StreamingMetrics):
+        def on_predictions_published(self, epoch, logs):
+            seen.append(logs[LOGS_KEY])
+            super(Keep, self).on_predictions_published(epoch, logs)
+
+    history = model.fit_generator(
+        _reusing_generator(LABELS[..., None].astype('float32')), steps_per_epoch=3,
+        epochs=2, validation_data=_reusing_generator(LABELS[..., None].astype('float32')),
+        validation_steps=3, callbacks=[Keep(class_names=['a', 'b', 'c'])], verbose=0,
+        workers=0, get_predict=REDUCE)
+    assert len(seen) == 2 and seen[0] is not seen[1]
+    for counts in seen:
+        assert isinstance(counts, StreamingCounts) and counts.batches == 3
+        np.testing.assert_array_equal(counts['seg'].confusion, _expected_confusion())
+    y, p = LABELS.ravel(), X.argmax(-1).ravel()
+    iou = skm.jaccard_score(y, p, average=None)
+    assert history.history['val_mean_iou'] == pytest.approx([iou.mean()] * 2)
+    assert history.history['val_iou_b'] == pytest.approx([iou[1]] * 2)
+    assert history.history['val_count_accuracy'][0] == pytest.approx(
+        skm.accuracy_score(y, p))
+    scores = (lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True))(5 * X)
+    exact = skm.roc_auc_score(y == 2, scores[..., 2].ravel())
+    bound = auc_error_bound(seen[0]['seg'].positives[2], seen[0]['seg'].negatives[2])
+    assert abs(history.history['val_roc_auc_c'][0] - exact) <= bound + 1e-12
+    # The full predictions are not kept anywhere: only counts were published.
+    assert LOGS_KEY not in history.history or \
+        all(isinstance(v, StreamingCounts) for v in history.history[LOGS_KEY])
+
+
+def test_evaluate_generator_and_evaluate_return_counts_with_one_hot_targets(installed):
+    model = _pixel_model()
+    one_hot = np.eye(C, dtype='float32')[LABELS]
+    stock = model.evaluate(X, one_hot.argmax(-1)[..., None], batch_size=4, verbose=0)
+    loss, counts = model.evaluate_generator(
+        _reusing_generator(LABELS[..., None].astype('float32')), steps=3, workers=0,
+        get_predict=REDUCE)
+    assert loss == pytest.approx(stock)
+    np.testing.assert_array_equal(counts['seg'].confusion, _expected_confusion())
+    model2 = Model(model.inputs, model.outputs)
+    model2.compile(SGD(lr=0.0), 'categorical_crossentropy')
+    _, counts = model2.evaluate(X, one_hot, batch_size=3, verbose=0, get_predict=REDUCE)
+    np.testing.assert_array_equal(counts['seg'].confusion, _expected_confusion())
+    assert counts.batches == 4 and counts['seg'].positives.sum() == X[..., 0].size
+
+
+def test_fit_on_arrays_and_tensorboard_sees_per_class_iou(installed, tmpdir):
+    x = Input((C,), name='x')
+    y = Dense(C, use_bias=False, activation='softmax', name='cls',
+              kernel_initializer=lambda shape, dtype=None: 5 * np.eye(C))(x)
+    model = Model(x, y)
+    model.compile(SGD(lr=0.0), 'sparse_categorical_crossentropy')
+    xs, labels = X.reshape(-1, C), LABELS.ravel()
+    history = model.fit(xs, labels, batch_size=16, epochs=1, verbose=0,
+                        validation_data=(xs, labels), get_predict=REDUCE,
+                        callbacks=[TensorBoard(str(tmpdir)), StreamingMetrics()])
+    iou = skm.jaccard_score(labels, xs.argmax(-1), average=None)
+    assert history.history['val_iou_0'] == pytest.approx([iou[0]])
+    events = event_accumulator.EventAccumulator(glob.glob(str(tmpdir.join('events*')))[0])
+    events.Reload()
+    assert events.Scalars('val_iou_2')[0].value == pytest.approx(iou[2], rel=1e-6)
+
+
+def test_binary_output_with_one_unit(installed):
+    x = Input((1,), name='x')
+    y = Dense(1, activation='sigmoid', name='p', kernel_initializer='ones',
+              bias_initializer='zeros')(x)
+    model = Model(x, y)
+    model.compile(SGD(lr=0.0), 'binary_crossentropy')
+    xs = RNG.randn(40, 1).astype('float32')
+    labels = (RNG.rand(40, 1) < 0.5).astype('float32')
+    _, counts = model.evaluate(xs, labels, batch_size=8, verbose=0,
+                               get_predict={'reduce': {'num_classes': 2, 'threshold': 0.7}})
+    predicted = 1 / (1 + np.exp(-xs)) >= 0.7
+    np.testing.assert_array_equal(counts['p'].confusion, skm.confusion_matrix(
+        labels.ravel(), predicted.ravel(), labels=[0, 1]))
+
+
+def test_callbacks_on_the_wrong_kind_of_capture_say_so(installed):
+    model = _pixel_model()
+    gen = _reusing_generator(LABELS[..., None].astype('float32'))
+    with pytest.raises(ValueError, match="needs the reducing mode's counts"):
+        model.fit_generator(gen, 1, epochs=1, validation_data=gen, validation_steps=1,
+                            callbacks=[StreamingMetrics()], verbose=0, workers=0,
+                            get_predict=True)
+    with pytest.raises(ValueError, match='has 2 names but `num_classes` is 3'):
+        model.fit_generator(gen, 1, epochs=1, validation_data=gen, validation_steps=1,
+                            callbacks=[StreamingMetrics(class_names=['a', 'b'])], verbose=0,
+                            workers=0, get_predict=REDUCE)

@@ -203,6 +203,8 @@ def fold(counts, spec, y_true, y_pred):
                          'has %d unit(s) on its last axis (allowed: %d, or 1 for a '
                          'binary output with num_classes=2).' % (c, units, c))
     labels = _labels(y_true, y_pred, c).ravel()
+    if not labels.size:
+        return
     scores = y_pred.reshape(-1, units)
     if units == 1:
         predicted = (scores[:, 0] >= spec.threshold).astype(np.intp)
@@ -218,22 +220,35 @@ def fold(counts, spec, y_true, y_pred):
         _fold_histograms(counts, spec, labels, scores)
 
 
+def _bin_index(scores, bins):
+    """Bin of each score: floor(score * bins) in [0, bins] (1.0 lands in bin `bins`,
+    folded into the last bin after counting, cheaper than clipping every score)."""
+    low, high = scores.min(), scores.max()
+    if low < 0. or high > 1.:
+        scores = np.clip(scores, 0., 1.)
+    # float32 products: k/B <= s exactly when floor(s*B) >= k, up to the last ulp.
+    return (scores * scores.dtype.type(bins)).astype(np.int32)
+
+
 def _fold_histograms(counts, spec, labels, scores):
-    bins = spec.bins
+    bins, stride = spec.bins, spec.bins + 1
     if scores.shape[1] == 1:
         # Binary: class 1's score is the output, class 0's its complement.
         positive = scores[:, 0]
         scores = np.stack([1. - positive, positive], axis=1)
-    # float32 products: k/B <= s exactly when floor(s*B) >= k, up to the last ulp.
-    index = (np.clip(scores, 0., 1.) * bins).astype(np.intp)
-    np.minimum(index, bins - 1, out=index)
+    if not np.issubdtype(scores.dtype, np.floating):
+        scores = scores.astype(np.float32)
     c = scores.shape[1]
-    index += np.arange(c, dtype=np.intp) * bins
-    everyone = np.bincount(index.ravel(), minlength=c * bins).reshape(c, bins)
-    own = np.bincount(index[np.arange(labels.size), labels],
-                      minlength=c * bins).reshape(c, bins)
-    counts.positives += own
-    counts.negatives += everyone - own
+    index = _bin_index(scores, bins)
+    index += np.arange(c, dtype=np.int32) * stride
+    everyone = np.bincount(index.ravel(), minlength=c * stride).reshape(c, stride)
+    own_scores = scores[np.arange(labels.size), labels]
+    own = np.bincount(labels * stride + _bin_index(own_scores, bins),
+                      minlength=c * stride).reshape(c, stride)
+    for table in (everyone, own):
+        table[:, bins - 1] += table[:, bins]
+    counts.positives += own[:, :bins]
+    counts.negatives += everyone[:, :bins] - own[:, :bins]
 
 
 class StreamingRecorder(object):

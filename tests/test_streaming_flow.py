@@ -5,6 +5,7 @@ import glob
 
 import numpy as np
 import pytest
+from keras import backend as K
 from keras.callbacks import TensorBoard
 from keras.layers import Conv2D, Dense, Input
 from keras.models import Model
@@ -24,6 +25,8 @@ RNG = np.random.RandomState(0)
 X = RNG.rand(10, 4, 5, C).astype('float32')
 LABELS = RNG.randint(0, C, (10, 4, 5))
 REDUCE = {'reduce': {'num_classes': C, 'bins': 50}}
+GRAPH = {'reduce': {'num_classes': C, 'bins': 50, 'on_graph': True}}
+BOTH = pytest.mark.parametrize('reduce', [REDUCE, GRAPH], ids=['numpy', 'graph'])
 
 
 def _pixel_model():
@@ -52,7 +55,8 @@ def _expected_confusion():
     return skm.confusion_matrix(LABELS.ravel(), X.argmax(-1).ravel(), labels=range(C))
 
 
-def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed):
+@BOTH
+def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed, reduce):
     model = _pixel_model()
     seen = []
 
@@ -65,7 +69,7 @@ def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed):
         _reusing_generator(LABELS[..., None].astype('float32')), steps_per_epoch=3,
         epochs=2, validation_data=_reusing_generator(LABELS[..., None].astype('float32')),
         validation_steps=3, callbacks=[Keep(class_names=['a', 'b', 'c'])], verbose=0,
-        workers=0, get_predict=REDUCE)
+        workers=0, get_predict=reduce)
     assert len(seen) == 2 and seen[0] is not seen[1]
     for counts in seen:
         assert isinstance(counts, StreamingCounts) and counts.batches == 3
@@ -85,18 +89,19 @@ def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed):
         all(isinstance(v, StreamingCounts) for v in history.history[LOGS_KEY])
 
 
-def test_evaluate_generator_and_evaluate_return_counts_with_one_hot_targets(installed):
+@BOTH
+def test_evaluate_generator_and_evaluate_return_counts_with_one_hot_targets(installed, reduce):
     model = _pixel_model()
     one_hot = np.eye(C, dtype='float32')[LABELS]
     stock = model.evaluate(X, one_hot.argmax(-1)[..., None], batch_size=4, verbose=0)
     loss, counts = model.evaluate_generator(
         _reusing_generator(LABELS[..., None].astype('float32')), steps=3, workers=0,
-        get_predict=REDUCE)
+        get_predict=reduce)
     assert loss == pytest.approx(stock)
     np.testing.assert_array_equal(counts['seg'].confusion, _expected_confusion())
     model2 = Model(model.inputs, model.outputs)
     model2.compile(SGD(lr=0.0), 'categorical_crossentropy')
-    _, counts = model2.evaluate(X, one_hot, batch_size=3, verbose=0, get_predict=REDUCE)
+    _, counts = model2.evaluate(X, one_hot, batch_size=3, verbose=0, get_predict=reduce)
     np.testing.assert_array_equal(counts['seg'].confusion, _expected_confusion())
     assert counts.batches == 4 and counts['seg'].positives.sum() == X[..., 0].size
 
@@ -118,7 +123,8 @@ def test_fit_on_arrays_and_tensorboard_sees_per_class_iou(installed, tmpdir):
     assert events.Scalars('val_iou_2')[0].value == pytest.approx(iou[2], rel=1e-6)
 
 
-def test_binary_output_with_one_unit(installed):
+@pytest.mark.parametrize('on_graph', [False, True])
+def test_binary_output_with_one_unit(installed, on_graph):
     x = Input((1,), name='x')
     y = Dense(1, activation='sigmoid', name='p', kernel_initializer='ones',
               bias_initializer='zeros')(x)
@@ -127,7 +133,8 @@ def test_binary_output_with_one_unit(installed):
     xs = RNG.randn(40, 1).astype('float32')
     labels = (RNG.rand(40, 1) < 0.5).astype('float32')
     _, counts = model.evaluate(xs, labels, batch_size=8, verbose=0,
-                               get_predict={'reduce': {'num_classes': 2, 'threshold': 0.7}})
+                               get_predict={'reduce': {'num_classes': 2, 'threshold': 0.7,
+                                                       'on_graph': on_graph}})
     predicted = 1 / (1 + np.exp(-xs)) >= 0.7
     np.testing.assert_array_equal(counts['p'].confusion, skm.confusion_matrix(
         labels.ravel(), predicted.ravel(), labels=[0, 1]))
@@ -144,3 +151,38 @@ def test_callbacks_on_the_wrong_kind_of_capture_say_so(installed):
         model.fit_generator(gen, 1, epochs=1, validation_data=gen, validation_steps=1,
                             callbacks=[StreamingMetrics(class_names=['a', 'b'])], verbose=0,
                             workers=0, get_predict=REDUCE)
+
+
+@pytest.mark.parametrize('labels_as', ['integer', 'one_hot'])
+def test_graph_and_numpy_counts_are_identical_with_ties_and_ignored_labels(installed,
+                                                                           labels_as):
+    rng = np.random.RandomState(7)
+    # Few distinct values: argmax ties and scores on bin edges; label 7 is ignored.
+    xs = rng.randint(0, 3, (12, 4, 5, C)).astype('float32') / 2.
+    labels = rng.choice([0, 1, 2, 7], (12, 4, 5))
+    x = Input((4, 5, C))
+    model = Model(x, Conv2D(C, 1, use_bias=False, activation='softmax',
+                            kernel_initializer=lambda shape, dtype=None:
+                            np.eye(C).reshape(shape))(x))
+    if labels_as == 'one_hot':
+        targets = np.zeros((12, 4, 5, C), 'float32')
+        valid = labels < C
+        targets[valid, labels[valid]] = 1  # ignored pixels: all-zero rows count as class 0
+        model.compile(SGD(lr=0.0), 'categorical_crossentropy')
+    else:
+        targets = labels[..., None].astype('float32')
+
+        def any_labels(y_true, y_pred):
+            # A user loss: Keras neither checks the target shape nor the labels.
+            return K.mean(y_pred)
+        model.compile(SGD(lr=0.0), any_labels)
+    results = []
+    for on_graph in (False, True):
+        _, counts = model.evaluate(xs, targets, batch_size=5, verbose=0, get_predict={
+            'reduce': {'num_classes': C, 'bins': 8, 'on_graph': on_graph}})
+        results.append(list(counts.values())[0])
+    numpy_counts, graph_counts = results
+    for field in ('confusion', 'positives', 'negatives', 'ignored'):
+        np.testing.assert_array_equal(getattr(graph_counts, field),
+                                      getattr(numpy_counts, field))
+    assert numpy_counts.ignored == (0 if labels_as == 'one_hot' else np.sum(labels == 7))

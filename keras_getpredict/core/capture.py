@@ -124,13 +124,23 @@ class CapturePlan(object):
         inputs = [value_of(i) for i in self.inputs]
         return outs[:n_stock], y_true, y_pred, inputs
 
+    def run_into(self, recorder, ins):
+        """Runs one batch, hands what it captured to `recorder`; the stock outputs."""
+        stock_outputs, y_true, y_pred, inputs = self.run(
+            ins, copy=getattr(recorder, 'keeps_batches', True))
+        recorder.add(self, y_true, y_pred, inputs)
+        return stock_outputs
+
 
 def plan_for(model, stock_function, selection):
     """The cached `CapturePlan`; a recompiled model has a new stock function, so a new plan."""
     plans = stock_function.__dict__.setdefault('_keras_getpredict_plans', {})
     plan = plans.get(selection.key)
     if plan is None:
-        plan = plans[selection.key] = CapturePlan(model, stock_function, selection)
+        plan_class = CapturePlan
+        if selection.reduce is not None and selection.reduce.on_graph:
+            from .graph_reduce import GraphCountingPlan as plan_class
+        plan = plans[selection.key] = plan_class(model, stock_function, selection)
     return plan
 
 
@@ -186,10 +196,7 @@ class CapturingFunction(object):
 
     def __call__(self, inputs):
         plan = plan_for(self.model, self.stock_function, self.selection)
-        stock_outputs, y_true, y_pred, captured_inputs = plan.run(
-            inputs, copy=getattr(self.recorder, 'keeps_batches', True))
-        self.recorder.add(plan, y_true, y_pred, captured_inputs)
-        return stock_outputs
+        return plan.run_into(self.recorder, inputs)
 
     def __getattr__(self, name):
         # `inputs`, `outputs`, `name`, ... of the function it stands in for.

@@ -40,7 +40,7 @@ class Selection(object):
     @property
     def key(self):
         # What is fetched from the graph; `gather`/`shards` only act afterwards.
-        return (self.outputs, self.inputs)
+        return (self.outputs, self.inputs, None if self.reduce is None else self.reduce.key)
 
     def __repr__(self):
         return 'Selection(outputs=%r, inputs=%r, gather=%r, shards=%r, reduce=%r)' % (

@@ -25,8 +25,9 @@ import numbers
 import numpy as np
 
 #: Keys of `get_predict['reduce']`.
-REDUCE_KEYS = ('num_classes', 'bins', 'threshold')
+REDUCE_KEYS = ('num_classes', 'bins', 'threshold', 'on_graph')
 DEFAULT_BINS = 200
+DEFAULT_ON_GRAPH = False
 
 
 class ReduceSpec(object):
@@ -36,16 +37,23 @@ class ReduceSpec(object):
         num_classes: number of classes `C` (2 for a binary output with one unit).
         bins: score histogram bins per class (0: confusion matrix only).
         threshold: the score from which a binary output predicts class 1.
+        on_graph: count in the same session run (TensorFlow ops; only the counts
+            are fetched) rather than in numpy on the fetched outputs. The counts
+            are the same either way.
     """
 
-    def __init__(self, num_classes, bins=DEFAULT_BINS, threshold=0.5):
+    def __init__(self, num_classes, bins=DEFAULT_BINS, threshold=0.5, on_graph=False):
         self.num_classes = num_classes
         self.bins = bins
         self.threshold = threshold
+        self.on_graph = on_graph
+
+    @property
+    def key(self):
+        return (self.num_classes, self.bins, self.threshold, self.on_graph)
 
     def __repr__(self):
-        return 'ReduceSpec(num_classes=%r, bins=%r, threshold=%r)' % (
-            self.num_classes, self.bins, self.threshold)
+        return 'ReduceSpec(num_classes=%r, bins=%r, threshold=%r, on_graph=%r)' % self.key
 
 
 def _is_int(value):
@@ -82,7 +90,11 @@ def parse_reduce(value):
             not 0. <= threshold <= 1.:
         raise ValueError("`get_predict['reduce']['threshold']` should be a number in "
                          "[0, 1]; got %r." % (threshold,))
-    return ReduceSpec(int(num_classes), int(bins), float(threshold))
+    on_graph = value.get('on_graph', DEFAULT_ON_GRAPH)
+    if not isinstance(on_graph, (bool, np.bool_)):
+        raise TypeError("`get_predict['reduce']['on_graph']` should be True or False; "
+                        "got %r." % (on_graph,))
+    return ReduceSpec(int(num_classes), int(bins), float(threshold), bool(on_graph))
 
 
 class OutputCounts(object):
@@ -241,10 +253,19 @@ def _fold_histograms(counts, spec, labels, scores):
     c = scores.shape[1]
     index = _bin_index(scores, bins)
     index += np.arange(c, dtype=np.int32) * stride
-    everyone = np.bincount(index.ravel(), minlength=c * stride).reshape(c, stride)
+    everyone = np.bincount(index.ravel(), minlength=c * stride)
     own_scores = scores[np.arange(labels.size), labels]
-    own = np.bincount(labels * stride + _bin_index(own_scores, bins),
-                      minlength=c * stride).reshape(c, stride)
+    own = np.bincount(labels * stride + _bin_index(own_scores, bins), minlength=c * stride)
+    add_histograms(counts, everyone, own)
+
+
+def add_histograms(counts, everyone, own):
+    """Adds one batch's bin tables to `counts`: `everyone` (every sample) and `own`
+    (each sample under its own label), each `C * (bins + 1)` counts with score 1.0
+    in the extra last bin of each class (folded into the last bin here)."""
+    c, bins = counts.positives.shape
+    everyone = np.asarray(everyone, np.int64).reshape(c, bins + 1)
+    own = np.asarray(own, np.int64).reshape(c, bins + 1)
     for table in (everyone, own):
         table[:, bins - 1] += table[:, bins]
     counts.positives += own[:, :bins]
@@ -290,6 +311,23 @@ class StreamingRecorder(object):
         for name, truth, pred in zip(plan.output_names, y_true, y_pred):
             if name in self._counts and truth is not None:
                 fold(self._counts[name], self.spec, truth, pred)
+        self._count_batch()
+
+    def add_counted(self, plan, increments):
+        """Adds one batch counted on the graph: output name -> `(confusion,
+        everyone, own)` as `core/graph_reduce.py` fetches them."""
+        if self._counts is None:
+            self._start(plan)
+        c = self.spec.num_classes
+        for name, (confusion, everyone, own) in increments.items():
+            counts = self._counts[name]
+            counts.confusion += np.asarray(confusion[:c * c], np.int64).reshape(c, c)
+            counts.ignored += int(confusion[c * c])
+            if self.spec.bins:
+                add_histograms(counts, everyone, own)
+        self._count_batch()
+
+    def _count_batch(self):
         self._batches += 1
         self._counts.batches = self._batches
 

@@ -153,3 +153,10 @@ bench-horovod: horovod-venv
 	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" horovodrun --gloo -np 2 -H localhost:2 \
 		$(HVD_PYTHON) benchmarks/bench_horovod_gather.py
 
+
+# --- Reducing mode benchmark (validation metrics in constant memory) ---------------
+# Peak RSS against validation set size (a fresh process per size and mode) and epoch
+# time against stock evaluate_generator; prints markdown tables (docs/streaming_metrics.md).
+.PHONY: bench-streaming
+bench-streaming: venv
+	$(PYTHON) benchmarks/bench_streaming.py

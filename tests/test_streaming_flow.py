@@ -186,3 +186,46 @@ def test_graph_and_numpy_counts_are_identical_with_ties_and_ignored_labels(insta
         np.testing.assert_array_equal(getattr(graph_counts, field),
                                       getattr(numpy_counts, field))
     assert numpy_counts.ignored == (0 if labels_as == 'one_hot' else np.sum(labels == 7))
+
+
+def test_segmentation_example_logs_per_class_iou(tmpdir):
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.check_output(
+        [sys.executable, os.path.join(root, 'examples', 'segmentation.py'), '--epochs', '1',
+         '--logdir', str(tmpdir)], stderr=subprocess.STDOUT).decode()
+    assert 'IoU disc' in out and 'confusion matrix over 65536 validation pixels' in out
+    events = event_accumulator.EventAccumulator(glob.glob(str(tmpdir.join('events*')))[0])
+    events.Reload()
+    assert 'val_iou_square' in events.Tags()['scalars']
+
+
+def test_prediction_saver_stores_counts_and_report_reads_them_without_keras(installed,
+                                                                            tmpdir):
+    import json
+    import os
+    import subprocess
+    import sys
+    from keras_getpredict.analysis.prediction_files import load_predictions
+    from keras_getpredict.callbacks import PredictionSaver
+    model = _pixel_model()
+    gen = _reusing_generator(LABELS[..., None].astype('float32'))
+    model.fit_generator(gen, 1, epochs=1, validation_data=gen, validation_steps=3,
+                        workers=0, verbose=0, get_predict=REDUCE,
+                        callbacks=[StreamingMetrics(), PredictionSaver(
+                            str(tmpdir.join('epoch_{epoch}.npz')))])
+    path = str(tmpdir.join('epoch_1.npz'))
+    loaded = load_predictions(path)
+    np.testing.assert_array_equal(loaded.counts['seg'].confusion, _expected_confusion())
+    assert loaded.counts.batches == 3 and loaded.counts.spec.bins == 50
+    assert 'val_mean_iou' in loaded.logs
+    child = ('import json, sys\nfrom keras_getpredict.__main__ import main\nmain(["report", '
+             '%r])\nprint("IMPORTED " + json.dumps("keras" in sys.modules or '
+             '"tensorflow" in sys.modules))' % path)
+    out = subprocess.check_output([sys.executable, '-c', child],
+                                  env=dict(os.environ)).decode()
+    assert 'mean IoU %.4f' % skm.jaccard_score(
+        LABELS.ravel(), X.argmax(-1).ravel(), average='macro') in out
+    assert json.loads(out.split('IMPORTED ')[-1]) is False

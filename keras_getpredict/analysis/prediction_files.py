@@ -20,7 +20,9 @@ import numpy as np
 
 from ..core.logs_filters import is_scalar
 from ..core.results import concat_batches, outputs_by_name
+from ..core.streaming import is_streaming
 from .atomic_files import write_npz_atomic
+from .count_files import CountsFile, count_arrays, is_count_file
 
 FORMAT = 1
 
@@ -28,6 +30,9 @@ FORMAT = 1
 def prediction_arrays(gts_and_preds, epoch=None, metrics=None, logs=None,
                       include_inputs=False):
     """The arrays `save_predictions` writes (see the module doc for the layout)."""
+    if is_streaming(gts_and_preds):
+        # Reducing mode: the counts and histograms (see `count_files`).
+        return count_arrays(gts_and_preds, epoch, logs, FORMAT)
     pairs = outputs_by_name(gts_and_preds)
     names = list(pairs)
     arrays = OrderedDict([('format', np.int64(FORMAT)),
@@ -122,7 +127,7 @@ def load_predictions(path):
     """Reads a file written by `save_predictions` / `PredictionSaver`.
 
     # Returns
-        A `PredictionFile`.
+        A `PredictionFile`, or a `count_files.CountsFile` for reducing-mode counts.
 
     # Raises
         ValueError: In case the file is not a keras-getpredict predictions file.
@@ -135,4 +140,6 @@ def load_predictions(path):
     if int(arrays['format']) > FORMAT:
         raise ValueError('%s has format %d; this keras-getpredict reads format %d or older.'
                          % (path, int(arrays['format']), FORMAT))
+    if is_count_file(arrays):
+        return CountsFile(path, arrays)
     return PredictionFile(path, arrays)

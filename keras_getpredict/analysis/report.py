@@ -12,6 +12,7 @@ from . import classification, plots
 from .key_names import safe_key
 from .optional_deps import require
 from .output_choice import choose_outputs
+from .count_files import CountsFile, counts_table
 from .prediction_files import load_predictions
 
 
@@ -71,9 +72,11 @@ def report(path, out_dir=None, outputs=None, stream=None):
             names an output it holds no targets for.
         ImportError: In case scikit-learn or matplotlib is not installed.
     """
-    require(*(classification.REQUIRES + plots.REQUIRES))
     stream = sys.stdout if stream is None else stream
     prediction_file = load_predictions(path)
+    if isinstance(prediction_file, CountsFile):
+        return _report_counts(prediction_file, outputs, stream)
+    require(*(classification.REQUIRES + plots.REQUIRES))
     results = file_metrics(prediction_file, outputs)
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -101,3 +104,25 @@ def report(path, out_dir=None, outputs=None, stream=None):
     if stream:
         stream.write('\nwrote %s\n' % ', '.join(written))
     return written
+
+
+def _report_counts(counts_file, outputs, stream):
+    """The per-class tables of a reducing-mode counts file (numpy only, no plots)."""
+    names = counts_file.output_names
+    if outputs is not None:
+        wanted = [outputs] if isinstance(outputs, str) else list(outputs)
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise ValueError('%s: no counts for the output(s) %s; it holds %s.'
+                             % (counts_file.path, unknown, names))
+        names = wanted
+    if stream:
+        epoch = '' if counts_file.epoch < 0 else ', epoch %d' % counts_file.epoch
+        stream.write('%s%s (counts of %d batches)\n' % (counts_file.path, epoch,
+                                                        counts_file.counts.batches))
+        if counts_file.logs:
+            stream.write(_wrapped(['%s: %.4g' % kv for kv in counts_file.logs.items()]))
+        for name in names:
+            stream.write('\n' + counts_table(counts_file.counts[name], name,
+                                             'Output %r:' % name) + '\n')
+    return []

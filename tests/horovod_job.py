@@ -141,6 +141,29 @@ def run_case(case, out, samples):
         _, gathered = model.evaluate(val.x, val.y, batch_size=BATCH, verbose=0,
                                      get_predict={'gather': 'all', 'shards': how})
         arrays.update(flat_arrays('evaluate_arrays_all_', gathered))
+    elif case == 'counts':
+        # Reducing mode: uneven contiguous shards, so the ranks validate different
+        # numbers of steps; one allreduce-sum of fixed-shape counts needs no match.
+        val = Batches(shard(x_val, 'contiguous'), shard(y_val, 'contiguous'))
+        keep = Keep()
+        build_model().fit_generator(
+            train, len(train), epochs=2, verbose=0, validation_data=val,
+            validation_steps=len(val),
+            callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0),
+                       hvd.callbacks.MetricAverageCallback(), keep],
+            get_predict={'reduce': {'num_classes': 3, 'bins': 10}})
+        for epoch, counts in enumerate(keep.epochs):
+            for field in ('confusion', 'positives', 'negatives'):
+                arrays['fit_generator_%d_%s' % (epoch, field)] = getattr(
+                    counts['scores'], field)
+            arrays['fit_generator_%d_batches' % epoch] = np.array(counts.batches)
+        model = build_model()
+        _, own = model.evaluate_generator(
+            val, len(val), get_predict={'reduce': {'num_classes': 3, 'on_graph': True}})
+        arrays['evaluate_own_confusion'] = own['scores'].confusion
+        _, summed = model.evaluate_generator(val, len(val), get_predict={
+            'reduce': {'num_classes': 3, 'on_graph': True}, 'gather': 'all'})
+        arrays['evaluate_all_confusion'] = summed['scores'].confusion
     elif case == 'steps':
         # Rank 0 validates one batch more than the others.
         val = Batches(x_val, y_val, steps=3 if hvd.rank() == 0 else 2)

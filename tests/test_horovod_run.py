@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip('horovod.keras')
 
 import horovod_job  # noqa: E402  (tests/ is on sys.path under pytest's rootdir conftest)
-from sklearn.metrics import accuracy_score, mean_squared_error  # noqa: E402
+from sklearn.metrics import accuracy_score, confusion_matrix, mean_squared_error  # noqa: E402
 
 import keras_getpredict  # noqa: E402
 from keras_getpredict import concat_batches  # noqa: E402
@@ -136,3 +136,21 @@ def test_different_validation_steps_raise_on_every_rank_instead_of_hanging(tmpdi
         assert 'different numbers of steps: [3, 2]' in str(arrays['error'])
         # Both ranks went on to the next collective together.
         assert float(arrays['after'][0]) == 2.0
+
+
+def test_reducing_mode_sums_counts_over_ranks_that_validate_different_steps(tmpdir):
+    # 13 samples over 2 contiguous shards (7 and 6): 3 and 2 validation steps.
+    per_rank = horovodrun(2, 'counts', 13, tmpdir)
+    x, y = horovod_job.dataset(13, seed=1)
+    scores = x.dot(horovod_job.KERNEL) + horovod_job.BIAS
+    expected = confusion_matrix(y.argmax(1), scores.argmax(1), labels=range(3))
+    for arrays in per_rank:
+        for epoch in range(2):
+            np.testing.assert_array_equal(arrays['fit_generator_%d_confusion' % epoch],
+                                          expected)
+            assert int(arrays['fit_generator_%d_batches' % epoch]) == 5
+            assert arrays['fit_generator_%d_positives' % epoch].sum() == 13
+        np.testing.assert_array_equal(arrays['evaluate_all_confusion'], expected)
+    # Not gathered unless asked: each rank's own shard.
+    assert per_rank[0]['evaluate_own_confusion'].sum() == 7
+    assert per_rank[1]['evaluate_own_confusion'].sum() == 6

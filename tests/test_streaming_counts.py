@@ -180,6 +180,7 @@ def test_shape_and_class_mismatches_name_the_problem():
     ({'reduce': {'num_classes': 3, 'bins': -1}}, ValueError),
     ({'reduce': {'num_classes': 3, 'threshold': 2}}, ValueError),
     ({'reduce': {'num_classes': 3, 'colour': 1}}, ValueError),
+    ({'reduce': {'num_classes': 3, 'on_graph': 1}}, TypeError),
     ({'reduce': {'num_classes': 3}, 'inputs': ['x']}, ValueError)])
 def test_bad_reduce_arguments_raise(bad, error):
     with pytest.raises(error, match='reduce'):

@@ -24,7 +24,7 @@ RNG = np.random.RandomState(0)
 # frozen weights, so each pixel's predicted class is argmax over its channels.
 X = RNG.rand(10, 4, 5, C).astype('float32')
 LABELS = RNG.randint(0, C, (10, 4, 5))
-REDUCE = {'reduce': {'num_classes': C, 'bins': 50}}
+REDUCE = {'reduce': {'num_classes': C, 'bins': 50, 'on_graph': False}}
 GRAPH = {'reduce': {'num_classes': C, 'bins': 50, 'on_graph': True}}
 BOTH = pytest.mark.parametrize('reduce', [REDUCE, GRAPH], ids=['numpy', 'graph'])
 

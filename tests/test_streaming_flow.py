@@ -229,3 +229,24 @@ def test_prediction_saver_stores_counts_and_report_reads_them_without_keras(inst
     assert 'mean IoU %.4f' % skm.jaccard_score(
         LABELS.ravel(), X.argmax(-1).ravel(), average='macro') in out
     assert json.loads(out.split('IMPORTED ')[-1]) is False
+
+
+def test_tensorboard_counts_writes_exact_pr_curve_counts(installed, tmpdir):
+    from tensorboard.plugins.pr_curve import metadata
+    from tensorboard.util import tensor_util
+    from keras_getpredict.callbacks import TensorBoardCounts
+    model = _pixel_model()
+    gen = _reusing_generator(LABELS[..., None].astype('float32'))
+    model.fit_generator(gen, 1, epochs=1, validation_data=gen, validation_steps=3,
+                        workers=0, verbose=0, get_predict=GRAPH,
+                        callbacks=[TensorBoardCounts(str(tmpdir), ['a', 'b', 'c'])])
+    events = event_accumulator.EventAccumulator(
+        glob.glob(str(tmpdir.join('events*.counts')))[0], size_guidance={'tensors': 0})
+    events.Reload()
+    data = tensor_util.make_ndarray(events.Tensors('class_b/pr_curves')[0].tensor_proto)
+    scores = (lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True))(5 * X)[..., 1].ravel()
+    binned = np.minimum((scores.astype('float32') * np.float32(50)).astype(int), 49)
+    tp = data[metadata.TRUE_POSITIVES_INDEX]
+    assert len(tp) == 51
+    for k in (0, 10, 25, 49):
+        assert tp[k] == np.sum((binned >= k) & (LABELS.ravel() == 1))

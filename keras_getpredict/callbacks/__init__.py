@@ -17,7 +17,9 @@ from .failure_policy import AnalysisFailedWarning
 from .prediction_saver import PredictionSaver
 from .predictions_callback import PredictionsCallback
 from .streaming_metrics import StreamingMetrics
+from .tensorboard_counts import TensorBoardCounts
 from .tensorboard_images import TensorBoardPredictions
 
 __all__ = ['AnalysisFailedWarning', 'BatchPredictions', 'EpochMetrics', 'PredictionSaver',
-           'PredictionsCallback', 'StreamingMetrics', 'TensorBoardPredictions']
+           'PredictionsCallback', 'StreamingMetrics', 'TensorBoardCounts',
+           'TensorBoardPredictions']

@@ -59,6 +59,17 @@ class PredictionsCallback(Callback):
             self.validate(*args)
             self._validated = True
 
+    def log_once_per_epoch(self, epoch, logs, log):
+        """Calls `log(epoch, logs)` once per epoch and predictions object: from
+        `on_predictions_published` (before any `on_epoch_end`), or from
+        `on_epoch_end` in loops that fill the logs without keras-getpredict's
+        publisher."""
+        logs = logs if logs is not None else {}
+        key = (epoch, id(logs.get(LOGS_KEY)))
+        if getattr(self, '_logged_once', None) != key:
+            self._logged_once = key
+            log(epoch, logs)
+
     def run_analysis(self, doing, function, *args):
         """`function(*args)` under the failure policy: its result, or `None` when it
         failed outside strict mode (after one warning per callback)."""

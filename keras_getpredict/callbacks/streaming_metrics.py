@@ -75,7 +75,6 @@ class StreamingMetrics(PredictionsCallback):
         self.per_class = per_class
         self.prefix = prefix
         self.last_results = None
-        self._logged = None
 
     def validate(self, counts):
         if not is_streaming(counts):
@@ -111,18 +110,15 @@ class StreamingMetrics(PredictionsCallback):
         return values
 
     def on_predictions_published(self, epoch, logs):
-        self._log(epoch, logs)
+        self.log_once_per_epoch(epoch, logs, self._log)
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self._logged != (epoch, id(logs.get(LOGS_KEY))):
-            self._log(epoch, logs)
+        self.log_once_per_epoch(epoch, logs, self._log)
 
     def _log(self, epoch, logs):
         counts = self.predictions_in(logs)
         if counts is None:
             return
-        self._logged = (epoch, id(counts))
         self.validate_once(counts)
         values = self.run_analysis('computing the streaming metrics of epoch %d'
                                    % (epoch + 1), self.scalars, counts)

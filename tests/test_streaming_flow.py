@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from keras_getpredict.analysis.count_metrics import auc_error_bound
 from keras_getpredict.callbacks import StreamingMetrics
 from keras_getpredict.core.results import LOGS_KEY
-from keras_getpredict.core.streaming import StreamingCounts
+from keras_getpredict.core.streaming import is_streaming
 
 C = 3
 RNG = np.random.RandomState(0)
@@ -72,7 +72,7 @@ def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed, red
         workers=0, get_predict=reduce)
     assert len(seen) == 2 and seen[0] is not seen[1]
     for counts in seen:
-        assert isinstance(counts, StreamingCounts) and counts.batches == 3
+        assert is_streaming(counts) and counts.batches == 3
         np.testing.assert_array_equal(counts['seg'].confusion, _expected_confusion())
     y, p = LABELS.ravel(), X.argmax(-1).ravel()
     iou = skm.jaccard_score(y, p, average=None)
@@ -86,7 +86,7 @@ def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed, red
     assert abs(history.history['val_roc_auc_c'][0] - exact) <= bound + 1e-12
     # The full predictions are not kept anywhere: only counts were published.
     assert LOGS_KEY not in history.history or \
-        all(isinstance(v, StreamingCounts) for v in history.history[LOGS_KEY])
+        all(is_streaming(v) for v in history.history[LOGS_KEY])
 
 
 @BOTH

@@ -167,6 +167,10 @@ class StreamingCounts(dict):
         spec: the `ReduceSpec`.
     """
 
+    #: Marks counts whichever copy of this module made them (the fork vendors it
+    #: as `keras.getpredict.streaming`, so `isinstance` cannot tell).
+    holds_streaming_counts = True
+
     def __init__(self, spec, output_names=(), counts=None, batches=0):
         super(StreamingCounts, self).__init__()
         self.spec = spec
@@ -343,8 +347,8 @@ class StreamingRecorder(object):
 
 
 def is_streaming(value):
-    """Whether a published value holds reducing-mode counts."""
-    return isinstance(value, StreamingCounts)
+    """Whether a published value holds reducing-mode counts (from either form)."""
+    return getattr(value, 'holds_streaming_counts', False) is True
 
 
 def expected_output_names(model, selection):

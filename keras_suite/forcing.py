@@ -335,7 +335,12 @@ def _bind(signature, self, args, kwargs):
         return None  # let Keras raise its own error for a bad call
 
 
-def make_forced_fit(patched, name, expectations, log=LOG):
+def _forced_method(patched, name, force):
+    """`patched` wrapped so that `force(self, bound)` handles the calls to force.
+
+    Calls that already pass `get_predict`, calls Keras makes itself while validating, and
+    calls that do not bind to the signature go to `patched` unchanged.
+    """
     signature = inspect.signature(patched)
 
     def forced(self, *args, **kwargs):
@@ -344,9 +349,19 @@ def make_forced_fit(patched, name, expectations, log=LOG):
         bound = _bind(signature, self, args, kwargs)
         if bound is None:
             return patched(self, *args, **kwargs)
+        return force(self, bound)
+
+    forced.__wrapped__ = patched
+    forced.__name__ = name
+    forced.__doc__ = patched.__doc__
+    return forced
+
+
+def make_forced_fit(patched, name, expectations, log=LOG):
+    def force(self, bound):
         validates, batches, samples, val_x, val_y = expectations(bound.arguments)
         if not validates:
-            return patched(self, *args, **kwargs)
+            return patched(*bound.args, **bound.kwargs)
         log.count_call()
         callbacks = list(bound.arguments.get('callbacks') or [])
         # Keras validates `fit_generator`'s arrays with the last training batch's size;
@@ -357,10 +372,7 @@ def make_forced_fit(patched, name, expectations, log=LOG):
         bound.arguments['get_predict'] = everything(self)
         return patched(*bound.args, **bound.kwargs)
 
-    forced.__wrapped__ = patched
-    forced.__name__ = name
-    forced.__doc__ = patched.__doc__
-    return forced
+    return _forced_method(patched, name, force)
 
 
 def _evaluate_expectations(arguments):
@@ -380,14 +392,7 @@ def _evaluate_generator_expectations(arguments):
 
 
 def make_forced_evaluate(patched, name, expectations, log=LOG):
-    signature = inspect.signature(patched)
-
-    def forced(self, *args, **kwargs):
-        if 'get_predict' in kwargs or called_by_keras_validation():
-            return patched(self, *args, **kwargs)
-        bound = _bind(signature, self, args, kwargs)
-        if bound is None:
-            return patched(self, *args, **kwargs)
+    def force(self, bound):
         batches, samples = expectations(bound.arguments)
         log.count_call()
         bound.arguments['get_predict'] = everything(self)
@@ -409,10 +414,7 @@ def make_forced_evaluate(patched, name, expectations, log=LOG):
                          list(getattr(self, 'input_names', None) or []))
         return metrics
 
-    forced.__wrapped__ = patched
-    forced.__name__ = name
-    forced.__doc__ = patched.__doc__
-    return forced
+    return _forced_method(patched, name, force)
 
 
 def _generator_method(make):

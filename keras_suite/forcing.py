@@ -240,15 +240,27 @@ class _EpochCheck(Callback):
         # Set only when nothing but Keras and us can touch the weights between the
         # validation pass and this epoch end (no user callbacks).
         self.predict_batch_size = predict_batch_size
+        self._last_validation = {}
+
+    def _validated(self, logs):
+        """Whether this epoch validated. `fit_generator` reuses one logs dict across
+        epochs, so an epoch that stopped before validating (`TerminateOnNaN`) still
+        shows the previous epoch's `val_*` values: the very same objects."""
+        current = {k: v for k, v in logs.items() if k.startswith('val_') and k != LOGS_KEY}
+        stale = bool(current) and all(self._last_validation.get(k) is v
+                                      for k, v in current.items())
+        self._last_validation = current
+        return bool(current) and not stale
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        validated = any(key.startswith('val_') and key != LOGS_KEY for key in logs)
+        validated = self._validated(logs)
         entry = logs.get(LOGS_KEY)
         where = '%s epoch %d' % (self.where, epoch)
         if not validated:
             if entry is not None:
-                self.log.problem('%s: predictions in logs without validation metrics' % where)
+                self.log.problem('%s: predictions in logs without validation this epoch'
+                                 % where)
             return
         if entry is None:
             self.log.problem('%s: validated, but no logs[%r]' % (where, LOGS_KEY))

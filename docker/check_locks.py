@@ -1,14 +1,17 @@
-"""Checks that each Docker lock agrees with constraints.txt for its image's Python.
+"""Checks that each Docker lock agrees with constraints.txt and setup.py for its image.
 
 Usage: python docker/check_locks.py
 
 A lock (docker/IMAGE.lock, written by docker/lock.sh) must pin every package that
 constraints.txt pins for that Python to the same version, hold at least one hash per
-pin, and carry no pin whose marker is false for that Python (pip would skip it). A
-lock that fails here was not regenerated after constraints.txt changed.
+pin, and carry no pin whose marker is false for that Python (pip would skip it). It must
+also hold every requirement of setup.py's `install_requires` and of the image's extras,
+but those the image itself provides. A lock that fails here was not regenerated after
+constraints.txt, setup.py or docker/IMAGE.in changed.
 """
 from __future__ import print_function
 
+import ast
 import os
 import re
 import sys
@@ -19,6 +22,12 @@ from packaging.utils import canonicalize_name
 HERE = os.path.dirname(os.path.abspath(__file__))
 #: lock name -> the Python of its image.
 LOCKS = {'cuda10': '3.6', 'ngc': '3.8'}
+#: lock name -> the extras its image installs (the Dockerfiles install the package itself
+#: with --no-deps, so the lock must hold its requirements).
+EXTRAS = {'cuda10': ('gpu', 'metrics', 'test'), 'ngc': ('gpu', 'metrics', 'test')}
+#: lock name -> requirements its base image provides (NVIDIA's TensorFlow build and what
+#: it was built against).
+PROVIDED = {'cuda10': (), 'ngc': ('tensorflow-gpu', 'numpy', 'protobuf')}
 
 
 def environment(python_version):
@@ -62,7 +71,34 @@ def read_lock(path):
     return pins
 
 
-def problems(lock_name, python_version, constraints_path):
+def read_setup_requirements(path):
+    """Returns `(install_requires, extras_require)` from the literal lists in setup.py."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'setup':
+            keywords = {k.arg: k.value for k in node.keywords}
+            return (ast.literal_eval(keywords['install_requires']),
+                    ast.literal_eval(keywords['extras_require']))
+    raise ValueError('%s: no setup(...) call' % path)
+
+
+def missing_requirements(lock_name, lock, setup_path):
+    install_requires, extras = read_setup_requirements(setup_path)
+    wanted = list(install_requires)
+    for extra in EXTRAS[lock_name]:
+        wanted.extend(extras[extra])
+    provided = {canonicalize_name(n) for n in PROVIDED[lock_name]}
+    found = []
+    for line in wanted:
+        name = canonicalize_name(Requirement(line).name)
+        if name not in lock and name not in provided:
+            found.append('%s: setup.py requires %s (extras %s), but the lock has no %s'
+                         % (lock_name, line, ','.join(EXTRAS[lock_name]), name))
+    return found
+
+
+def problems(lock_name, python_version, constraints_path, setup_path):
     env = environment(python_version)
     constraints = read_constraints(constraints_path, env)
     lock = read_lock(os.path.join(HERE, lock_name + '.lock'))
@@ -76,20 +112,21 @@ def problems(lock_name, python_version, constraints_path):
         if wanted and str(requirement.specifier) != wanted:
             found.append('%s: %s%s, but constraints.txt pins %s%s for Python %s'
                          % (lock_name, name, requirement.specifier, name, wanted, python_version))
-    return found
+    return found + missing_requirements(lock_name, lock, setup_path)
 
 
 def main():
     constraints_path = os.path.join(HERE, '..', 'constraints.txt')
+    setup_path = os.path.join(HERE, '..', 'setup.py')
     found = []
     for lock_name, python_version in sorted(LOCKS.items()):
-        found.extend(problems(lock_name, python_version, constraints_path))
+        found.extend(problems(lock_name, python_version, constraints_path, setup_path))
     for problem in found:
         print('ERROR: docker/' + problem)
     if found:
         print('Regenerate with docker/lock.sh cuda10|ngc.')
         return 1
-    print('check_locks: %s agree with constraints.txt.'
+    print('check_locks: %s agree with constraints.txt and setup.py.'
           % ', '.join('docker/%s.lock' % n for n in sorted(LOCKS)))
     return 0
 

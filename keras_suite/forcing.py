@@ -240,15 +240,27 @@ class _EpochCheck(Callback):
         # Set only when nothing but Keras and us can touch the weights between the
         # validation pass and this epoch end (no user callbacks).
         self.predict_batch_size = predict_batch_size
+        self._last_validation = {}
+
+    def _validated(self, logs):
+        """Whether this epoch validated. `fit_generator` reuses one logs dict across
+        epochs, so an epoch that stopped before validating (`TerminateOnNaN`) still
+        shows the previous epoch's `val_*` values: the very same objects."""
+        current = {k: v for k, v in logs.items() if k.startswith('val_') and k != LOGS_KEY}
+        stale = bool(current) and all(self._last_validation.get(k) is v
+                                      for k, v in current.items())
+        self._last_validation = current
+        return bool(current) and not stale
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        validated = any(key.startswith('val_') and key != LOGS_KEY for key in logs)
+        validated = self._validated(logs)
         entry = logs.get(LOGS_KEY)
         where = '%s epoch %d' % (self.where, epoch)
         if not validated:
             if entry is not None:
-                self.log.problem('%s: predictions in logs without validation metrics' % where)
+                self.log.problem('%s: predictions in logs without validation this epoch'
+                                 % where)
             return
         if entry is None:
             self.log.problem('%s: validated, but no logs[%r]' % (where, LOGS_KEY))
@@ -335,7 +347,12 @@ def _bind(signature, self, args, kwargs):
         return None  # let Keras raise its own error for a bad call
 
 
-def make_forced_fit(patched, name, expectations, log=LOG):
+def _forced_method(patched, name, force):
+    """`patched` wrapped so that `force(self, bound)` handles the calls to force.
+
+    Calls that already pass `get_predict`, calls Keras makes itself while validating, and
+    calls that do not bind to the signature go to `patched` unchanged.
+    """
     signature = inspect.signature(patched)
 
     def forced(self, *args, **kwargs):
@@ -344,9 +361,19 @@ def make_forced_fit(patched, name, expectations, log=LOG):
         bound = _bind(signature, self, args, kwargs)
         if bound is None:
             return patched(self, *args, **kwargs)
+        return force(self, bound)
+
+    forced.__wrapped__ = patched
+    forced.__name__ = name
+    forced.__doc__ = patched.__doc__
+    return forced
+
+
+def make_forced_fit(patched, name, expectations, log=LOG):
+    def force(self, bound):
         validates, batches, samples, val_x, val_y = expectations(bound.arguments)
         if not validates:
-            return patched(self, *args, **kwargs)
+            return patched(*bound.args, **bound.kwargs)
         log.count_call()
         callbacks = list(bound.arguments.get('callbacks') or [])
         # Keras validates `fit_generator`'s arrays with the last training batch's size;
@@ -357,10 +384,7 @@ def make_forced_fit(patched, name, expectations, log=LOG):
         bound.arguments['get_predict'] = everything(self)
         return patched(*bound.args, **bound.kwargs)
 
-    forced.__wrapped__ = patched
-    forced.__name__ = name
-    forced.__doc__ = patched.__doc__
-    return forced
+    return _forced_method(patched, name, force)
 
 
 def _evaluate_expectations(arguments):
@@ -380,14 +404,7 @@ def _evaluate_generator_expectations(arguments):
 
 
 def make_forced_evaluate(patched, name, expectations, log=LOG):
-    signature = inspect.signature(patched)
-
-    def forced(self, *args, **kwargs):
-        if 'get_predict' in kwargs or called_by_keras_validation():
-            return patched(self, *args, **kwargs)
-        bound = _bind(signature, self, args, kwargs)
-        if bound is None:
-            return patched(self, *args, **kwargs)
+    def force(self, bound):
         batches, samples = expectations(bound.arguments)
         log.count_call()
         bound.arguments['get_predict'] = everything(self)
@@ -409,10 +426,7 @@ def make_forced_evaluate(patched, name, expectations, log=LOG):
                          list(getattr(self, 'input_names', None) or []))
         return metrics
 
-    forced.__wrapped__ = patched
-    forced.__name__ = name
-    forced.__doc__ = patched.__doc__
-    return forced
+    return _forced_method(patched, name, force)
 
 
 def _generator_method(make):

@@ -1,6 +1,7 @@
 """Keras 2.2.4's own tests as a CI gate: stock, patches installed, get_predict forced.
 
-Fetches the Keras 2.2.4 sdist once into `.cache/` (git-ignored), keeps only its
+Fetches the Keras 2.2.4 sdist once into `.cache/` (git-ignored; `patches/keras-sdist.sh`
+checks it against `patches/keras-sdists.sha256`), keeps only its
 `tests/` folder (so the *installed* keras is the one under test), runs the selected test
 files in each mode and compares the outcomes test id by test id. Exits 1 listing the
 test ids when anything differs from stock, when the plugin was not in effect, or when
@@ -13,7 +14,6 @@ Run it with the suite's venv (`make test-keras-suite` builds `.venv-kerassuite`)
 from __future__ import absolute_import, print_function
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
@@ -25,10 +25,8 @@ from . import compare
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SDIST = 'Keras-2.2.4.tar.gz'
-# The sha256 of the sdist as PyPI serves it; a different file is not the suite we know.
-SDIST_SHA256 = '90b610a3dbbf6d257b20a079eba3fdf2eed2158f64066a7c6f7227023fd60bc9'
-SDIST_TESTS = 'Keras-2.2.4/tests/'
+KERAS_VERSION = '2.2.4'
+FETCH_SDIST = os.path.join(ROOT, 'patches', 'keras-sdist.sh')
 
 MAIN_FILES = [
     'tests/keras/engine/test_training.py',
@@ -61,35 +59,28 @@ EXTRA_FILES = [
 MODES = ('stock', 'install', 'force')
 
 
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
+def fetch_sdist(version, python=sys.executable):
+    """Returns the path of the checked `Keras-<version>.tar.gz` (`patches/keras-sdist.sh`)."""
+    env = dict(os.environ, PYTHON=python)
+    return subprocess.check_output([FETCH_SDIST, version], env=env,
+                                   universal_newlines=True).strip()
 
 
-def fetch_tests(cache, python=sys.executable):
+def fetch_tests(cache, python=sys.executable, version=KERAS_VERSION):
     """Returns the folder holding the sdist's `tests/` (and nothing else), fetching it once."""
-    suite_dir = os.path.join(cache, 'keras-2.2.4-suite')
+    suite_dir = os.path.join(cache, 'keras-%s-suite' % version)
     if os.path.isfile(os.path.join(suite_dir, 'tests', 'conftest.py')):
         return suite_dir
-    sdist_dir = os.path.join(cache, 'keras-sdist')
-    sdist = os.path.join(sdist_dir, SDIST)
-    if not os.path.isfile(sdist):
-        subprocess.check_call([python, '-m', 'pip', 'download', '--disable-pip-version-check',
-                               '-q', '--no-deps', '--no-binary', ':all:', 'keras==2.2.4',
-                               '-d', sdist_dir])
-    if _sha256(sdist) != SDIST_SHA256:
-        raise RuntimeError('%s: sha256 %s, expected %s' % (sdist, _sha256(sdist), SDIST_SHA256))
+    sdist = fetch_sdist(version, python)
+    top = 'Keras-%s/' % version
     partial = suite_dir + '.partial'
     shutil.rmtree(partial, ignore_errors=True)
     with tarfile.open(sdist) as tar:
         members = [m for m in tar.getmembers()
-                   if m.name.startswith(SDIST_TESTS) and '__pycache__' not in m.name and
+                   if m.name.startswith(top + 'tests/') and '__pycache__' not in m.name and
                    (m.isfile() or m.isdir())]
         for member in members:
-            member.name = member.name[len('Keras-2.2.4/'):]
+            member.name = member.name[len(top):]
         tar.extractall(partial, members=members)
     shutil.rmtree(suite_dir, ignore_errors=True)
     os.rename(partial, suite_dir)

@@ -2,12 +2,13 @@
 # The Keras 2.2.4 fork with native `get_predict`: the PyPI sdist plus the patches in
 # `patches/series`, built as the wheel `Keras-2.2.4+getpredict.N`.
 #
-#   patches/fork.sh fetch          download the sdist into .cache/fork (once), check its sha256
+#   patches/fork.sh fetch          fetch the sdist (patches/keras-sdist.sh), check its sha256
 #   patches/fork.sh apply DIR      fresh sdist tree in DIR with the series applied (no fuzz, no offset)
 #   patches/fork.sh wheel          build the wheel into .cache/fork/dist; prints its path
 #   patches/fork.sh check          the vendored modules in 0002 equal keras_getpredict's
 #   patches/fork.sh vendor         rewrite 0002 from keras_getpredict's modules
 #   patches/fork.sh refresh        rewrite 0001 from an edited tree in .cache/fork/work
+#   patches/fork.sh version        print FORK_VERSION (the Makefile names the wheel with it)
 #
 # PYTHON (default .venv/bin/python) runs pip; it needs `wheel` and `setuptools`.
 set -euo pipefail
@@ -15,11 +16,11 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 CACHE="$ROOT/.cache/fork"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
-SDIST="$CACHE/Keras-2.2.4.tar.gz"
-# From PyPI's JSON API for Keras 2.2.4; a different download is not the source we patch.
-SDIST_SHA256=90b610a3dbbf6d257b20a079eba3fdf2eed2158f64066a7c6f7227023fd60bc9
-# The series' local version label: bump it (setup.py hunk in 0001 and FORK_VERSION in
-# keras/getpredict/__init__.py) whenever the series changes behaviour.
+KERAS_VERSION=2.2.4
+SDIST=""  # set by fetch
+# The series' local version label, and the one place the build reads it from (the
+# Makefile derives the wheel's name from this line): bump it with the setup.py hunk in
+# 0001 and FORK_VERSION in keras/getpredict/__init__.py whenever the series changes behaviour.
 FORK_VERSION=2.2.4+getpredict.2
 # Files the hand-written patch touches; the vendored copies are generated.
 EDITED="keras/engine/training.py keras/engine/training_arrays.py
@@ -30,13 +31,7 @@ CORE="$ROOT/keras_getpredict/core"
 die() { echo "fork.sh: $*" >&2; exit 1; }
 
 fetch() {
-    mkdir -p "$CACHE"
-    if [ ! -f "$SDIST" ]; then
-        "$PYTHON" -m pip download -q --disable-pip-version-check --no-deps \
-            --no-binary :all: keras==2.2.4 -d "$CACHE"
-    fi
-    echo "$SDIST_SHA256  $SDIST" | sha256sum --check --status \
-        || die "$SDIST does not have the sha256 of PyPI's Keras-2.2.4.tar.gz; delete it and retry."
+    SDIST="$(PYTHON="$PYTHON" "$ROOT/patches/keras-sdist.sh" "$KERAS_VERSION")"
 }
 
 # extract DIR: a pristine Keras-2.2.4 tree at DIR/Keras-2.2.4
@@ -74,7 +69,8 @@ wheel() {
     "$PYTHON" -m pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation \
         -w "$CACHE/dist" "$build/Keras-2.2.4" >&2
     local whl
-    whl="$(ls "$CACHE/dist/Keras-${FORK_VERSION}-"*.whl)" || die "no wheel for $FORK_VERSION was built."
+    whl="$(ls "$CACHE/dist/Keras-${FORK_VERSION}-"*.whl)" \
+        || die "no wheel for $FORK_VERSION was built: does the setup.py hunk in 0001 say another version?"
     echo "$whl"
 }
 
@@ -109,11 +105,12 @@ refresh() {
 }
 
 case "${1:-}" in
-    fetch) fetch ;;
+    fetch) fetch; echo "$SDIST" ;;
     apply) [ -n "${2:-}" ] || die "usage: fork.sh apply DIR"; apply_series "$2" ;;
     wheel) wheel ;;
     check) check ;;
     vendor) vendor_patch > "$ROOT/patches/0002-vendor-keras-getpredict-core.patch" ;;
     refresh) refresh ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    version) echo "$FORK_VERSION" ;;
+    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
 esac

@@ -1,13 +1,13 @@
 """`BatchPredictions`: every *training* batch's targets and outputs, as the batch was fed.
 
-The mechanism is the one from the Keras Q&A this project grew from (seed 001): the
-train function gets extra `fetches` that `tf.assign(variable, tensor,
+The mechanism: the train function gets extra `fetches` that `tf.assign(variable, tensor,
 validate_shape=False)` the batch's targets and outputs, and the callback reads the
 variables back after the step. Keras 2.2.4 never returns the values of fetches, so
 the values leave through the variables; `validate_shape=False` lets the last,
 smaller batch through.
 
-What the recipe leaves to the user, and how this module does it instead:
+What the plain `_function_kwargs` recipe leaves to the user, and how this module
+does it instead:
 
 - Where the fetches go. `model._function_kwargs` reaches the train, test *and*
   predict functions, and `predict` feeds no targets, so a fetch that reads
@@ -217,7 +217,7 @@ class BatchPredictions(Callback):
     in training mode (`y_pred`), and optionally named inputs and the sample weights,
     from the training step itself: no second forward pass. The values leave the
     step through variables assigned by fetches of the train function (the Keras
-    Q&A recipe) and are read back in one session run per batch.
+    plain recipe) and are read back in one session run per batch.
 
     It wires itself up when training starts and takes its fetches out again when
     training ends; `predict`, `evaluate`, validation, `save` and `load_model`

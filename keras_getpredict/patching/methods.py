@@ -38,20 +38,32 @@ _FIT_EFFECT = ("At each epoch end `logs['%s']` holds the validation batches'\n"
 _EVALUATE_EFFECT = 'Then returns `(metrics, gts_and_preds)`.'
 
 
-def make_fit(raw):
+def _fit_validates(arguments):
+    return publishing.fit_validates(arguments.get('validation_data'),
+                                    arguments.get('validation_split', 0.),
+                                    arguments.get('validation_steps'))
+
+
+def _generator_validates(arguments):
+    return arguments.get('validation_data') is not None
+
+
+def _make_fit_method(raw, name, validates, window):
+    """`fit` (`window=False`: its `val_f` is wrapped in the `fit_loop` hook) or
+    `fit_generator` (`window=True`: the test function is swapped around Keras' own
+    validation call)."""
     signature = inspect.signature(raw)
 
-    def fit(self, *args, **kwargs):
+    def fit_method(self, *args, **kwargs):
         selection = publishing.selection_for(self, kwargs.pop('get_predict', False))
         if selection is None:
             return raw(self, *args, **kwargs)
         bound = signature.bind(self, *args, **kwargs)
         arguments = bound.arguments
-        capture = publishing.fit_capture(self, selection, 'fit', publishing.fit_validates(
-            arguments.get('validation_data'), arguments.get('validation_split', 0.),
-            arguments.get('validation_steps')))
-        arguments['callbacks'] = capture.callbacks(arguments.get('callbacks'))
-        self.__dict__[_PENDING_FIT_LOOP] = capture
+        capture = publishing.fit_capture(self, selection, name, validates(arguments))
+        arguments['callbacks'] = capture.callbacks(arguments.get('callbacks'), window=window)
+        if not window:
+            self.__dict__[_PENDING_FIT_LOOP] = capture
         capture.begin(arguments['callbacks'])
         try:
             return raw(*bound.args, **bound.kwargs)
@@ -59,28 +71,15 @@ def make_fit(raw):
             self.__dict__.pop(_PENDING_FIT_LOOP, None)
             capture.end()
 
-    return with_get_predict(raw, fit, _FIT_EFFECT)
+    return with_get_predict(raw, fit_method, _FIT_EFFECT)
+
+
+def make_fit(raw):
+    return _make_fit_method(raw, 'fit', _fit_validates, window=False)
 
 
 def make_fit_generator(raw):
-    signature = inspect.signature(raw)
-
-    def fit_generator(self, *args, **kwargs):
-        selection = publishing.selection_for(self, kwargs.pop('get_predict', False))
-        if selection is None:
-            return raw(self, *args, **kwargs)
-        bound = signature.bind(self, *args, **kwargs)
-        arguments = bound.arguments
-        capture = publishing.fit_capture(self, selection, 'fit_generator',
-                                         arguments.get('validation_data') is not None)
-        arguments['callbacks'] = capture.callbacks(arguments.get('callbacks'), window=True)
-        capture.begin(arguments['callbacks'])
-        try:
-            return raw(*bound.args, **bound.kwargs)
-        finally:
-            capture.end()
-
-    return with_get_predict(raw, fit_generator, _FIT_EFFECT)
+    return _make_fit_method(raw, 'fit_generator', _generator_validates, window=True)
 
 
 def _make_evaluate(raw):

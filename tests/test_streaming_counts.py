@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
 from sklearn import metrics as skm
 
 from keras_getpredict.analysis import count_metrics
@@ -16,7 +15,8 @@ from keras_getpredict.core.selection import parse_get_predict
 from keras_getpredict.core.streaming import (OutputCounts, ReduceSpec, StreamingCounts,
                                              fold)
 
-SETTINGS = settings(max_examples=60, deadline=None)
+# No example database: nothing is written into the worktree.
+SETTINGS = settings(max_examples=60, deadline=None, database=None)
 
 
 def _softmax(z):

@@ -35,7 +35,7 @@ setup(
     extras_require={
         'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4'],
         'gpu': ['tensorflow-gpu>=1.15,<1.16', 'protobuf<4'],
-        'test': ['pytest', 'pytest-xdist', 'pytest-timeout'],
+        'test': ['pytest', 'pytest-xdist', 'pytest-timeout', 'hypothesis'],
         # Keras 2.2.4's own test suite (make test-keras-suite); pins in constraints.txt.
         'kerassuite': ['pytest', 'pytest-xdist', 'pytest-timeout',
                        'PyYAML', 'requests', 'pandas'],

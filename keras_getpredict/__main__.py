@@ -51,9 +51,11 @@ def _parser():
 
 
 def _one_line(error, path):
-    """The message of `error` on one line, naming `path` if it does not yet."""
+    """The message of `error` on one line; a problem with the file names `path`."""
     message = ' '.join(str(error).split()) or type(error).__name__
-    return message if path in message else '%s: %s' % (path, message)
+    if isinstance(error, ImportError) or path in message:
+        return message
+    return '%s: %s' % (path, message)
 
 
 def main(argv=None):

@@ -2,7 +2,10 @@
 import numpy as np
 import pytest
 import scipy.sparse
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
+
+# Cheap (about 1 ms a case): more cases than the profile's default.
+MANY = settings(max_examples=200)
 
 from keras_getpredict import GtsAndPreds, concat_batches
 from keras_getpredict.core.selection import (GATHER_NAMES, SHARDS_NAMES, Selection,
@@ -22,6 +25,7 @@ def _first_occurrences(names):
 
 # --------------------------------------------------------------- get_predict
 
+@MANY
 @given(st.one_of(NAMES, NAME_LISTS, NAME_LISTS.map(tuple)))
 def test_names_select_those_outputs_in_order_without_repeats(value):
     selection = parse_get_predict(value)
@@ -30,6 +34,7 @@ def test_names_select_those_outputs_in_order_without_repeats(value):
     assert (selection.inputs, selection.gather, selection.shards) == ((), None, 'contiguous')
 
 
+@MANY
 @given(st.fixed_dictionaries({}, optional={
     'outputs': st.one_of(st.just(True), st.none(), NAMES, NAME_LISTS),
     'inputs': st.one_of(NAMES, st.lists(NAMES, max_size=4)),
@@ -61,6 +66,7 @@ ANYTHING = st.recursive(
     max_leaves=8)
 
 
+@MANY
 @given(ANYTHING)
 def test_any_value_is_a_selection_off_or_a_typeerror_or_valueerror_naming_get_predict(value):
     try:
@@ -114,6 +120,7 @@ def batches_of_outputs(draw):
     return GtsAndPreds(names, y_true, y_pred, inputs), whole_true, whole_pred, inputs
 
 
+@MANY
 @given(batches_of_outputs())
 def test_concat_batches_gives_back_the_arrays_the_batches_were_cut_from(case):
     gts_and_preds, whole_true, whole_pred, inputs = case
@@ -134,6 +141,7 @@ def test_concat_batches_gives_back_the_arrays_the_batches_were_cut_from(case):
         np.testing.assert_array_equal(flat['inputs']['sparse'].toarray(), flat['inputs']['dense'])
 
 
+@MANY
 @given(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=2, max_size=4))
 def test_batches_of_different_trailing_shapes_raise_valueerror(shapes):
     batches = [np.zeros(s) for s in shapes]

@@ -50,6 +50,14 @@ def _parser():
     return parser
 
 
+def _one_line(error, path):
+    """The message of `error` on one line; a problem with the file names `path`."""
+    message = ' '.join(str(error).split()) or type(error).__name__
+    if isinstance(error, ImportError) or path in message:
+        return message
+    return '%s: %s' % (path, message)
+
+
 def main(argv=None):
     """Entry point of the `keras-getpredict` console script and `python -m keras_getpredict`."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
@@ -58,7 +66,7 @@ def main(argv=None):
         try:
             report(args.file, out_dir=args.out, outputs=args.output)
         except (IOError, OSError, ValueError, ImportError) as e:
-            sys.stderr.write('keras-getpredict report: %s\n' % e)
+            sys.stderr.write('keras-getpredict report: %s\n' % _one_line(e, args.file))
             return 1
         return 0
     if args.command is None:

@@ -22,6 +22,18 @@ with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
     from keras import backend as K  # noqa: E402
 
 import keras_getpredict  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Property tests: bounded and reproducible by default, so `make test` stays fast and
+# never flaky; HYPOTHESIS_PROFILE=thorough searches wider (random, 20x the cases).
+# No example database: nothing written into the checkout.
+settings.register_profile('default', max_examples=40, deadline=None, derandomize=True,
+                          database=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow,
+                                                 HealthCheck.function_scoped_fixture])
+settings.register_profile('thorough', parent=settings.get_profile('default'),
+                          max_examples=800, derandomize=False)
+settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'default'))
 
 
 @pytest.fixture(autouse=True)

@@ -101,6 +101,14 @@ def shard(array, how):
     return np.array_split(array, hvd.size())[hvd.rank()]
 
 
+def _error_of(call):
+    try:
+        call()
+    except Exception as e:  # noqa: B902 - the job reports what each rank raised
+        return '%s: %s' % (type(e).__name__, e)
+    return ''
+
+
 def run_case(case, out, samples):
     x_val, y_val = dataset(samples, seed=1)
     x_train, y_train = dataset(4 * hvd.size(), seed=2)
@@ -175,6 +183,24 @@ def run_case(case, out, samples):
         except ValueError as e:
             arrays['error'] = np.array(str(e))
         # The ranks are still in step: one more collective completes.
+        arrays['after'] = np.array(hvd.allreduce(np.array([1.0]), average=False))
+    elif case == 'some_ranks':
+        # `get_predict` on rank 0 only: rank 0 waits in the gather, the others in the
+        # next epoch's gradient allreduce. Rank 0 gives up after the timeout; its
+        # Horovod shutdown then fails the others' collective.
+        val = Batches(x_val, y_val)
+        arrays['error'] = np.array(_error_of(lambda: build_model().fit_generator(
+            train, len(train), epochs=2, verbose=0, validation_data=val,
+            validation_steps=len(val), get_predict=hvd.rank() == 0)))
+    elif case == 'root_metrics':
+        # Gathered to rank 0, EpochMetrics there only, MetricAverageCallback on every rank.
+        val = Batches(shard(x_val, 'contiguous'), shard(y_val, 'contiguous'))
+        callbacks = [hvd.callbacks.MetricAverageCallback()]
+        if hvd.rank() == 0:
+            callbacks.append(EpochMetrics(task='multiclass'))
+        arrays['error'] = np.array(_error_of(lambda: build_model().fit_generator(
+            train, len(train), epochs=1, verbose=0, validation_data=val,
+            validation_steps=len(val), callbacks=callbacks, get_predict={'gather': 'root'})))
         arrays['after'] = np.array(hvd.allreduce(np.array([1.0]), average=False))
     else:
         raise SystemExit('unknown case %r' % case)

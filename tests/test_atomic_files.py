@@ -102,3 +102,51 @@ def test_temp_files_are_unique_and_in_the_target_folder(tmpdir, monkeypatch):
     assert len(set(seen)) == 2
     assert all(os.path.dirname(t) == os.path.dirname(path) for t in seen)
     assert os.listdir(os.path.dirname(path)) == ['f.png']
+
+
+def _dead_pid():
+    import subprocess
+    import sys
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    return child.pid
+
+
+def test_stale_temp_files_of_dead_writers_on_this_host_are_removed(tmpdir, monkeypatch):
+    monkeypatch.setattr(atomic_files, '_swept', set())
+    host = atomic_files._host()
+    names = {'dead': '.keras-getpredict-%s-%d-abc_12.tmp.npz' % (host, _dead_pid()),
+             'alive': '.keras-getpredict-%s-%d-xyz.tmp.npz' % (host, os.getpid()),
+             'elsewhere': '.keras-getpredict-otherhost-%d-abc.tmp.npz' % _dead_pid(),
+             'foreign': '.keras-getpredict-notes.txt', 'user': 'mine.tmp.npz'}
+    for name in names.values():
+        tmpdir.join(name).write('x')
+    write_npz_atomic(str(tmpdir.join('p.npz')), {'y': np.arange(3)})
+    left = sorted(os.listdir(str(tmpdir)))
+    assert left == sorted(['p.npz'] + [n for k, n in names.items() if k != 'dead'])
+
+
+def test_a_killed_writers_temp_file_goes_at_the_next_write(tmpdir, monkeypatch):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    script = textwrap.dedent('''
+        import sys, time
+        from keras_getpredict.analysis.atomic_files import write_atomic
+        def write(f):
+            print('writing', flush=True)
+            time.sleep(60)
+        write_atomic(sys.argv[1], write)
+    ''')
+    path = str(tmpdir.join('p.bin'))
+    child = subprocess.Popen([sys.executable, '-c', script, path], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout.readline().strip() == b'writing'
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert [n for n in os.listdir(str(tmpdir)) if n.startswith('.keras-getpredict-')]
+    monkeypatch.setattr(atomic_files, '_swept', set())
+    write_atomic(path, lambda f: f.write(b'data'))
+    assert os.listdir(str(tmpdir)) == ['p.bin']

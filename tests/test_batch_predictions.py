@@ -429,3 +429,26 @@ def test_outputs_are_those_of_the_step_before_its_weight_update():
         xb = x[start:start + 4]
         np.testing.assert_allclose(record['y_pred'], xb.dot(kernel) + bias, rtol=1e-5,
                                    atol=1e-5)
+
+
+def test_refuses_an_unsupported_keras_when_training_starts(monkeypatch):
+    import keras
+    x, y = data(4)
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile('sgd', 'mse')
+    monkeypatch.setattr(keras, '__version__', '2.3.1')
+    with pytest.raises(RuntimeError, match=r'BatchPredictions works with Keras 2\.2\.4 only; '
+                                           r'found Keras 2\.3\.1'):
+        model.fit(x, y, verbose=0, callbacks=[BatchPredictions()])
+
+
+def test_names_a_missing_backend_function_internal(monkeypatch):
+    from keras_getpredict.core import keras_internals
+    x, y = data(4)
+    model = Sequential([Dense(2, input_shape=(3,))])
+    model.compile('sgd', 'mse')
+    monkeypatch.setattr(keras_internals, '_function_internals_present', [])
+    monkeypatch.setattr(keras_internals, 'SESSION_CALLABLE_STATE',
+                        keras_internals.SESSION_CALLABLE_STATE + ('_renamed_callable',))
+    with pytest.raises(RuntimeError, match=r'BatchPredictions: .*Function\._renamed_callable'):
+        model.fit(x, y, verbose=0, callbacks=[BatchPredictions()])

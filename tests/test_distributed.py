@@ -137,23 +137,24 @@ class ThreadRanks(object):
                 ranks.barrier.wait()
                 return out
 
-            def counts(self, row):
-                return self._allgather(np.asarray(row, np.int64).reshape(1, 2))
+            def counts(self, row, label='counts'):
+                return self._allgather(np.asarray(row, np.int64).reshape(1, -1))
 
-            def payloads(self, payload):
+            def payloads(self, payload, label='payloads'):
                 return self._allgather(payload)
 
         allgather = Allgather()
         allgather.rank = rank
         return allgather
 
-    def run(self, per_rank, **kwargs):
+    def run(self, per_rank, function=None, **kwargs):
         results, errors = [None] * self.size, [None] * self.size
+        function = function or distributed.gather
 
         def work(rank):
             try:
-                results[rank] = distributed.gather(
-                    per_rank[rank], allgather=self.for_rank(rank), **kwargs)
+                results[rank] = function(per_rank[rank], allgather=self.for_rank(rank),
+                                         **kwargs)
             except Exception as e:  # noqa: B902 - reported per rank below
                 errors[rank] = e
 
@@ -304,3 +305,52 @@ def test_a_horovod_without_the_averaging_method_is_named_not_skipped(monkeypatch
         keras_internals.check()
     with pytest.raises(RuntimeError, match=re.escape(name)):
         distributed.step_over_predictions_in_metric_averages([MetricAverageCallbackImpl()])
+
+
+def test_ranks_choosing_different_gather_settings_raise_on_every_rank():
+    ranks = ThreadRanks(2)
+    per_rank = [shard_of(range(4), 2), shard_of(range(4, 8), 2)]
+
+    def gather(gts_and_preds, allgather):
+        to = 'all' if allgather.rank == 0 else 'root'
+        return distributed.gather(gts_and_preds, to=to, allgather=allgather)
+
+    results, errors = ranks.run(per_rank, function=gather)
+    for error in errors:
+        assert isinstance(error, ValueError)
+        assert "different `get_predict` settings ('gather'/'shards' per rank, rank 0 " \
+               "first: ['all/contiguous', 'root/contiguous'])" in str(error)
+    assert ranks.calls == [1, 1]
+
+
+def test_logs_keys_only_some_ranks_have_raise_on_every_rank():
+    from keras_getpredict.core.horovod_gather import check_same_keys
+    ranks = ThreadRanks(3)
+    keys = [['val_loss', 'val_f1_macro', 'val_accuracy'], ['val_loss'], ['val_loss']]
+    results, errors = ranks.run(keys, function=lambda k, allgather: check_same_keys(k, allgather))
+    for error in errors:
+        assert isinstance(error, ValueError)
+        assert "'val_accuracy' on ranks [0], 'val_f1_macro' on ranks [0]" in str(error)
+    # Equal keys cost one exchange.
+    ranks = ThreadRanks(2)
+    results, errors = ranks.run([['a', 'b'], ['b', 'a']],
+                                function=lambda k, allgather: check_same_keys(k, allgather))
+    assert errors == [None, None] and ranks.calls == [1, 1]
+
+
+def test_a_collective_no_other_rank_joins_raises_after_the_timeout(monkeypatch):
+    from keras_getpredict.core import horovod_gather
+    never = threading.Event()
+
+    class StuckSession(object):
+        def run(self, op, feed):
+            never.wait()
+
+    monkeypatch.setenv(horovod_gather.TIMEOUT_ENV, '0.2')
+    with pytest.raises(RuntimeError, match=r"rank 1 waited 0.2 s .* 'counts' exchange.*"
+                                           r"KERAS_GETPREDICT_GATHER_TIMEOUT"):
+        horovod_gather._bounded_run(StuckSession(), None, {}, 1, 'counts')
+    never.set()
+    monkeypatch.setenv(horovod_gather.TIMEOUT_ENV, 'soon')
+    with pytest.raises(ValueError, match='KERAS_GETPREDICT_GATHER_TIMEOUT should be a number'):
+        horovod_gather.gather_timeout()

@@ -135,6 +135,47 @@ def test_per_class_keys_and_integer_labels(installed):
                    epochs=1)
     f1 = skm.f1_score(LABELS, X_VAL.argmax(1), average=None)
     assert [history.history['val_f1_%s' % c][0] for c in 'abc'] == pytest.approx(f1, rel=1e-5)
+    scores = _softmax(5 * X_VAL)
+    auc = [skm.roc_auc_score(LABELS == k, scores[:, k]) for k in range(3)]
+    assert [history.history['val_roc_auc_%s' % c][0] for c in 'abc'] == pytest.approx(auc,
+                                                                                      rel=1e-5)
+    assert [history.history['val_support_%s' % c][0] for c in 'abc'] == [4, 3, 3]
+
+
+@pytest.mark.parametrize('class_names, both', [
+    (['macro', 'b', 'c'], ["the macro precision", "precision of class 'macro'"]),
+    (['a', 'micro', 'c'], ["the micro precision", "precision of class 'micro'"]),
+    (['a b', 'a_b', 'c'], ["precision of class 'a b'", "precision of class 'a_b'"]),
+    ({'head_0': ['weighted', 'b', 'c']}, ["the weighted precision",
+                                          "precision of class 'weighted'"]),
+])
+def test_class_names_clashing_with_a_key_raise_at_construction(class_names, both):
+    with pytest.raises(ValueError) as error:
+        EpochMetrics(class_names=class_names, per_class=True)
+    message = str(error.value)
+    assert both[0] in message and both[1] in message
+    EpochMetrics(class_names=class_names)  # without per-class keys nothing clashes
+
+
+def test_output_names_clashing_as_keys_raise_at_the_first_epoch(installed):
+    x = Input((3,), name='x')
+    heads = [Dense(3, activation='softmax', name=n)(x) for n in ('a.b', 'a.b_precision')]
+    model = Model(x, heads)
+    model.compile(SGD(lr=0.0), 'categorical_crossentropy')
+    # Keys start with the output name: only a class name can make them meet.
+    metrics = EpochMetrics(per_class=True, class_names={'a.b': ['x', 'y', 'z'],
+                                                        'a.b_precision': ['p', 'q', 'r']})
+    model.fit(X_VAL, [Y_VAL, Y_VAL], epochs=1, verbose=0, validation_data=(X_VAL, [Y_VAL, Y_VAL]),
+              callbacks=[metrics], get_predict=True)
+    clashing = EpochMetrics(per_class=True, class_names={'a.b': ['precision_macro', 'y', 'z'],
+                                                         'a.b_precision': ['p', 'q', 'r']})
+    with pytest.raises(ValueError, match="precision of class 'precision_macro' of output "
+                                         "'a.b' and the macro precision of output "
+                                         "'a.b_precision' under the key "
+                                         "'val_a.b_precision_precision_macro'"):
+        model.fit(X_VAL, [Y_VAL, Y_VAL], epochs=1, verbose=0,
+                  validation_data=(X_VAL, [Y_VAL, Y_VAL]), callbacks=[clashing],
+                  get_predict=True)
 
 
 def test_several_outputs_get_their_name_in_the_key(installed):
@@ -195,3 +236,5 @@ def test_docs_document_every_logged_key():
                            'docs', 'callbacks.md')) as f:
         readme = f.read()
     assert [n for n in SCALAR_NAMES if '`val_%s`' % n not in readme] == []
+    from keras_getpredict.callbacks.epoch_metrics import PER_CLASS_NAMES
+    assert '`val_{%s}_<class>`' % ','.join(PER_CLASS_NAMES) in readme

@@ -25,12 +25,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 HOROVODRUN = os.path.join(os.path.dirname(sys.executable), 'horovodrun')
 
 
-def horovodrun(ranks, case, samples, out, timeout=240):
+def horovodrun(ranks, case, samples, out, timeout=240, env=None):
     """Runs one job; kills the whole launch if it outlives `timeout` (a hang)."""
     command = [HOROVODRUN, '--gloo', '-np', str(ranks), '-H', 'localhost:%d' % ranks,
                sys.executable, os.path.join(HERE, 'horovod_job.py'), case, str(out),
                str(samples)]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    env = dict(os.environ, **(env or {}))
+    env = dict(env, PYTHONPATH=os.pathsep.join(
         [os.path.dirname(HERE)] + os.environ.get('PYTHONPATH', '').split(os.pathsep)))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env=env, start_new_session=True)
@@ -154,3 +155,20 @@ def test_reducing_mode_sums_counts_over_ranks_that_validate_different_steps(tmpd
     # Not gathered unless asked: each rank's own shard.
     assert per_rank[0]['evaluate_own_confusion'].sum() == 7
     assert per_rank[1]['evaluate_own_confusion'].sum() == 6
+
+
+def test_get_predict_on_some_ranks_only_raises_on_every_rank_within_the_timeout(tmpdir):
+    per_rank = horovodrun(2, 'some_ranks', 12, tmpdir, timeout=120,
+                          env={'KERAS_GETPREDICT_GATHER_TIMEOUT': '10'})
+    assert str(per_rank[0]['error']).startswith('RuntimeError: Horovod rank 0 waited 10 s')
+    # The other rank's own collective failed once rank 0 shut Horovod down.
+    assert 'Horovod has been shut down' in str(per_rank[1]['error'])
+
+
+def test_epoch_metrics_on_the_root_only_next_to_metric_average_raises_on_every_rank(tmpdir):
+    per_rank = horovodrun(2, 'root_metrics', 12, tmpdir, timeout=120)
+    for arrays in per_rank:
+        error = str(arrays['error'])
+        assert error.startswith("ValueError: The Horovod ranks' epoch logs hold different keys")
+        assert "'val_f1_macro' on ranks [0]" in error
+        assert float(arrays['after'][0]) == 2.0

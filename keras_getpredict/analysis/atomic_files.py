@@ -6,13 +6,20 @@ a test's child process) can use it cheaply.
 """
 from __future__ import absolute_import
 
+import errno
 import os
+import re
+import socket
 import stat
 import tempfile
 
 import numpy as np
 
 _TEMP_PREFIX = '.keras-getpredict-'
+# `.keras-getpredict-<host>-<pid>-<random>.tmp<ext>`: the owner is in the name, so a
+# later writer can tell a temp file left by a killed process from one being written.
+_TEMP_NAME = re.compile(r'^\.keras-getpredict-(?P<host>.+)-(?P<pid>\d+)-[a-z0-9_]+\.tmp')
+_swept = set()
 
 
 def write_atomic(path, write):
@@ -21,7 +28,9 @@ def write_atomic(path, write):
     `write(f)` fills a temporary file (opened `'wb'`) in the same directory, which
     is then flushed, synced and renamed over `path` with `os.replace` (atomic on
     POSIX and Windows). On any error the temporary file is removed and `path` is
-    untouched. The file gets the mode a plain `open(path, 'wb')` would give it:
+    untouched. A process killed while writing leaves its temporary file behind;
+    the first `write_atomic` of a process into a directory removes such files
+    (see `remove_stale_temp_files`). The file gets the mode a plain `open(path, 'wb')` would give it:
     that of the file it replaces, or `0o666` less the umask for a new one.
 
     # Arguments
@@ -34,8 +43,12 @@ def write_atomic(path, write):
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         os.makedirs(directory)
+    if directory not in _swept:
+        remove_stale_temp_files(directory)
+        _swept.add(directory)
     suffix = '.tmp' + os.path.splitext(path)[1]
-    handle, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=suffix, dir=directory)
+    prefix = '%s%s-%d-' % (_TEMP_PREFIX, _host(), os.getpid())
+    handle, temp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
     try:
         with os.fdopen(handle, 'wb') as f:
             # mkstemp creates the file 0600, readable by its owner only.
@@ -50,6 +63,49 @@ def write_atomic(path, write):
         raise
     _sync_directory(directory)
     return path
+
+
+def remove_stale_temp_files(directory):
+    """Removes the temporary files of `write_atomic` calls whose process is gone.
+
+    Only hidden files named by `write_atomic` on this host whose owner process no
+    longer runs are removed; anything else (other hosts sharing the folder, live
+    writers, other files) stays.
+
+    # Returns
+        The list of removed paths.
+    """
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        match = _TEMP_NAME.match(name)
+        if match and match.group('host') == _host() and \
+                not _process_runs(int(match.group('pid'))):
+            path = os.path.join(directory, name)
+            try:
+                os.remove(path)
+                removed.append(path)
+            except OSError:
+                pass  # removed meanwhile by another writer, or not ours to remove
+    return removed
+
+
+def _host():
+    return re.sub(r'[^A-Za-z0-9.]', '_', socket.gethostname()) or 'localhost'
+
+
+def _process_runs(pid):
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except OSError as e:
+        # EPERM: it runs, as another user.
+        return e.errno != errno.ESRCH
+    return True
 
 
 def write_npz_atomic(path, arrays, compressed=True):

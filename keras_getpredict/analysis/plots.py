@@ -13,7 +13,7 @@ from .optional_deps import optional_module
 
 #: The modules the figures import (from the `[metrics]` extra).
 REQUIRES = ('matplotlib.figure', 'matplotlib.backends.backend_agg', 'matplotlib.cm',
-            'sklearn.metrics')
+            'matplotlib.ticker', 'sklearn.metrics')
 
 
 def _figure(width, height):
@@ -39,19 +39,35 @@ def confusion_matrix_figure(result, title='Confusion matrix'):
         figure.suptitle(title)
         figure.tight_layout(rect=(0, 0, 1, 0.93))
         return figure
+    # Counts, and beside them each row divided by its support: the share of each true
+    # class predicted as each class, readable when classes are imbalanced.
     size = 2.5 + 0.45 * len(names)
-    figure = _figure(size + 1.0, size)
-    axes = figure.add_subplot(1, 1, 1)
-    image = _matrix(axes, result.confusion_matrix, names)
-    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-    axes.set_xlabel('predicted')
-    axes.set_ylabel('true')
-    axes.set_title('%s (accuracy %.3f, n=%d)' % (title, result.accuracy, result.n_samples))
-    figure.tight_layout()
+    figure = _figure(2 * size + 2.0, size + 0.4)
+    counts = figure.add_subplot(1, 2, 1)
+    image = _matrix(counts, result.confusion_matrix, names)
+    figure.colorbar(image, ax=counts, fraction=0.046, pad=0.04)
+    counts.set_title('counts')
+    shares = figure.add_subplot(1, 2, 2)
+    image = _matrix(shares, row_normalised(result.confusion_matrix), names, digits=2)
+    image.set_clim(0, 1)
+    figure.colorbar(image, ax=shares, fraction=0.046, pad=0.04)
+    shares.set_title('share of each true class')
+    for axes in (counts, shares):
+        axes.set_xlabel('predicted')
+        axes.set_ylabel('true')
+    figure.suptitle('%s (accuracy %.3f, n=%d)' % (title, result.accuracy, result.n_samples))
+    figure.tight_layout(rect=(0, 0, 1, 0.94))
     return figure
 
 
-def _matrix(axes, counts, names, small=False):
+def row_normalised(counts):
+    """`counts` with each row divided by its sum; rows without samples stay 0."""
+    counts = np.asarray(counts, dtype='float64')
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+def _matrix(axes, counts, names, small=False, digits=None):
     image = axes.imshow(counts, cmap='Blues', interpolation='nearest')
     ticks = np.arange(len(names))
     axes.set_xticks(ticks)
@@ -61,7 +77,8 @@ def _matrix(axes, counts, names, small=False):
     high = counts.max() / 2.0 if counts.size else 0
     for (i, j), value in np.ndenumerate(counts):
         if value or small:
-            axes.text(j, i, str(value), ha='center', va='center', fontsize=8,
+            text = str(value) if digits is None else '%.*f' % (digits, value)
+            axes.text(j, i, text, ha='center', va='center', fontsize=8,
                       color='white' if value > high else 'black')
     return image
 
@@ -95,19 +112,24 @@ def pr_curves_figure(result, title='Precision-recall curves'):
 
 
 def per_class_figure(result, title='Per-class precision, recall, F1'):
-    """Grouped bars of precision, recall and F1 per class."""
+    """Grouped bars of precision, recall and F1 per class, each bar labelled with its
+    value and each class with its support (`n=`, true samples)."""
     names = result.class_names
-    figure = _figure(max(6.0, 0.7 * len(names) + 2), 4.0)
+    figure = _figure(max(6.0, 0.9 * len(names) + 2), 4.4)
     axes = figure.add_subplot(1, 1, 1)
     x = np.arange(len(names))
     width = 0.27
     for offset, (label, values) in zip((-width, 0, width), (
             ('precision', result.precision), ('recall', result.recall), ('F1', result.f1))):
         axes.bar(x + offset, values, width, label=label)
+        for position, value in zip(x + offset, values):
+            axes.text(position, value + 0.015, '%.2f' % value, ha='center', va='bottom',
+                      fontsize=6.5, rotation=90)
     axes.set_xticks(x)
-    axes.set_xticklabels(names)
-    # Headroom above 1.0 for the legend, so it hides no bar.
-    axes.set_ylim(0, 1.18)
+    axes.set_xticklabels(['%s\nn=%d' % (name, n) for name, n in zip(names, result.support)],
+                         fontsize=8)
+    # Headroom above 1.0 for the value labels and the legend, so they hide no bar.
+    axes.set_ylim(0, 1.3)
     axes.set_yticks(np.linspace(0, 1, 6))
     axes.grid(axis='y', alpha=0.3)
     axes.legend(loc='upper center', fontsize=8, ncol=3)
@@ -147,6 +169,9 @@ def history_figure(history, title='Training', metrics=None):
                       color=colors[bases.index(base)],
                       linestyle='--' if key.startswith('val_') else '-', label=key)
         axes.set_xlabel('epoch')
+        # Epochs are whole numbers: no 1.5 between two epochs.
+        axes.xaxis.set_major_locator(
+            optional_module('matplotlib.ticker').MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
         if axes.get_legend_handles_labels()[0]:
             axes.legend(fontsize=8)

@@ -23,6 +23,8 @@ from ..core.results import concat_batches, outputs_by_name
 from ..core.streaming import is_streaming
 from .atomic_files import write_npz_atomic
 from .count_files import CountsFile, count_arrays, is_count_file
+from .npz_reading import read_npz
+from .prediction_file_checks import check_arrays
 
 FORMAT = 1
 
@@ -126,20 +128,26 @@ class PredictionFile(object):
 def load_predictions(path):
     """Reads a file written by `save_predictions` / `PredictionSaver`.
 
+    Every member it reads is checked (presence, dtype kind, shapes that fit
+    `output_names`) and nothing is unpickled, so a damaged or foreign file gives
+    one `ValueError` naming the file and what is wrong.
+
     # Returns
         A `PredictionFile`, or a `count_files.CountsFile` for reducing-mode counts.
 
     # Raises
-        ValueError: In case the file is not a keras-getpredict predictions file.
+        ValueError: In case the file is not a readable keras-getpredict
+            predictions file.
+        IOError: In case the file cannot be opened.
     """
-    with np.load(path, allow_pickle=False) as data:
-        arrays = {key: data[key] for key in data.files}
+    arrays = read_npz(path)
     if 'format' not in arrays or 'output_names' not in arrays:
         raise ValueError('%s is not a keras-getpredict predictions file (it has the arrays '
                          '%s).' % (path, sorted(arrays)))
-    if int(arrays['format']) > FORMAT:
-        raise ValueError('%s has format %d; this keras-getpredict reads format %d or older.'
-                         % (path, int(arrays['format']), FORMAT))
     if is_count_file(arrays):
         return CountsFile(path, arrays)
+    try:
+        check_arrays(arrays)
+    except ValueError as e:
+        raise ValueError('%s: %s' % (path, e))
     return PredictionFile(path, arrays)

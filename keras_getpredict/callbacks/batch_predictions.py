@@ -249,6 +249,8 @@ class BatchPredictions(Callback):
         input_names: names of the captured inputs.
 
     # Raises
+        RuntimeError: When training starts, in case Keras is not 2.2.4 or its
+            backend function lacks an attribute this callback reaches into.
         ValueError: In case a name in `outputs`/`inputs` is not one of the
             model's (raised when training starts, listing the model's names),
             or `keep` is out of range.
@@ -358,6 +360,7 @@ class BatchPredictions(Callback):
         return layout
 
     def on_train_begin(self, logs=None):
+        keras_internals.check_train_function_access('BatchPredictions')
         model = self.model
         # `fit`/`fit_generator` built it already; otherwise this raises Keras' own
         # "You must compile your model before using it." for an uncompiled model.

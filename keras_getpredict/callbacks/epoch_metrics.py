@@ -27,7 +27,8 @@ from ..analysis.output_choice import check_outputs_argument, choose_outputs
 from ..core.results import LOGS_KEY, outputs_by_name
 from .predictions_callback import PredictionsCallback
 
-PER_CLASS_NAMES = ('precision', 'recall', 'f1')
+#: Per-class values logged with `per_class=True`, as `<prefix><name>_<class>`.
+PER_CLASS_NAMES = ('precision', 'recall', 'f1', 'roc_auc', 'support')
 
 #: The settings that may be given per output, as a dict keyed by output name.
 PER_OUTPUT_SETTINGS = ('task', 'threshold', 'class_names')
@@ -52,6 +53,48 @@ def _check_threshold(threshold, argument):
                                   not isinstance(threshold, numbers.Real)):
         raise TypeError('%s should be a number (the score from which a class counts as '
                         'predicted); got %r.' % (argument, threshold))
+
+
+def metric_keys(start, class_names=None, per_class=False, keys=None, output=None):
+    """The logs keys of one output, each with what it holds.
+
+    # Arguments
+        start: the prefix (and output name) before each metric name.
+        class_names: the output's class names (needed with `per_class`).
+        per_class: include the per-class keys.
+        keys: an `OrderedDict` to add to (the keys of other outputs), or `None`.
+        output: the output's name, said in the descriptions when given.
+
+    # Returns
+        `OrderedDict` of logs key to a description of its value.
+
+    # Raises
+        ValueError: In case two values would share a key: a class name equal to
+            an average (`'macro'` gives `<prefix>precision_macro`), or two class
+            or output names that become the same key (`'a b'` and `'a_b'`).
+    """
+    keys = OrderedDict() if keys is None else keys
+    origins = [(name, _describe(name)) for name in classification.SCALAR_NAMES]
+    if per_class:
+        origins += [('%s_%s' % (name, safe_key(c)), '%s of class %r' % (name, str(c)))
+                    for c in class_names for name in PER_CLASS_NAMES]
+    for name, origin in origins:
+        key = start + name
+        if output is not None:
+            origin += ' of output %r' % str(output)
+        if key in keys:
+            raise ValueError('EpochMetrics would log both %s and %s under the key %r. '
+                             'Rename the class or output (keys keep only letters, digits, '
+                             '`_`, `.` and `-`).' % (keys[key], origin, key))
+        keys[key] = origin
+    return keys
+
+
+def _describe(scalar_name):
+    metric, _, average = scalar_name.rpartition('_')
+    if average in classification.AVERAGES:
+        return 'the %s %s' % (average, metric)
+    return 'the ' + scalar_name
 
 
 def split_outputs(gts_and_preds, outputs=None):
@@ -81,7 +124,7 @@ class EpochMetrics(PredictionsCallback):
     `<prefix>accuracy`, `<prefix>{precision,recall,f1}_{macro,micro,weighted}`,
     `<prefix>roc_auc_macro` and `<prefix>roc_auc_micro` (NaN where AUC is not
     defined), e.g. `val_f1_macro`. With `per_class=True` also
-    `<prefix>{precision,recall,f1}_<class name>`. When it computes several outputs
+    `<prefix>{precision,recall,f1,roc_auc,support}_<class name>`. When it computes several outputs
     the output name follows the prefix, as in Keras: `val_<output>_f1_macro`.
     The same keys are written every epoch: an epoch whose metrics fail to
     compute (see `failure_policy`) logs NaN under the keys written before.
@@ -106,8 +149,10 @@ class EpochMetrics(PredictionsCallback):
 
     # Raises
         TypeError: In case an argument has the wrong type.
-        ValueError: In case `task` is unknown or `class_names` repeats a name
-            (at construction); at the first epoch with predictions, in case they
+        ValueError: In case `task` is unknown, `class_names` repeats a name, or
+            (with `per_class`) a class name would make a key another value has,
+            such as `'macro'` (`val_precision_macro`) or `'a b'` next to `'a_b'`
+            (at construction, or at the first epoch for names from the shapes); at the first epoch with predictions, in case they
             do not fit the settings (outputs, shapes, task, number of class
             names), or a key it would write is already in the logs (choose
             another `prefix`). Later, an error in computing the metrics warns
@@ -136,6 +181,10 @@ class EpochMetrics(PredictionsCallback):
             classification.check_class_names(value, label)
         if not isinstance(prefix, six.string_types):
             raise TypeError('`prefix` should be a string such as %r; got %r.' % ('val_', prefix))
+        if per_class:
+            for _, value in _each_value('class_names', class_names):
+                if value is not None:
+                    metric_keys(prefix, value, per_class=True)
         require(*classification.REQUIRES)
         self.outputs = outputs
         self.task = task
@@ -187,17 +236,22 @@ class EpochMetrics(PredictionsCallback):
             if unknown:
                 raise ValueError('`%s` has settings for the outputs %s, but the predictions '
                                  'hold the outputs %s.' % (argument, unknown, list(pairs)))
-        for name, (y_true, y_pred) in choose_outputs(pairs, self.outputs).items():
+        chosen = choose_outputs(pairs, self.outputs)
+        keys = OrderedDict()
+        for name, (y_true, y_pred) in chosen.items():
             task, threshold, class_names = self.settings_for(name)
             with _naming_output(name):
-                classification.prepare_output(y_true, y_pred, task, threshold, class_names)
+                prepared = classification.prepare_output(y_true, y_pred, task, threshold,
+                                                         class_names)
+            several = len(chosen) > 1
+            metric_keys(self._start(name, several), prepared.class_names, self.per_class,
+                        keys, name if several else None)
 
     def scalars(self, results):
         """The logs entries for `results`, as an `OrderedDict`."""
         values = OrderedDict()
-        several = len(results) > 1
         for output, result in results.items():
-            start = self.prefix + (safe_key(output) + '_' if several else '')
+            start = self._start(output, len(results) > 1)
             for name, value in result.scalars().items():
                 values[start + name] = value
             if self.per_class:
@@ -205,6 +259,9 @@ class EpochMetrics(PredictionsCallback):
                     for name in PER_CLASS_NAMES:
                         values['%s%s_%s' % (start, name, safe_key(class_name))] = per[name]
         return values
+
+    def _start(self, output, several):
+        return self.prefix + (safe_key(output) + '_' if several else '')
 
     def table(self, results, epoch=None):
         """The per-class tables of `results` as one string."""

@@ -18,7 +18,10 @@ The order of the gathered batches follows `get_predict['shards']`: see `shards.p
 """
 from __future__ import absolute_import
 
+import os
+import threading
 import weakref
+import zlib
 
 import numpy as np
 
@@ -27,6 +30,18 @@ from .gather_payload import decode, encode
 from .results import LOGS_KEY
 from .gather_order import MERGERS
 from .horovod_sum import HorovodAllreduce, sum_counts
+
+#: Environment variable: seconds a rank waits in the first collective of an exchange
+#: for the other ranks to join (default `DEFAULT_TIMEOUT`). A rank that never joins
+#: (it runs `fit` without `get_predict`, or other callbacks) would leave this one
+#: waiting forever; after the timeout this rank raises, and its exit shuts Horovod
+#: down on the others too.
+TIMEOUT_ENV = 'KERAS_GETPREDICT_GATHER_TIMEOUT'
+DEFAULT_TIMEOUT = 600.0
+
+# The choices every rank must make alike, as numbers in the counts row.
+_TO_CODES = {'all': 1, 'root': 2}
+_SHARDS_CODES = {'contiguous': 1, 'strided': 2}
 
 # ---------------------------------------------------------------------- Horovod
 
@@ -56,21 +71,72 @@ class HorovodAllgather(object):
         placeholder, op = ops[label]
         return session, placeholder, op
 
-    def counts(self, row):
-        """Every rank's `row` (int64 vector of length 2), stacked by rank."""
+    def counts(self, row, label='counts'):
+        """Every rank's `row` (int64 vector of length 4), stacked by rank; waits at
+        most `TIMEOUT_ENV` seconds for the other ranks."""
         import tensorflow as tf
-        session, placeholder, op = self._op('counts', tf.int64, (None, 2))
-        return session.run(op, {placeholder: np.asarray(row, np.int64).reshape(1, 2)})
+        session, placeholder, op = self._op(label, tf.int64, (None, 4))
+        return _bounded_run(session, op, {placeholder: np.asarray(row, np.int64).reshape(1, 4)},
+                            self.rank, label)
 
-    def payloads(self, payload):
+    def payloads(self, payload, label='payloads'):
         """Every rank's `uint8` payload, concatenated by rank."""
         import tensorflow as tf
-        session, placeholder, op = self._op('payloads', tf.uint8, (None,))
+        session, placeholder, op = self._op(label, tf.uint8, (None,))
         return session.run(op, {placeholder: payload})
 
     @property
     def rank(self):
         return self.hvd.rank()
+
+
+def gather_timeout():
+    """The seconds from `TIMEOUT_ENV` (`DEFAULT_TIMEOUT` when unset)."""
+    value = os.environ.get(TIMEOUT_ENV, '')
+    try:
+        return float(value) if value else DEFAULT_TIMEOUT
+    except ValueError:
+        raise ValueError('%s should be a number of seconds; got %r.' % (TIMEOUT_ENV, value))
+
+
+def _bounded_run(session, op, feed, rank, label):
+    # A collective some rank never joins blocks `session.run` for good, and TF's own
+    # `timeout_in_ms` cannot cancel a Horovod op; so it runs in a daemon thread.
+    timeout = gather_timeout()
+    done = {}
+
+    def run():
+        try:
+            done['value'] = session.run(op, feed)
+        except BaseException as e:  # noqa: B902 - handed to the waiting thread
+            done['error'] = e
+
+    thread = threading.Thread(target=run, name='keras-getpredict-' + label)
+    thread.daemon = True
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise RuntimeError(
+            'Horovod rank %d waited %g s for the other ranks in keras-getpredict\'s %r '
+            'exchange, which every rank makes at each epoch end of `fit`/`fit_generator` '
+            "with `get_predict` (and in Horovod's `MetricAverageCallback` next to it); some "
+            'rank never joined. Pass the same `get_predict` and the same callbacks on '
+            'every rank (set %s to wait longer).' % (rank, timeout, label, TIMEOUT_ENV))
+    if 'error' in done:
+        raise done['error']
+    return done['value']
+
+
+def _check_same_choices(counts, to, shards):
+    rows = [(int(a), int(b)) for a, b in counts[:, 2:]]
+    if len(set(rows)) > 1:
+        names = lambda codes, code: [k for k, v in codes.items() if v == code] or ['?']
+        choices = ['%s/%s' % (names(_TO_CODES, a)[0], names(_SHARDS_CODES, b)[0])
+                   for a, b in rows]
+        raise ValueError(
+            "The Horovod ranks gather with different `get_predict` settings "
+            "('gather'/'shards' per rank, rank 0 first: %s); pass the same on every rank."
+            % choices)
 
 
 def gather(gts_and_preds, to='all', shards='contiguous', allgather=None):
@@ -87,9 +153,11 @@ def gather(gts_and_preds, to='all', shards='contiguous', allgather=None):
         when `to='root'`, and when no rank recorded anything.
 
     # Raises
-        ValueError: In case the ranks validated different numbers of steps (on
-            every rank, before any collective could hang), or `shards` does not
-            match the data.
+        ValueError: In case the ranks validated different numbers of steps or
+            chose different `to`/`shards` (on every rank, before any collective
+            could hang), or `shards` does not match the data.
+        RuntimeError: In case some rank does not join within `TIMEOUT_ENV`
+            seconds.
     """
     if allgather is None:
         hvd = keras_internals.horovod_if_active()
@@ -97,7 +165,9 @@ def gather(gts_and_preds, to='all', shards='contiguous', allgather=None):
             raise RuntimeError('Horovod is not initialised with more than one rank.')
         allgather = HorovodAllgather(hvd)
     payload = encode(gts_and_preds)
-    counts = allgather.counts([len(gts_and_preds['y_pred']), payload.size])
+    counts = allgather.counts([len(gts_and_preds['y_pred']), payload.size,
+                               _TO_CODES.get(to, 0), _SHARDS_CODES.get(shards, 0)])
+    _check_same_choices(counts, to, shards)
     steps = [int(n) for n in counts[:, 0]]
     if len(set(steps)) > 1:
         raise ValueError(
@@ -147,8 +217,38 @@ def gatherer(selection, default):
 
 # ------------------------------------------------ Horovod's MetricAverageCallback
 
+def check_same_keys(keys, allgather):
+    """Raises `ValueError` on every rank unless every rank passes the same `keys`.
+
+    `MetricAverageCallback` allreduces each logs key by name: a key only some ranks
+    have (e.g. `EpochMetrics` on rank 0 only) leaves them waiting for good. One
+    fixed exchange of a checksum finds that first; the names follow only when the
+    checksums differ (every rank sees that, so every rank makes the second one).
+    """
+    blob = np.frombuffer('\n'.join(sorted(keys)).encode('utf-8'), np.uint8)
+    counts = allgather.counts([zlib.crc32(blob.tobytes()), blob.size, 0, 0], 'logs_keys')
+    if len(set(int(c) for c in counts[:, 0])) == 1 and len(set(counts[:, 1])) == 1:
+        return
+    names = allgather.payloads(blob, 'logs_key_names')
+    ends = np.cumsum(counts[:, 1])
+    per_rank = [set(filter(None, names[end - size:end].tobytes().decode('utf-8').split('\n')))
+                for end, size in zip(ends, counts[:, 1])]
+    everywhere = set.intersection(*per_rank)
+    differing = ['%r on ranks %s' % (key, [r for r, ks in enumerate(per_rank) if key in ks])
+                 for key in sorted(set.union(*per_rank) - everywhere)]
+    raise ValueError(
+        "The Horovod ranks' epoch logs hold different keys, so Horovod's "
+        '`MetricAverageCallback` (which averages every key on every rank) would wait '
+        "for good: %s. Put `EpochMetrics` and other callbacks that add logs keys on "
+        "every rank, with `get_predict={'gather': 'all'}` (the default of `fit`), or "
+        'leave `MetricAverageCallback` out.' % ', '.join(differing))
+
+
 def _step_over_predictions(average):
     def average_metrics_in_place(logs):
+        hvd = keras_internals.horovod_if_active()
+        if hvd is not None:
+            check_same_keys([k for k in (logs or {}) if k != LOGS_KEY], HorovodAllgather(hvd))
         if not logs or LOGS_KEY not in logs:
             return average(logs)
         # Averaged in a copy without the predictions, written back into `logs`.

@@ -214,6 +214,18 @@ def _probe_function():
         return K.function([], [tf.constant(0)])
 
 
+def _function_internals():
+    # What reaching into a built backend function needs (`BatchPredictions` too).
+    import tensorflow as tf
+    function = _probe_function()
+    required = [('keras.backend.tensorflow_backend.Function.' + name,
+                 lambda name=name: hasattr(function, name))
+                for name in FUNCTION_PARTS + SESSION_CALLABLE_STATE]
+    return required + [
+        ('tensorflow Session._make_callable_from_options',
+         lambda: hasattr(tf.compat.v1.Session, '_make_callable_from_options'))]
+
+
 def missing_internals():
     """The names of the private attributes above that the imported libraries lack."""
     import tensorflow as tf
@@ -221,14 +233,7 @@ def missing_internals():
     from keras.legacy import interfaces
 
     owners = patch_owners()
-    function = _probe_function()
-    required = [
-        ('keras.backend.tensorflow_backend.Function.' + name,
-         lambda name=name: hasattr(function, name))
-        for name in FUNCTION_PARTS + SESSION_CALLABLE_STATE]
-    required += [
-        ('tensorflow Session._make_callable_from_options',
-         lambda: hasattr(tf.compat.v1.Session, '_make_callable_from_options')),
+    required = _function_internals() + [
         ('keras.engine.training.Model._make_test_function',
          lambda: hasattr(training.Model, '_make_test_function')),
         ('keras.engine.training.Model._make_train_function',
@@ -263,3 +268,32 @@ def check():
     missing = missing_internals()
     if missing:
         raise RuntimeError(_missing_message(missing))
+
+
+#: The Keras releases whose internals the functions above are written against
+#: (the fork keeps `keras.__version__` at its base release).
+SUPPORTED_KERAS_VERSIONS = ('2.2.4',)
+
+
+def check_train_function_access(user):
+    """What `user` (a class reaching into the built train function) needs: a
+    supported Keras and the backend function's internals.
+
+    # Raises
+        RuntimeError: In case Keras is not a supported version, or an attribute
+            is missing, naming the version or the attributes.
+    """
+    import keras
+    if keras.__version__ not in SUPPORTED_KERAS_VERSIONS:
+        raise RuntimeError('%s works with Keras %s only; found Keras %s. Install `keras==%s`.'
+                           % (user, ' or '.join(SUPPORTED_KERAS_VERSIONS), keras.__version__,
+                              SUPPORTED_KERAS_VERSIONS[-1]))
+    if _function_internals_present:
+        return  # libraries do not change under a running process: probe once
+    missing = [name for name, present in _function_internals() if not present()]
+    if missing:
+        raise RuntimeError('%s: %s' % (user, _missing_message(missing)))
+    _function_internals_present.append(True)
+
+
+_function_internals_present = []

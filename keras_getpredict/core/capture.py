@@ -15,7 +15,7 @@ from keras import backend as K
 
 from . import keras_internals
 from .results import GtsAndPreds
-from .selection import check_names
+from .selection import check_names, layer_key, layer_outputs
 
 
 class _Item(object):
@@ -56,6 +56,9 @@ class CapturePlan(object):
         for name in self.input_names:
             tensor = model.inputs[list(model.input_names).index(name)]
             self.inputs.append(_Item(_feed_position(inputs, tensor), tensor))
+        # Layer outputs (`get_predict['layers']`): internal tensors, always fetched.
+        self.layer_keys = [layer_key(name, index) for name, index in selection.layers]
+        self.layer_tensors = layer_outputs(model, selection.layers)
         self._stock = stock_function
         self._functions = {}
 
@@ -68,12 +71,13 @@ class CapturePlan(object):
             # Same feeds, same updates, same user `fetches` as the stock function:
             # only the list of returned tensors grows.
             function = keras_internals.function_like(
-                self._stock, self.output_tensors + list(graph_tensors), '_getpredict')
+                self._stock, self.output_tensors + self.layer_tensors + list(graph_tensors),
+                '_getpredict')
             self._functions[key] = function
         return function
 
     def run(self, ins):
-        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs)`."""
+        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs, layers)`."""
         def from_feed(item):
             if item is None:
                 return False
@@ -99,8 +103,10 @@ class CapturePlan(object):
         outs = self._function_for([graph_tensor(item) for item in graph_items])(ins)
         n_stock = len(self._stock.outputs)
         n_out = len(self.output_tensors)
+        n_layers = len(self.layer_tensors)
         y_pred = outs[n_stock:n_stock + n_out]
-        fetched = dict(zip(map(id, graph_items), outs[n_stock + n_out:]))
+        layers = outs[n_stock + n_out:n_stock + n_out + n_layers]
+        fetched = dict(zip(map(id, graph_items), outs[n_stock + n_out + n_layers:]))
 
         def value_of(item):
             if item is None:
@@ -118,7 +124,7 @@ class CapturePlan(object):
 
         y_true = [value_of(t) for t in self.targets]
         inputs = [value_of(i) for i in self.inputs]
-        return outs[:n_stock], y_true, y_pred, inputs
+        return outs[:n_stock], y_true, y_pred, inputs, layers
 
 
 def plan_for(model, stock_function, selection):
@@ -137,25 +143,29 @@ class BatchRecorder(object):
         self.clear()
 
     def clear(self):
-        self._y_true, self._y_pred, self._inputs = [], [], []
-        self._output_names, self._input_names = [], []
+        self._y_true, self._y_pred, self._inputs, self._layers = [], [], [], []
+        self._output_names, self._input_names, self._layer_keys = [], [], []
 
     def __len__(self):
         return len(self._y_pred)
 
-    def add(self, plan, y_true, y_pred, inputs):
+    def add(self, plan, y_true, y_pred, inputs, layers=()):
         # One output: bare arrays, as Keras itself unpacks single outputs.
         single = len(plan.output_names) == 1
         self._y_true.append(y_true[0] if single else y_true)
         self._y_pred.append(y_pred[0] if single else y_pred)
         self._inputs.append(inputs)
+        self._layers.append(layers)
         self._output_names, self._input_names = plan.output_names, plan.input_names
+        self._layer_keys = plan.layer_keys
 
     def take(self):
         """Returns the batches recorded so far as a `GtsAndPreds` and forgets them."""
         inputs = {name: [batch[i] for batch in self._inputs]
                   for i, name in enumerate(self._input_names)}
-        result = GtsAndPreds(self._output_names, self._y_true, self._y_pred, inputs)
+        layers = {key: [batch[i] for batch in self._layers]
+                  for i, key in enumerate(self._layer_keys)}
+        result = GtsAndPreds(self._output_names, self._y_true, self._y_pred, inputs, layers)
         self.clear()
         return result
 
@@ -178,8 +188,8 @@ class CapturingFunction(object):
 
     def __call__(self, inputs):
         plan = plan_for(self.model, self.stock_function, self.selection)
-        stock_outputs, y_true, y_pred, captured_inputs = plan.run(inputs)
-        self.recorder.add(plan, y_true, y_pred, captured_inputs)
+        stock_outputs, y_true, y_pred, captured_inputs, layers = plan.run(inputs)
+        self.recorder.add(plan, y_true, y_pred, captured_inputs, layers)
         return stock_outputs
 
     def __getattr__(self, name):

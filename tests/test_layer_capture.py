@@ -63,13 +63,16 @@ def test_parse_layers_forms():
 def test_evaluate_captures_layer_outputs(installed):
     model = _model()
     _, preds = model.evaluate_generator(
-        _generator(), steps=3, get_predict={'outputs': 'out', 'layers': ['hidden', ('split', 1)]})
-    assert sorted(preds['layers']) == ['hidden', 'split/1']
+        _generator(), steps=3,
+        get_predict={'outputs': 'out', 'layers': ['hidden', ('split', 1), 'input']})
+    assert sorted(preds['layers']) == ['hidden', 'input', 'split/1']
     assert [len(b) for b in preds['layers']['split/1']] == [3, 3, 2]
     flat = concat_batches(preds)
     hidden = X.dot(KERNEL)
     np.testing.assert_allclose(flat['layers']['hidden'], hidden)
     np.testing.assert_allclose(flat['layers']['split/1'], -hidden[:, 1:])
+    # An input layer's output is the fed placeholder: copied from the feed.
+    np.testing.assert_array_equal(flat['layers']['input'], X)
     np.testing.assert_allclose(flat['y_pred'], 2 * hidden[:, :1] - hidden[:, 1:])
 
 

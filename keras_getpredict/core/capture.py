@@ -56,9 +56,11 @@ class CapturePlan(object):
         for name in self.input_names:
             tensor = model.inputs[list(model.input_names).index(name)]
             self.inputs.append(_Item(_feed_position(inputs, tensor), tensor))
-        # Layer outputs (`get_predict['layers']`): internal tensors, always fetched.
+        # Layer outputs (`get_predict['layers']`): fetched, or copied from the feed for
+        # an input layer (a fed placeholder cannot be fetched).
         self.layer_keys = [layer_key(name, index) for name, index in selection.layers]
-        self.layer_tensors = layer_outputs(model, selection.layers)
+        self.layers = [_Item(_feed_position(inputs, tensor), tensor)
+                       for tensor in layer_outputs(model, selection.layers)]
         self._stock = stock_function
         self._functions = {}
 
@@ -71,8 +73,7 @@ class CapturePlan(object):
             # Same feeds, same updates, same user `fetches` as the stock function:
             # only the list of returned tensors grows.
             function = keras_internals.function_like(
-                self._stock, self.output_tensors + self.layer_tensors + list(graph_tensors),
-                '_getpredict')
+                self._stock, self.output_tensors + list(graph_tensors), '_getpredict')
             self._functions[key] = function
         return function
 
@@ -98,15 +99,13 @@ class CapturePlan(object):
             # fetched ("is both fed and fetched"); fetch its source instead.
             return value if value is not None and K.is_tensor(value) else item.tensor
 
-        items = [t for t in self.targets if t is not None] + self.inputs
+        items = [t for t in self.targets if t is not None] + self.inputs + self.layers
         graph_items = [item for item in items if not from_feed(item)]
         outs = self._function_for([graph_tensor(item) for item in graph_items])(ins)
         n_stock = len(self._stock.outputs)
         n_out = len(self.output_tensors)
-        n_layers = len(self.layer_tensors)
         y_pred = outs[n_stock:n_stock + n_out]
-        layers = outs[n_stock + n_out:n_stock + n_out + n_layers]
-        fetched = dict(zip(map(id, graph_items), outs[n_stock + n_out + n_layers:]))
+        fetched = dict(zip(map(id, graph_items), outs[n_stock + n_out:]))
 
         def value_of(item):
             if item is None:
@@ -124,6 +123,7 @@ class CapturePlan(object):
 
         y_true = [value_of(t) for t in self.targets]
         inputs = [value_of(i) for i in self.inputs]
+        layers = [value_of(i) for i in self.layers]
         return outs[:n_stock], y_true, y_pred, inputs, layers
 
 

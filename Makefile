@@ -153,3 +153,28 @@ bench-horovod: horovod-venv
 	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" horovodrun --gloo -np 2 -H localhost:2 \
 		$(HVD_PYTHON) benchmarks/bench_horovod_gather.py
 
+
+# --- Mask R-CNN tier: matterport's model (PyPI mrcnn==0.2) trained for two tiny epochs --
+# Its own venv, because mrcnn pulls scikit-image (and pycocotools, the COCO AP reference).
+# Runs the crafted-box tests against mrcnn/pycocotools and the real training run (~3-5 min
+# on 2 shared cores); `make test` skips both where mrcnn is not installed.
+.PHONY: mrcnn-venv test-mrcnn bench-mrcnn
+MRCNN_VENV ?= .venv-mrcnn
+MRCNN_PYTHON = $(MRCNN_VENV)/bin/python
+
+mrcnn-venv: $(MRCNN_VENV)/.installed
+
+$(MRCNN_VENV)/.installed: setup.py constraints.txt
+	@echo "== building $(MRCNN_VENV) with $$(PY_VERSION=$(PY_VERSION) .ci/find-python)"
+	rm -rf $(MRCNN_VENV)
+	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv $(MRCNN_VENV)
+	$(MRCNN_VENV)/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
+	$(MRCNN_VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt -e ".[cpu,test,mrcnn]"
+	touch $@
+
+test-mrcnn: mrcnn-venv
+	$(MRCNN_PYTHON) -m pytest tests/test_mask_rcnn_metrics.py tests/test_mask_rcnn_real.py \
+		tests/test_layer_capture.py -p no:cacheprovider
+
+bench-mrcnn: mrcnn-venv
+	$(MRCNN_PYTHON) benchmarks/bench_mask_rcnn.py

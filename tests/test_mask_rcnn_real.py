@@ -70,16 +70,23 @@ def trained(tmp_path_factory):
                                                 batch_size=config.BATCH_SIZE),
         validation_steps=config.VALIDATION_STEPS, max_queue_size=10, workers=1,
         use_multiprocessing=False, verbose=0, get_predict=HEADS_GET_PREDICT)
-    return {'root': root, 'seen': seen, 'model': model, 'detections': detections,
+    # Read now: each test starts with a fresh Keras session.
+    inference = detections.inference_model.keras_model
+    copied = {name: [np.array_equal(mine, theirs) for mine, theirs in zip(
+        inference.get_layer(name).get_weights(),
+        model.keras_model.get_layer(name).get_weights())]
+        for name in ('mrcnn_class_logits', 'res2a_branch2a', 'rpn_model')}
+    return {'root': root, 'seen': seen, 'detections': detections, 'copied': copied,
             'checkpoint': checkpoint, 'val_set': val_set}
 
 
 def test_head_metrics_equal_scikit_learn_every_epoch(trained):
     assert len(trained['seen']) == 2
+    batch_size = ShapesConfig().BATCH_SIZE
     for logs in trained['seen']:
         preds = logs['val_gts_and_preds']
         target_ids = np.concatenate(preds['layers']['proposal_targets/1'])
-        assert target_ids.shape == (2 * ShapesConfig.BATCH_SIZE,
+        assert target_ids.shape == (2 * batch_size,
                                     ShapesConfig.TRAIN_ROIS_PER_IMAGE)
         expected, n_real = sklearn_head_reference(preds)
         assert 0 < n_real <= target_ids.size
@@ -94,7 +101,8 @@ def test_tensorboard_first_in_the_list_and_checkpoint_see_the_scalars(trained):
         assert tag in tags, sorted(tags)
     assert tags['val_rpn_roc_auc'] == [0, 1]
     assert tags['val_det_map50_matterport'] == [1]  # every=2: after the second epoch
-    assert 'confusion_matrix' in tags and 'val_det_confusion_matrix' in tags
+    assert tags['confusion_matrix/image_summary'] == [0, 1]  # the ROI head's, each epoch
+    assert tags['val_det_confusion_matrix/image_summary'] == [1]
     assert os.path.exists(trained['checkpoint'])
 
 
@@ -106,11 +114,8 @@ def test_detection_metrics_on_the_trained_model(trained):
     images = result.images
     assert len(images) == 4 and sum(len(im.pred_boxes) for im in images) > 0
     # The inference model holds the training weights, copied by name.
-    inference = detections.inference_model.keras_model
-    for name in ('mrcnn_class_logits', 'res2a_branch2a', 'rpn_model'):
-        for mine, theirs in zip(inference.get_layer(name).get_weights(),
-                                trained['model'].keras_model.get_layer(name).get_weights()):
-            np.testing.assert_array_equal(mine, theirs)
+    for name, equal in trained['copied'].items():
+        assert equal and all(equal), name
     # COCO: the stock COCOeval on the same detections.
     assert logs['val_det_map50_coco101'] == pytest.approx(_cocoeval_ap50(images, [1, 2]),
                                                           nan_ok=True)

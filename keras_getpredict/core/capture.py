@@ -15,7 +15,7 @@ from keras import backend as K
 
 from . import keras_internals
 from .results import GtsAndPreds
-from .selection import check_names
+from .selection import check_names, layer_key, layer_outputs
 
 
 class _Item(object):
@@ -56,6 +56,11 @@ class CapturePlan(object):
         for name in self.input_names:
             tensor = model.inputs[list(model.input_names).index(name)]
             self.inputs.append(_Item(_feed_position(inputs, tensor), tensor))
+        # Layer outputs (`get_predict['layers']`): fetched, or copied from the feed for
+        # an input layer (a fed placeholder cannot be fetched).
+        self.layer_keys = [layer_key(name, index) for name, index in selection.layers]
+        self.layers = [_Item(_feed_position(inputs, tensor), tensor)
+                       for tensor in layer_outputs(model, selection.layers)]
         self._stock = stock_function
         self._functions = {}
 
@@ -73,8 +78,8 @@ class CapturePlan(object):
         return function
 
     def run(self, ins, copy=True):
-        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs)`; with
-        `copy=False` fed values are returned as fed (for a recorder that is done
+        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs, layers)`;
+        with `copy=False` fed values are returned as fed (for a recorder that is done
         with them before the next batch)."""
         def from_feed(item):
             if item is None:
@@ -96,7 +101,7 @@ class CapturePlan(object):
             # fetched ("is both fed and fetched"); fetch its source instead.
             return value if value is not None and K.is_tensor(value) else item.tensor
 
-        items = [t for t in self.targets if t is not None] + self.inputs
+        items = [t for t in self.targets if t is not None] + self.inputs + self.layers
         graph_items = [item for item in items if not from_feed(item)]
         outs = self._function_for([graph_tensor(item) for item in graph_items])(ins)
         n_stock = len(self._stock.outputs)
@@ -122,13 +127,14 @@ class CapturePlan(object):
 
         y_true = [value_of(t) for t in self.targets]
         inputs = [value_of(i) for i in self.inputs]
-        return outs[:n_stock], y_true, y_pred, inputs
+        layers = [value_of(i) for i in self.layers]
+        return outs[:n_stock], y_true, y_pred, inputs, layers
 
     def run_into(self, recorder, ins):
         """Runs one batch, hands what it captured to `recorder`; the stock outputs."""
-        stock_outputs, y_true, y_pred, inputs = self.run(
+        stock_outputs, y_true, y_pred, inputs, layers = self.run(
             ins, copy=getattr(recorder, 'keeps_batches', True))
-        recorder.add(self, y_true, y_pred, inputs)
+        recorder.add(self, y_true, y_pred, inputs, layers)
         return stock_outputs
 
 
@@ -154,25 +160,29 @@ class BatchRecorder(object):
         self.clear()
 
     def clear(self):
-        self._y_true, self._y_pred, self._inputs = [], [], []
-        self._output_names, self._input_names = [], []
+        self._y_true, self._y_pred, self._inputs, self._layers = [], [], [], []
+        self._output_names, self._input_names, self._layer_keys = [], [], []
 
     def __len__(self):
         return len(self._y_pred)
 
-    def add(self, plan, y_true, y_pred, inputs):
+    def add(self, plan, y_true, y_pred, inputs, layers=()):
         # One output: bare arrays, as Keras itself unpacks single outputs.
         single = len(plan.output_names) == 1
         self._y_true.append(y_true[0] if single else y_true)
         self._y_pred.append(y_pred[0] if single else y_pred)
         self._inputs.append(inputs)
+        self._layers.append(layers)
         self._output_names, self._input_names = plan.output_names, plan.input_names
+        self._layer_keys = plan.layer_keys
 
     def take(self):
         """Returns the batches recorded so far as a `GtsAndPreds` and forgets them."""
         inputs = {name: [batch[i] for batch in self._inputs]
                   for i, name in enumerate(self._input_names)}
-        result = GtsAndPreds(self._output_names, self._y_true, self._y_pred, inputs)
+        layers = {key: [batch[i] for batch in self._layers]
+                  for i, key in enumerate(self._layer_keys)}
+        result = GtsAndPreds(self._output_names, self._y_true, self._y_pred, inputs, layers)
         self.clear()
         return result
 

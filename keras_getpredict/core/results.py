@@ -17,24 +17,28 @@ class GtsAndPreds(dict):
     for the nested lists of the original blog recipe keeps working. Each entry is a
     numpy array, or, when several outputs are captured, a list of arrays in
     `output_names` order (`None` where an output has no target). When inputs were
-    captured, `'inputs'` maps each input name to its per-batch arrays.
+    captured, `'inputs'` maps each input name to its per-batch arrays; when layer
+    outputs were captured (`get_predict={'layers': ...}`), `'layers'` maps each
+    `'<layer name>/<output index>'` to its per-batch arrays.
 
     # Attributes
         output_names: names of the captured outputs, in entry order.
     """
 
-    def __init__(self, output_names=(), y_true=None, y_pred=None, inputs=None):
+    def __init__(self, output_names=(), y_true=None, y_pred=None, inputs=None, layers=None):
         super(GtsAndPreds, self).__init__()
         self.output_names = list(output_names)
         self['y_true'] = y_true if y_true is not None else []
         self['y_pred'] = y_pred if y_pred is not None else []
         if inputs:
             self['inputs'] = inputs
+        if layers:
+            self['layers'] = layers
 
     def __reduce__(self):
         # Keep `output_names` through copy/deepcopy/pickle.
         return (GtsAndPreds, (self.output_names, self['y_true'], self['y_pred'],
-                              self.get('inputs')))
+                              self.get('inputs'), self.get('layers')))
 
 
 def output_names_of(gts_and_preds):
@@ -112,7 +116,7 @@ def concat_batches(gts_and_preds):
         A dict with the same keys: `'y_true'` and `'y_pred'` each one array of
         shape `(samples, ...)` (a list of such arrays, one per captured output,
         for several outputs; `None` where an output has no target), and
-        `'inputs'`, when present, mapping names to arrays.
+        `'inputs'` and `'layers'`, when present, mapping names to arrays.
 
     # Raises
         ValueError: In case batches of one entry differ in shape beyond the
@@ -134,4 +138,7 @@ def concat_batches(gts_and_preds):
     if 'inputs' in gts_and_preds:
         flat['inputs'] = {name: _concat(batches, "input '%s'" % name)
                           for name, batches in gts_and_preds['inputs'].items()}
+    if 'layers' in gts_and_preds:
+        flat['layers'] = {key: _concat(batches, "layer output '%s'" % key)
+                          for key, batches in gts_and_preds['layers'].items()}
     return flat

@@ -8,9 +8,12 @@ from .streaming import parse_reduce
 
 ACCEPTED_FORMS = ('`True`/`False`, an output name, a list of output names, or a dict '
                   "with keys 'outputs' (output names, or True for all), "
-                  "'inputs' (input names), 'gather' and 'shards' (under Horovod), "
-                  "'reduce' (counts instead of predictions, see core/streaming.py)")
-DICT_KEYS = ('outputs', 'inputs', 'gather', 'shards', 'reduce')
+                  "'inputs' (input names), 'layers' (layer outputs), 'gather' and "
+                  "'shards' (under Horovod), 'reduce' (counts instead of predictions, "
+                  "see core/streaming.py)")
+DICT_KEYS = ('outputs', 'inputs', 'gather', 'shards', 'layers', 'reduce')
+LAYERS_FORMS = ("a layer name, a list of layer names or (name, output index) pairs, "
+                "or a dict of layer name to an output index or a list of indices")
 # Under Horovod: where the gathered predictions go, and how the ranks split the data.
 GATHER_NAMES = ('all', 'root')
 SHARDS_NAMES = ('contiguous', 'strided')
@@ -26,25 +29,88 @@ class Selection(object):
             `'root'` or `False`; see `keras_getpredict.distributed`.
         shards: how the ranks split the validation data, `'contiguous'` or
             `'strided'`; decides the order of the gathered samples.
+        layers: tuple of `(layer name, output index)` pairs whose values are
+            fetched in the same session run (index `None`: the layer's only
+            output); they arrive under `'layers'`, keyed by `layer_key`.
         reduce: a `ReduceSpec` (reducing mode: counts, not predictions), or `None`.
     """
 
     def __init__(self, outputs=None, inputs=(), gather=None, shards='contiguous',
-                 reduce=None):
+                 layers=(), reduce=None):
         self.outputs = outputs
         self.inputs = tuple(inputs)
         self.gather = gather
         self.shards = shards
+        self.layers = tuple(layers)
         self.reduce = reduce
 
     @property
     def key(self):
         # What is fetched from the graph; `gather`/`shards` only act afterwards.
-        return (self.outputs, self.inputs, None if self.reduce is None else self.reduce.key)
+        return (self.outputs, self.inputs, self.layers,
+                None if self.reduce is None else self.reduce.key)
 
     def __repr__(self):
-        return 'Selection(outputs=%r, inputs=%r, gather=%r, shards=%r, reduce=%r)' % (
-            self.outputs, self.inputs, self.gather, self.shards, self.reduce)
+        return ('Selection(outputs=%r, inputs=%r, gather=%r, shards=%r, layers=%r, '
+                'reduce=%r)' % (self.outputs, self.inputs, self.gather, self.shards,
+                                self.layers, self.reduce))
+
+
+def layer_key(name, index):
+    """The key of one captured layer output: `'proposal_targets/1'`, or the bare
+    layer name for a layer's only output (index `None`)."""
+    return name if index is None else '%s/%d' % (name, index)
+
+
+def _index(value, name):
+    if value is None or isinstance(value, (bool, np.bool_)) or \
+            not isinstance(value, (six.integer_types, np.integer)) or value < 0:
+        raise TypeError("`get_predict['layers']` output index of layer %r should be a "
+                        'non-negative integer; got %r.' % (name, value))
+    return int(value)
+
+
+def parse_layers(value):
+    """`(layer name, output index)` pairs from `get_predict['layers']`.
+
+    # Arguments
+        value: a layer name (its only output), a list of layer names or
+            `(name, index)` pairs, or a dict of layer name to an index or a
+            list of indices.
+
+    # Returns
+        A tuple of `(name, index)` pairs, index `None` for a bare name, in the
+        order given, without repeats.
+
+    # Raises
+        TypeError: In case `value` is none of these forms.
+    """
+    if isinstance(value, six.string_types):
+        value = [value]
+    pairs = []
+    if isinstance(value, dict):
+        for name in value:
+            indices = value[name]
+            if not isinstance(indices, (list, tuple)):
+                indices = [indices]
+            pairs.extend((name, _index(i, name)) for i in indices)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, six.string_types):
+                pairs.append((item, None))
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                pairs.append((item[0], _index(item[1], item[0])))
+            else:
+                raise TypeError("`get_predict['layers']` should be %s; got the item %r."
+                                % (LAYERS_FORMS, item))
+    else:
+        raise TypeError("`get_predict['layers']` should be %s; got %r of type %s."
+                        % (LAYERS_FORMS, value, type(value).__name__))
+    for name, _ in pairs:
+        if not isinstance(name, six.string_types):
+            raise TypeError("`get_predict['layers']` layer names should be strings; "
+                            'got %r of type %s.' % (name, type(name).__name__))
+    return tuple(sorted(set(pairs), key=pairs.index))
 
 
 def _names(value, what):
@@ -68,10 +134,10 @@ def parse_get_predict(value):
         value: `False`/`None` (off), `True` (all outputs), an output name,
             a list of output names, or a dict with keys `'outputs'`,
             `'inputs'`, `'gather'` (`'all'`, `'root'`, `True` for `'all'`,
-            `False`), `'shards'` (`'contiguous'`, `'strided'`) and `'reduce'`
-            (`{'num_classes': C, 'bins': 200, 'threshold': 0.5}`: fold each
-            batch into a confusion matrix and score histograms instead of
-            keeping it; see `core/streaming.py`).
+            `False`), `'shards'` (`'contiguous'`, `'strided'`), `'layers'`
+            (see `parse_layers`) and `'reduce'` (`{'num_classes': C, 'bins': 200,
+            'threshold': 0.5}`: fold each batch into a confusion matrix and score
+            histograms instead of keeping it; see `core/streaming.py`).
 
     # Returns
         A `Selection`, or `None` when capture is off.
@@ -109,11 +175,13 @@ def parse_get_predict(value):
         if not (isinstance(shards, six.string_types) and shards in SHARDS_NAMES):
             raise ValueError("`get_predict['shards']` should be 'contiguous' or "
                              "'strided'; got %r." % (shards,))
+        layers = parse_layers(value.get('layers', ()))
         reduce = parse_reduce(value.get('reduce'))
-        if reduce is not None and inputs:
-            raise ValueError("`get_predict['inputs']` cannot be combined with "
-                             "`get_predict['reduce']`: the reducing mode keeps counts only.")
-        selection = Selection(outputs, inputs, gather, shards, reduce)
+        if reduce is not None and (inputs or layers):
+            raise ValueError("`get_predict['inputs']` and `get_predict['layers']` cannot "
+                             "be combined with `get_predict['reduce']`: the reducing "
+                             'mode keeps counts only.')
+        selection = Selection(outputs, inputs, gather, shards, layers, reduce)
     elif isinstance(value, (six.string_types, list, tuple)):
         selection = Selection(outputs=_names(value, 'outputs'))
     else:
@@ -143,3 +211,38 @@ def check_names(model, selection):
         if unknown:
             raise ValueError('Unknown input name(s) in `get_predict`: %s. '
                              'The model\'s inputs are: %s.' % (unknown, list(input_names)))
+    if selection.layers and getattr(model, 'layers', None) is not None:
+        layer_outputs(model, selection.layers)
+
+
+def _outputs_of(layer):
+    # Node 0: the call that built the layer (Mask R-CNN calls each layer once).
+    output = layer.get_output_at(0)
+    return list(output) if isinstance(output, (list, tuple)) else [output]
+
+
+def layer_outputs(model, pairs, argument="`get_predict['layers']`"):
+    """The output tensors of `(layer name, index)` pairs of `model`'s layers.
+
+    # Raises
+        ValueError: In case a layer name is unknown (the message lists the
+            model's layer names), or an index is out of range (the message gives
+            the layer's number of outputs).
+    """
+    by_name = dict((layer.name, layer) for layer in model.layers)
+    tensors = []
+    for name, index in pairs:
+        if name not in by_name:
+            raise ValueError('Unknown layer name %r in %s. The model\'s layers are: %s.'
+                             % (name, argument, [layer.name for layer in model.layers]))
+        outputs = _outputs_of(by_name[name])
+        if index is None and len(outputs) > 1:
+            raise ValueError('Layer %r in %s has %d outputs: give an output index, as '
+                             '(%r, 0) .. (%r, %d).' % (name, argument, len(outputs), name,
+                                                         name, len(outputs) - 1))
+        if index is not None and index >= len(outputs):
+            raise ValueError('Layer %r in %s has %d output(s) (indices 0 to %d); got '
+                             'index %d.' % (name, argument, len(outputs), len(outputs) - 1,
+                                            index))
+        tensors.append(outputs[0 if index is None else index])
+    return tensors

@@ -310,7 +310,7 @@ class StreamingRecorder(object):
         self.output_names = names
         self._counts = StreamingCounts(self.spec, names)
 
-    def add(self, plan, y_true, y_pred, inputs):
+    def add(self, plan, y_true, y_pred, inputs, layers=()):
         if self._counts is None:
             self._start(plan)
         for name, truth, pred in zip(plan.output_names, y_true, y_pred):

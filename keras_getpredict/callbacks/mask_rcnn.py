@@ -1,0 +1,327 @@
+"""Callbacks for matterport-style Mask R-CNN training.
+
+`MaskRCNNHeadMetrics` scores the training model's heads from the validation pass Keras
+already runs (zero extra forward passes); `MaskRCNNDetectionMetrics` runs the user's own
+model in inference mode on a few validation images every `every` epochs. Neither imports
+`mrcnn`: they take the user's class, config, dataset and `load_image_gt`, duck-typed.
+"""
+from __future__ import absolute_import
+
+import sys
+import time
+from collections import OrderedDict
+
+import numpy as np
+import six
+from keras import backend as K
+from keras.callbacks import Callback
+
+from ..analysis import detection, mask_rcnn_heads, plots
+from ..analysis.key_names import safe_key
+from ..analysis.optional_deps import require
+from ..core.results import LOGS_KEY
+from .epoch_metrics import PER_CLASS_NAMES, EpochMetrics
+from .failure_policy import FailurePolicy
+
+ROI_OUTPUT = 'mrcnn_class'
+
+
+class MaskRCNNHeadMetrics(EpochMetrics):
+    """Per-class metrics of the ROI classifier and objectness metrics of the RPN,
+    every epoch, from `logs['val_gts_and_preds']`.
+
+    Needs `fit_generator(..., get_predict=HEADS_GET_PREDICT)` (see
+    `keras_getpredict.mask_rcnn`). The ROI classifier is scored over the ROIs
+    `proposal_targets` sampled from the validation images (padding ROIs left out,
+    background is class 0); the RPN over the anchors `input_rpn_match` marks
+    positive (1) or negative (-1). Writes into the epoch logs:
+    `<prefix>mrcnn_class_{precision,recall,f1}_<class>`,
+    `<prefix>mrcnn_class_accuracy`, `<prefix>mrcnn_class_{precision,recall,f1}_{macro,
+    micro,weighted}`, `<prefix>mrcnn_class_roc_auc_{macro,micro}` and
+    `<prefix>rpn_{precision,recall,roc_auc}`, in `on_predictions_published`, so
+    `TensorBoard` and `ModelCheckpoint(monitor=...)` see them wherever they stand in
+    the list. For the confusion-matrix image, add
+    `TensorBoardPredictions(log_dir, metrics=this_callback, pr_curves=False)`.
+
+    # Arguments
+        class_names: the dataset's class names, background first
+            (`dataset.class_names`).
+        rpn_threshold: objectness score from which an anchor counts as positive.
+        verbose: print the ROI classifier's per-class table each epoch; `None`
+            follows `fit`'s verbosity.
+        prefix: start of every key, `'val_'` by default.
+
+    # Attributes
+        last_results: `OrderedDict` `{'mrcnn_class': ClassificationMetrics}` of
+            the last epoch; `last_rpn`: its `RPNMetrics`.
+
+    # Raises
+        ValueError: At the first epoch with predictions, in case they miss what
+            `HEADS_GET_PREDICT` selects or `class_names` does not fit.
+
+    # Example
+    ```python
+    from keras_getpredict.mask_rcnn import HEADS_GET_PREDICT, MaskRCNNHeadMetrics
+    heads = MaskRCNNHeadMetrics(class_names=dataset_val.class_names)
+    model.keras_model.fit_generator(..., callbacks=callbacks + [heads],
+                                    get_predict=HEADS_GET_PREDICT)
+    ```
+    """
+
+    def __init__(self, class_names, rpn_threshold=0.5, verbose=None, prefix='val_'):
+        super(MaskRCNNHeadMetrics, self).__init__(
+            outputs=ROI_OUTPUT, task='multiclass', class_names=list(class_names),
+            per_class=True, verbose=verbose, prefix=prefix)
+        self.rpn_threshold = rpn_threshold
+        self.last_rpn = None
+
+    missing_advice = (', so it computes nothing. Pass `get_predict=keras_getpredict.mask_rcnn.'
+                      'HEADS_GET_PREDICT` and validation data to `fit_generator`.')
+
+    def validate(self, gts_and_preds):
+        mask_rcnn_heads.head_arrays(gts_and_preds)  # raises naming what is missing
+        n_classes = np.shape(gts_and_preds['y_pred'][0][
+            gts_and_preds.output_names.index(ROI_OUTPUT)])[-1]
+        if len(self.class_names) != n_classes:
+            raise ValueError('`class_names` has %d names, but `mrcnn_class` scores %d '
+                             'classes (pass `dataset.class_names`, background first).'
+                             % (len(self.class_names), n_classes))
+
+    def results_for(self, gts_and_preds):
+        if self._source is not gts_and_preds:
+            roi, rpn = mask_rcnn_heads.head_metrics(gts_and_preds, self.class_names,
+                                                    self.rpn_threshold)
+            self.last_results = OrderedDict([(ROI_OUTPUT, roi)])
+            self.last_rpn, self._source = rpn, gts_and_preds
+        return self.last_results
+
+    def scalars(self, results):
+        values = OrderedDict()
+        start = self.prefix + ROI_OUTPUT + '_'
+        for output, result in results.items():
+            for name, value in result.scalars().items():
+                values[start + name] = value
+            for class_name, per in result.per_class():
+                for name in PER_CLASS_NAMES:
+                    values['%s%s_%s' % (start, name, safe_key(class_name))] = per[name]
+        for name, value in self.last_rpn.scalars().items():
+            values['%srpn_%s' % (self.prefix, name)] = value
+        return values
+
+
+def copy_weights_by_name(source, target):
+    """Copies, in memory, the weights of every layer of `target` that `source` has
+    by the same name (e.g. a Mask R-CNN training model into its inference model).
+
+    # Returns
+        The number of layers copied.
+
+    # Raises
+        ValueError: In case a layer of that name holds weights of other shapes.
+    """
+    by_name = dict((layer.name, layer) for layer in source.layers)
+    pairs = []
+    for layer in target.layers:
+        twin = by_name.get(layer.name)
+        if twin is None or not layer.weights:
+            continue
+        if [K.int_shape(w) for w in layer.weights] != [K.int_shape(w) for w in twin.weights]:
+            raise ValueError('Layer %r has weights of shapes %s in the training model but %s '
+                             'in the inference model.' % (
+                                 layer.name, [K.int_shape(w) for w in twin.weights],
+                                 [K.int_shape(w) for w in layer.weights]))
+        pairs.append((layer.weights, twin.weights))
+    targets = [w for mine, _ in pairs for w in mine]
+    values = K.batch_get_value([w for _, theirs in pairs for w in theirs])
+    K.batch_set_value(list(zip(targets, values)))
+    return len(pairs)
+
+
+class MaskRCNNDetectionMetrics(Callback):
+    """Detection metrics of the user's Mask R-CNN in inference mode, on validation images,
+    every `every` epochs and at the end of training.
+
+    The inference model is built once (`model_factory()`, or
+    `mask_rcnn_class(mode='inference', config=config, model_dir=model_dir)`) and gets
+    the training model's weights copied in memory by layer name before each
+    evaluation. Each image comes from `load_image_gt(dataset, config, image_id,
+    use_mini_mask=False)` and goes through `detect([image])`. Detections match ground
+    truths at IoU >= `iou_threshold` (boxes). Writes into the epoch logs:
+    `<prefix>ap50_matterport_<class>`, `<prefix>ap50_coco101_<class>`,
+    `<prefix>map50_matterport`, `<prefix>map50_coco101`,
+    `<prefix>{precision,recall}_<class>` and `<prefix>seconds_per_image`, and keeps
+    each evaluation in `history` (`(epoch, DetectionMetrics)`; epoch `'train_end'`
+    for the final one when the last epoch was not evaluated).
+
+    # Arguments
+        dataset: the validation dataset (`image_ids`, `class_names`).
+        config: the inference config (`IMAGES_PER_GPU = 1`).
+        load_image_gt: the user's `load_image_gt` (e.g. `mrcnn.model.load_image_gt`).
+        mask_rcnn_class: the user's `MaskRCNN` class; or give `model_factory`.
+        model_factory: callable with no argument returning an object with
+            `keras_model` and `detect`.
+        model_dir: passed to `mask_rcnn_class`.
+        image_ids: the images to evaluate; by default the first `n_images` of
+            `dataset.image_ids`.
+        n_images: see `image_ids`.
+        every: evaluate after every `every`-th epoch (`0`: only at train end).
+        iou_threshold: a detection matches a ground truth from this IoU on.
+        prefix: start of every key, `'val_det_'` by default.
+        log_dir: when given, the detection confusion matrix (unmatched
+            detections and ground truths in the background row and column) goes
+            there as a TensorBoard image, tag `<prefix>confusion_matrix`.
+        verbose: print the per-class table after each evaluation.
+
+    # Raises
+        ValueError/TypeError: At construction, in case neither or both of
+            `mask_rcnn_class` and `model_factory` are given, or `every` is negative.
+    """
+
+    def __init__(self, dataset, config, load_image_gt, mask_rcnn_class=None,
+                 model_factory=None, model_dir='.', image_ids=None, n_images=10, every=1,
+                 iou_threshold=0.5, prefix='val_det_', log_dir=None, verbose=1):
+        super(MaskRCNNDetectionMetrics, self).__init__()
+        if (mask_rcnn_class is None) == (model_factory is None):
+            raise ValueError('Give one of `mask_rcnn_class` (your `MaskRCNN` class) and '
+                             '`model_factory` (a callable returning the inference model).')
+        if not callable(load_image_gt):
+            raise TypeError('`load_image_gt` should be your `load_image_gt` function, e.g. '
+                            '`mrcnn.model.load_image_gt`; got %r.' % (load_image_gt,))
+        if isinstance(every, bool) or not isinstance(every, six.integer_types) or every < 0:
+            raise ValueError('`every` should be a number of epochs >= 0; got %r.' % (every,))
+        self.dataset = dataset
+        self.config = config
+        self.load_image_gt = load_image_gt
+        self.model_factory = model_factory or (lambda: mask_rcnn_class(
+            mode='inference', config=config, model_dir=model_dir))
+        self.image_ids = (list(image_ids) if image_ids is not None
+                          else list(dataset.image_ids)[:n_images])
+        self.every = every
+        self.iou_threshold = iou_threshold
+        self.prefix = prefix
+        self.log_dir = log_dir
+        if log_dir is not None:
+            require(*plots.REQUIRES)
+        self.verbose = verbose
+        self._writer = None
+        self._written = set()
+        self._last_epoch = None
+        self.inference_model = None
+        self.history = []
+        self.failure_policy = FailurePolicy(type(self).__name__)
+        self._done_epoch = None
+
+    def _due(self, epoch):
+        return self.every and (epoch + 1) % self.every == 0 and self._done_epoch != epoch
+
+    def on_train_begin(self, logs=None):
+        self._done_epoch = None
+
+    def on_predictions_published(self, epoch, logs):
+        # Before any other callback's on_epoch_end: TensorBoard listed first sees them.
+        if self._due(epoch):
+            self._log(epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._due(epoch):
+            self._log(epoch, logs)
+        self._last_epoch = epoch
+
+    def on_train_end(self, logs=None):
+        if self._last_epoch is not None and self._done_epoch != self._last_epoch:
+            self._log('train_end', {})
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _log(self, epoch, logs):
+        self._done_epoch = epoch
+        result = self.evaluate()
+        if result is None:
+            # Same keys every evaluation (CSVLogger needs them): NaN, not stale numbers.
+            logs.update((k, np.float64(np.nan)) for k in self._written)
+            return
+        values = self.scalars(result)
+        logs.update((k, np.float64(v)) for k, v in values.items())
+        self._written = set(values)
+        self.history.append((epoch, result))
+        if self.log_dir is not None:
+            self.failure_policy.call('writing the detection confusion matrix',
+                                     self._write_image, result, epoch)
+        if self.verbose:
+            sys.stdout.write(self.table(result, epoch) + '\n')
+            sys.stdout.flush()
+
+    def _write_image(self, result, epoch):
+        import tensorflow as tf
+        from tensorboard.plugins.image import summary as image_summary
+        if self._writer is None:
+            self._writer = tf.summary.FileWriter(self.log_dir, filename_suffix='.detection')
+        title = 'Detections, %s' % ('end of training' if epoch == 'train_end'
+                                    else 'epoch %d' % (epoch + 1))
+        pixels = plots.figure_to_rgb(plots.confusion_matrix_figure(result, title))
+        step = self._last_epoch if epoch == 'train_end' else epoch
+        self._writer.add_summary(image_summary.pb(
+            self.prefix + 'confusion_matrix', pixels[None], max_outputs=1), step)
+        self._writer.flush()
+
+    def _inference_model(self):
+        if self.inference_model is None:
+            self.inference_model = self.model_factory()
+        copy_weights_by_name(self.model, self.inference_model.keras_model)
+        return self.inference_model
+
+    def evaluate(self):
+        """Copies the weights, runs `detect` on the images and returns their
+        `DetectionMetrics` (its `seconds_per_image` is the detection time alone),
+        or `None` when computing the metrics failed outside strict mode."""
+        model = self._inference_model()
+        images, seconds = [], 0.
+        for image_id in self.image_ids:
+            image, _, gt_class_ids, gt_boxes, _ = self.load_image_gt(
+                self.dataset, self.config, image_id, use_mini_mask=False)
+            start = time.time()
+            found = model.detect([image], verbose=0)[0]
+            seconds += time.time() - start
+            images.append(detection.ImageDetections(gt_boxes, gt_class_ids, found['rois'],
+                                                    found['class_ids'], found['scores']))
+        # Errors of the user's model and data propagate; ours warn (failure policy).
+        result = self.failure_policy.call(
+            'computing the detection metrics', detection.DetectionMetrics, images,
+            self.dataset.class_names, self.iou_threshold)
+        if result is None:
+            return None
+        result.images = images
+        result.seconds_per_image = seconds / max(len(images), 1)
+        return result
+
+    def scalars(self, result):
+        """The logs entries of one `DetectionMetrics`, as an `OrderedDict`."""
+        values = OrderedDict()
+        for method in detection.AP_METHODS:
+            values['%smap50_%s' % (self.prefix, method)] = result.mean_ap[method]
+        for name, per in result.per_class():
+            key = safe_key(name)
+            for method in detection.AP_METHODS:
+                values['%sap50_%s_%s' % (self.prefix, method, key)] = per['ap_' + method]
+            values['%sprecision_%s' % (self.prefix, key)] = per['precision']
+            values['%srecall_%s' % (self.prefix, key)] = per['recall']
+        values[self.prefix + 'seconds_per_image'] = result.seconds_per_image
+        return values
+
+    def table(self, result, epoch):
+        when = 'at the end of training' if epoch == 'train_end' else 'after epoch %d' % (
+            epoch + 1)
+        rows = ['Detection metrics %s (%d images, IoU >= %.2f, %.2f s/image; COCO AP by %s):'
+                % (when, len(result.images), self.iou_threshold, result.seconds_per_image,
+                   result.coco_implementation),
+                '%16s %12s %12s %10s %10s' % ('', 'AP matterport', 'AP coco101', 'precision',
+                                             'recall')]
+        for name, per in result.per_class():
+            rows.append('%16s %12.3f %12.3f %10.3f %10.3f' % (
+                name, per['ap_matterport'], per['ap_coco101'], per['precision'],
+                per['recall']))
+        rows.append('%16s %12.3f %12.3f' % ('mAP', result.mean_ap['matterport'],
+                                           result.mean_ap['coco101']))
+        return '\n'.join(rows)

@@ -1,0 +1,253 @@
+"""Mask R-CNN head and detection metrics on crafted arrays and boxes (no mrcnn needed).
+
+References: scikit-learn on the captured arrays for the head metrics; hand-computed APs,
+pycocotools' stock `COCOeval` and matterport's `utils.compute_ap` (each skipped where not
+installed) for the detection metrics.
+"""
+import contextlib
+import io
+
+import numpy as np
+import pytest
+import keras
+
+from keras_getpredict.core.results import GtsAndPreds
+from keras_getpredict.mask_rcnn import (DetectionMetrics, ImageDetections,
+                                        MaskRCNNDetectionMetrics, MaskRCNNHeadMetrics,
+                                        copy_weights_by_name)
+from keras_getpredict.analysis import detection
+
+CLASS_NAMES = ['BG', 'square', 'circle']
+
+
+def _captured(rng, n_batches=3, batch=2, rois=6, anchors=10):
+    """Per-batch arrays shaped like the training model's, last ROIs of each image padding."""
+    y_pred, rpn_match, layer_rois, target_ids = [], [], [], []
+    for _ in range(n_batches):
+        scores = rng.dirichlet(np.ones(3), size=(batch, rois)).astype('float32')
+        rpn = rng.dirichlet(np.ones(2), size=(batch, anchors)).astype('float32')
+        ids = rng.randint(0, 3, size=(batch, rois)).astype('int32')
+        boxes = rng.uniform(0.1, 0.9, size=(batch, rois, 4)).astype('float32')
+        boxes[:, -2:] = 0  # padding rows: all-zero ROIs, class id 0
+        ids[:, -2:] = 0
+        y_pred.append([scores, rpn])
+        rpn_match.append(rng.choice([-1, 0, 1], size=(batch, anchors, 1)).astype('int32'))
+        layer_rois.append(boxes)
+        target_ids.append(ids)
+    return GtsAndPreds(['mrcnn_class', 'rpn_class'], [[None, None]] * n_batches, y_pred,
+                       {'input_rpn_match': rpn_match},
+                       {'proposal_targets/0': layer_rois, 'proposal_targets/1': target_ids})
+
+
+def sklearn_head_reference(preds):
+    """The head metrics by scikit-learn, straight from the captured per-batch arrays."""
+    skm = pytest.importorskip('sklearn.metrics')
+    names = preds.output_names
+    real = np.concatenate(preds['layers']['proposal_targets/0']).any(-1)
+    y_true = np.concatenate(preds['layers']['proposal_targets/1'])[real]
+    y_hat = np.concatenate([b[names.index('mrcnn_class')] for b in preds['y_pred']]).argmax(-1)
+    y_hat = y_hat[real]
+    p, r, f, _ = skm.precision_recall_fscore_support(y_true, y_hat, labels=[0, 1, 2],
+                                                     zero_division=0)
+    expected = {'val_mrcnn_class_accuracy': skm.accuracy_score(y_true, y_hat)}
+    for k, name in enumerate(CLASS_NAMES):
+        expected['val_mrcnn_class_precision_' + name] = p[k]
+        expected['val_mrcnn_class_recall_' + name] = r[k]
+        expected['val_mrcnn_class_f1_' + name] = f[k]
+    match = np.concatenate(preds['inputs']['input_rpn_match'])[..., 0]
+    score = np.concatenate([b[names.index('rpn_class')] for b in preds['y_pred']])[..., 1]
+    labels, kept = (match[match != 0] == 1), score[match != 0]
+    expected['val_rpn_precision'] = skm.precision_score(labels, kept >= 0.5, zero_division=0)
+    expected['val_rpn_recall'] = skm.recall_score(labels, kept >= 0.5)
+    expected['val_rpn_roc_auc'] = skm.roc_auc_score(labels, kept)
+    return expected, int(real.sum())
+
+
+def test_head_metrics_equal_scikit_learn_on_the_captured_arrays():
+    preds = _captured(np.random.RandomState(0))
+    logs = {'val_gts_and_preds': preds}
+    MaskRCNNHeadMetrics(CLASS_NAMES, verbose=0).on_predictions_published(0, logs)
+    expected, n_real = sklearn_head_reference(preds)
+    assert n_real == 3 * 2 * 4  # padding left out
+    for key, value in expected.items():
+        assert logs[key] == pytest.approx(value), key
+
+
+def test_head_metrics_say_what_is_missing():
+    preds = _captured(np.random.RandomState(1))
+    del preds['layers']
+    with pytest.raises(ValueError, match="layer output 'proposal_targets/0'.*HEADS_GET_PREDICT"):
+        MaskRCNNHeadMetrics(CLASS_NAMES).on_predictions_published(0, {'val_gts_and_preds': preds})
+    with pytest.raises(ValueError, match='`class_names` has 2 names'):
+        MaskRCNNHeadMetrics(['BG', 'square']).on_predictions_published(
+            0, {'val_gts_and_preds': _captured(np.random.RandomState(1))})
+
+
+def _one_class_image():
+    # 3 ground truths; detections ranked TP, FP, TP, FP by score.
+    gt = np.array([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50]])
+    pred = np.array([[0, 0, 10, 10], [60, 60, 70, 70], [20, 20, 30, 31], [0, 0, 10, 10]])
+    return ImageDetections(gt, [1, 1, 1], pred, [1, 1, 1, 1], [0.9, 0.8, 0.7, 0.6])
+
+
+def test_ap_by_hand():
+    result = DetectionMetrics([_one_class_image()], ['BG', 'thing'], coco_implementation='numpy')
+    assert result.ap['matterport'][1] == pytest.approx(1 / 3. + 1 / 3. * 2 / 3.)
+    assert result.ap['coco101'][1] == pytest.approx((34 + 33 * 2 / 3.) / 101)
+    assert result.precision[1] == pytest.approx(0.5)
+    assert result.recall[1] == pytest.approx(2 / 3.)
+    # Unmatched: 2 detections into the background row, 1 ground truth into its column.
+    np.testing.assert_array_equal(result.confusion_matrix, [[0, 2], [1, 2]])
+
+
+def _box_mask(boxes, size=80):
+    masks = np.zeros((size, size, len(boxes)), bool)
+    for k, (y1, x1, y2, x2) in enumerate(boxes):
+        masks[int(y1):int(y2), int(x1):int(x2), k] = True
+    return masks
+
+
+def matterport_ap(utils, image):
+    """`utils.compute_ap` of one single-class image (box-shaped masks), or `None` where
+    mrcnn 0.2's `compute_matches` takes a ground truth twice: it tests `gt_match[j] > 0`,
+    so the one taken by the top-scoring detection (index 0) can be taken again; later
+    matterport code and COCO match each ground truth once, as we do."""
+    size = int(max(np.max(image.gt_boxes), np.max(image.pred_boxes))) + 1
+    args = (np.asarray(image.gt_boxes), np.asarray(image.gt_class_ids),
+            _box_mask(image.gt_boxes, size), np.asarray(image.pred_boxes),
+            np.asarray(image.pred_class_ids), np.asarray(image.pred_scores, 'float64'),
+            _box_mask(image.pred_boxes, size))
+    pred_match = utils.compute_matches(*args)[1]
+    matched = pred_match[pred_match > -1]
+    if len(set(matched)) < len(matched):
+        return None
+    return utils.compute_ap(*args)[0]
+
+
+def test_ap_equals_matterport_compute_ap():
+    utils = pytest.importorskip('mrcnn.utils')
+    rng = np.random.RandomState(3)
+    compared = 0
+    for _ in range(20):
+        image = _random_image(rng, n_classes=2, size=80)
+        ours = DetectionMetrics([image], ['BG', 'thing']).ap['matterport'][1]
+        reference = matterport_ap(utils, image)
+        if reference is not None:
+            # compute_ap ranks every class together: one class here, so per-class == all.
+            assert ours == pytest.approx(reference)
+            compared += 1
+    assert compared >= 5
+
+
+def _random_image(rng, n_classes=3, size=100, n_gt=6, n_pred=9):
+    corner = rng.randint(0, size - 30, size=(n_gt, 2))
+    side = rng.randint(8, 30, size=(n_gt, 2))
+    gt = np.concatenate([corner, corner + side], axis=1)
+    # Detections: jittered copies of some ground truths plus strays.
+    pick = rng.randint(0, n_gt, size=n_pred)
+    pred = np.clip(gt[pick] + rng.randint(-4, 5, size=(n_pred, 4)), 0, size)
+    pred[:, 2:] = np.maximum(pred[:, 2:], pred[:, :2] + 2)
+    return ImageDetections(gt, rng.randint(1, n_classes, size=n_gt), pred,
+                           rng.randint(1, n_classes, size=n_pred), rng.uniform(0.5, 1, n_pred))
+
+
+def _cocoeval_ap50(images, class_ids):
+    """Stock COCOeval (default parameters), its AP@0.5 summary and per-class curves."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    gts, dets = [], []
+    for i, im in enumerate(images):
+        for (y1, x1, y2, x2), c in zip(im.gt_boxes, im.gt_class_ids):
+            gts.append({'id': len(gts) + 1, 'image_id': i, 'category_id': int(c),
+                        'bbox': [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
+                        'area': float((x2 - x1) * (y2 - y1)), 'iscrowd': 0})
+        for (y1, x1, y2, x2), c, s in zip(im.pred_boxes, im.pred_class_ids, im.pred_scores):
+            dets.append({'image_id': i, 'category_id': int(c), 'score': float(s),
+                         'bbox': [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]})
+    with contextlib.redirect_stdout(io.StringIO()):
+        truth = COCO()
+        truth.dataset = {'images': [{'id': i} for i in range(len(images))],
+                         'annotations': gts, 'categories': [{'id': c} for c in class_ids]}
+        truth.createIndex()
+        evaluation = COCOeval(truth, truth.loadRes(dets), 'bbox')
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return evaluation.stats[1]
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_coco101_ap_equals_cocoeval(seed):
+    pytest.importorskip('pycocotools')
+    rng = np.random.RandomState(seed)
+    images = [_random_image(rng) for _ in range(4)]
+    names = ['BG', 'a', 'b']
+    reference = _cocoeval_ap50(images, [1, 2])
+    for implementation in ('numpy', 'pycocotools'):
+        result = DetectionMetrics(images, names, coco_implementation=implementation)
+        assert result.coco_implementation == implementation
+        assert result.mean_ap['coco101'] == pytest.approx(reference, abs=1e-9)
+    numpy_ap = DetectionMetrics(images, names, coco_implementation='numpy').ap['coco101']
+    coco_ap = DetectionMetrics(images, names, coco_implementation='pycocotools').ap['coco101']
+    np.testing.assert_allclose(numpy_ap, coco_ap)
+
+
+class _FakeMaskRCNN(object):
+    """Duck-typed inference model: `keras_model` and `detect`."""
+
+    def __init__(self, found):
+        inputs = keras.layers.Input((2,))
+        self.keras_model = keras.Model(inputs, keras.layers.Dense(1, name='head')(inputs))
+        self.found = found
+
+    def detect(self, images, verbose=0):
+        return [self.found]
+
+
+def test_detection_callback_copies_weights_and_logs_per_class():
+    image = _one_class_image()
+
+    def load_image_gt(dataset, config, image_id, use_mini_mask=True):
+        assert use_mini_mask is False
+        return np.zeros((8, 8, 3)), None, image.gt_class_ids, image.gt_boxes, None
+
+    class Dataset(object):
+        image_ids = [0, 1]
+        class_names = ['BG', 'thing']
+
+    fake = _FakeMaskRCNN({'rois': image.pred_boxes, 'class_ids': np.array(image.pred_class_ids),
+                          'scores': np.array(image.pred_scores)})
+    inputs = keras.layers.Input((2,))
+    training = keras.Model(inputs, keras.layers.Dense(
+        1, name='head', kernel_initializer='ones', bias_initializer='ones')(inputs))
+    callback = MaskRCNNDetectionMetrics(Dataset(), None, load_image_gt,
+                                        model_factory=lambda: fake, every=2, verbose=0)
+    callback.set_model(training)
+    logs = {}
+    callback.on_train_begin()
+    callback.on_epoch_end(0, logs)
+    assert logs == {}  # not due
+    callback.on_predictions_published(1, logs)
+    np.testing.assert_allclose(fake.keras_model.get_layer('head').get_weights()[0], 1.)
+    assert logs['val_det_ap50_matterport_thing'] == pytest.approx(1 / 3. + 2 / 9.)
+    assert logs['val_det_map50_matterport'] == pytest.approx(1 / 3. + 2 / 9.)
+    assert logs['val_det_recall_thing'] == pytest.approx(2 / 3.)
+    assert logs['val_det_seconds_per_image'] >= 0
+    callback.on_epoch_end(1, logs)  # already done from the published hook
+    callback.on_epoch_end(2, logs)
+    callback.on_train_end()
+    assert [epoch for epoch, _ in callback.history] == [1, 'train_end']
+
+
+def test_copy_weights_by_name_refuses_other_shapes():
+    a = keras.Sequential([keras.layers.Dense(2, name='d', input_shape=(3,))])
+    b = keras.Sequential([keras.layers.Dense(2, name='d', input_shape=(4,))])
+    with pytest.raises(ValueError, match="Layer 'd'"):
+        copy_weights_by_name(a, b)
+    c = keras.Sequential([keras.layers.Dense(2, name='d', input_shape=(3,))])
+    assert copy_weights_by_name(a, c) == 1
+    np.testing.assert_allclose(c.get_weights()[0], a.get_weights()[0])
+
+
+def test_box_iou():
+    assert detection.box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10]])[0, 0] == pytest.approx(1 / 3.)

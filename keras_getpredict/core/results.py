@@ -14,8 +14,8 @@ class GtsAndPreds(dict):
     """Per-batch ground truth and predictions: `{'y_true': [...], 'y_pred': [...]}`.
 
     A plain `dict` with one entry per evaluated batch in each list, so code written
-    for per-batch nested lists (`preds['y_pred'][batch][sample]`) keeps working. Each entry is a
-    numpy array, or, when several outputs are captured, a list of arrays in
+    for per-batch nested lists (`preds['y_pred'][batch][sample]`) keeps working.
+    Each entry is a numpy array, or, when several outputs are captured, a list of arrays in
     `output_names` order (`None` where an output has no target). When inputs were
     captured, `'inputs'` maps each input name to its per-batch arrays; when layer
     outputs were captured (`get_predict={'layers': ...}`), `'layers'` maps each

@@ -153,3 +153,37 @@ bench-horovod: horovod-venv
 	PATH="$(CURDIR)/$(HVD_VENV)/bin:$$PATH" horovodrun --gloo -np 2 -H localhost:2 \
 		$(HVD_PYTHON) benchmarks/bench_horovod_gather.py
 
+
+# --- Keras version matrix: tests/ in one venv per supported Keras -----------------------
+# `make test-keras-2.2.5` runs tests/ in .venv-keras-2.2.5; `make test-matrix` runs every
+# supported version but the default 2.2.4 (that one is `make test`). Each venv installs
+# with .cache/constraints-keras-X.txt: constraints.txt with its keras line replaced by
+# that version's pin (generated, so the other pins cannot drift apart).
+# Porting onto the `define venv` Makefile: give the macro a constraints-file argument
+# (default constraints.txt), then
+#   $(foreach v,$(KERAS_MATRIX),$(eval $(call venv,.venv-keras-$(v),3.7,$(TEST_EXTRAS),,,.cache/constraints-keras-$(v).txt)))
+# and `KERAS=2.2.5 make test` is `VENV = $(if $(KERAS),.venv-keras-$(KERAS),.venv)`.
+KERAS_MATRIX = 2.2.5
+
+.cache/constraints-keras-%.txt: constraints.txt
+	@mkdir -p .cache
+	sed -e 's/^keras==.*/keras==$*/' constraints.txt > $@
+
+.venv-keras-%/.installed: setup.py constraints.txt .cache/constraints-keras-%.txt
+	@echo "== building .venv-keras-$* (Keras $*) with $$(PY_VERSION=$(PY_VERSION) .ci/find-python)"
+	rm -rf .venv-keras-$*
+	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv .venv-keras-$*
+	.venv-keras-$*/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
+	.venv-keras-$*/bin/pip install --disable-pip-version-check -q \
+		-c .cache/constraints-keras-$*.txt -e ".[cpu,test]"
+	.venv-keras-$*/bin/python -c "import keras; assert keras.__version__ == '$*', keras.__version__"
+	touch $@
+
+.PRECIOUS: .venv-keras-%/.installed .cache/constraints-keras-%.txt
+# (test-keras-X is a pattern rule, so it cannot be .PHONY: make skips implicit rules for those.)
+.PHONY: test-matrix
+
+test-keras-%: .venv-keras-%/.installed
+	.venv-keras-$*/bin/python -m pytest tests -n 2 -p no:cacheprovider
+
+test-matrix: $(addprefix test-keras-,$(KERAS_MATRIX))

@@ -26,7 +26,9 @@ setup(
     # TensorFlow is an extra on purpose: `[cpu]` pulls `tensorflow`, `[gpu]` pulls
     # `tensorflow-gpu` (CUDA 10.0); requiring either here would drag the other in.
     install_requires=[
-        'keras==2.2.4',
+        # The Keras releases the run-time patch supports (keras_internals.SUPPORTED_KERAS;
+        # one adapter per family there).
+        'keras>=2.2.4,<=2.2.5',
         'numpy>=1.14,<1.19',
         'h5py<3',
         'scikit-learn>=0.22',

@@ -25,10 +25,12 @@ from . import compare
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SDIST = 'Keras-2.2.4.tar.gz'
-# The sha256 of the sdist as PyPI serves it; a different file is not the suite we know.
-SDIST_SHA256 = '90b610a3dbbf6d257b20a079eba3fdf2eed2158f64066a7c6f7227023fd60bc9'
-SDIST_TESTS = 'Keras-2.2.4/tests/'
+KERAS_VERSION = '2.2.4'
+# The sha256 of each sdist as PyPI serves it; a different file is not the suite we know.
+SDIST_SHA256 = {
+    '2.2.4': '90b610a3dbbf6d257b20a079eba3fdf2eed2158f64066a7c6f7227023fd60bc9',
+    '2.2.5': '0fb448b95643a708d25d2394183a2f3a84eefb55fb64917152a46826990113ea',
+}
 
 MAIN_FILES = [
     'tests/keras/engine/test_training.py',
@@ -69,27 +71,39 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def fetch_tests(cache, python=sys.executable):
+def _installed_keras_version():
+    # Without importing keras here: that would import TensorFlow in the gate's process.
+    output = subprocess.check_output(
+        [sys.executable, '-c', 'import pkg_resources; '
+         'print(pkg_resources.get_distribution("keras").version)'])
+    return output.decode().strip()
+
+
+def fetch_tests(cache, python=sys.executable, version=KERAS_VERSION):
     """Returns the folder holding the sdist's `tests/` (and nothing else), fetching it once."""
-    suite_dir = os.path.join(cache, 'keras-2.2.4-suite')
+    suite_dir = os.path.join(cache, 'keras-%s-suite' % version)
     if os.path.isfile(os.path.join(suite_dir, 'tests', 'conftest.py')):
         return suite_dir
+    if version not in SDIST_SHA256:
+        raise RuntimeError('no sha256 for the Keras %s sdist in keras_suite/run_gate.py' % version)
+    top = 'Keras-%s/' % version
     sdist_dir = os.path.join(cache, 'keras-sdist')
-    sdist = os.path.join(sdist_dir, SDIST)
+    sdist = os.path.join(sdist_dir, 'Keras-%s.tar.gz' % version)
     if not os.path.isfile(sdist):
         subprocess.check_call([python, '-m', 'pip', 'download', '--disable-pip-version-check',
-                               '-q', '--no-deps', '--no-binary', ':all:', 'keras==2.2.4',
+                               '-q', '--no-deps', '--no-binary', ':all:', 'keras==' + version,
                                '-d', sdist_dir])
-    if _sha256(sdist) != SDIST_SHA256:
-        raise RuntimeError('%s: sha256 %s, expected %s' % (sdist, _sha256(sdist), SDIST_SHA256))
+    if _sha256(sdist) != SDIST_SHA256[version]:
+        raise RuntimeError('%s: sha256 %s, expected %s'
+                           % (sdist, _sha256(sdist), SDIST_SHA256[version]))
     partial = suite_dir + '.partial'
     shutil.rmtree(partial, ignore_errors=True)
     with tarfile.open(sdist) as tar:
         members = [m for m in tar.getmembers()
-                   if m.name.startswith(SDIST_TESTS) and '__pycache__' not in m.name and
+                   if m.name.startswith(top + 'tests/') and '__pycache__' not in m.name and
                    (m.isfile() or m.isdir())]
         for member in members:
-            member.name = member.name[len('Keras-2.2.4/'):]
+            member.name = member.name[len(top):]
         tar.extractall(partial, members=members)
     shutil.rmtree(suite_dir, ignore_errors=True)
     os.rename(partial, suite_dir)
@@ -119,7 +133,11 @@ def main(argv=None):
     parser.add_argument('--modes', default=','.join(MODES))
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--cache', default=os.path.join(ROOT, '.cache'))
-    parser.add_argument('--known', default=os.path.join(HERE, 'known_stock_failures.txt'))
+    parser.add_argument('--keras-version', default=None,
+                        help="the installed Keras' version (default); its sdist's tests run")
+    parser.add_argument('--known', default=None,
+                        help='known stock failures (default: known_stock_failures.txt, '
+                             'or known_stock_failures-VERSION.txt for other versions)')
     parser.add_argument('--skip-multiprocessing', action='store_true')
     parser.add_argument('--extra', action='store_true',
                         help='also run EXTRA_FILES with the main files')
@@ -128,8 +146,12 @@ def main(argv=None):
     if 'stock' not in modes or any(m not in MODES for m in modes):
         parser.error('--modes: stock plus any of install, force')
 
-    known = compare.load_known(args.known)
-    suite_dir = fetch_tests(args.cache)
+    version = args.keras_version or _installed_keras_version()
+    known_file = args.known or os.path.join(HERE, 'known_stock_failures.txt' if version ==
+                                            KERAS_VERSION else
+                                            'known_stock_failures-%s.txt' % version)
+    known = compare.load_known(known_file)
+    suite_dir = fetch_tests(args.cache, version=version)
     results_dir = os.path.join(args.cache, 'keras-suite-results')
     shutil.rmtree(results_dir, ignore_errors=True)
     started = time.time()
@@ -149,7 +171,7 @@ def main(argv=None):
         runs[mode] = compare.load_run(paths)
 
     result = compare.compare(runs, known)
-    print('\n== keras 2.2.4 suite gate (%.0f s) ==' % (time.time() - started))
+    print('\n== keras %s suite gate (%.0f s) ==' % (version, time.time() - started))
     for line in compare.report(result, runs):
         print(line)
     problems = compare.failures(result, runs)

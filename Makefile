@@ -189,10 +189,14 @@ KERAS_MATRIX = 2.2.5
 # (test-keras-X is a pattern rule, so it cannot be .PHONY: make skips implicit rules for those.)
 .PHONY: test-matrix
 
+# install() refuses these versions for now (docs/versions.md); the preview variable lets
+# tests/ and the gate run on them anyway, to measure how far each one is.
 test-keras-%: .venv-keras-%/.installed
-	.venv-keras-$*/bin/python -m pytest tests -n 2 -p no:cacheprovider
+	KERAS_GETPREDICT_PREVIEW_KERAS=$* .venv-keras-$*/bin/python -m pytest tests -n 2 -p no:cacheprovider
 
+# Without the multiprocessing files: on Keras 2.2.5 their STOCK run hung here (forked
+# workers idle for minutes), so they would gate nothing of ours.
 test-compat-keras-%: .venv-keras-%/.installed
-	.venv-keras-$*/bin/python -m keras_suite.run_gate --workers 2
+	KERAS_GETPREDICT_PREVIEW_KERAS=$* .venv-keras-$*/bin/python -m keras_suite.run_gate --workers 2 --skip-multiprocessing
 
 test-matrix: $(addprefix test-keras-,$(KERAS_MATRIX)) $(addprefix test-compat-keras-,$(KERAS_MATRIX))

@@ -7,7 +7,7 @@ PY_VERSION ?= 3.7
 export TF_CPP_MIN_LOG_LEVEL = 2
 export PYTHONDONTWRITEBYTECODE = 1
 
-PIP = bin/pip install --disable-pip-version-check -q -c constraints.txt
+PIP_FLAGS = --disable-pip-version-check -q
 # Horovod compiles against the TensorFlow already in the venv (so no build isolation);
 # -j1 keeps the machine usable, and pip caches the wheel for the next build.
 HVD_BUILD_ENV = HOROVOD_WITH_TENSORFLOW=1 HOROVOD_WITH_GLOO=1 HOROVOD_WITHOUT_MPI=1 \
@@ -18,19 +18,20 @@ FORK_VERSION := $(shell patches/fork.sh version)
 FORK_WHEEL = .cache/fork/dist/Keras-$(FORK_VERSION)-py3-none-any.whl
 
 comma := ,
-# $(call venv,DIR,PYTHON_VERSION,EXTRAS,WHEELS,SECOND_EXTRAS): DIR/.installed, a venv with
+# $(call venv,DIR,PYTHON_VERSION,EXTRAS,WHEELS,SECOND_EXTRAS,CONSTRAINTS): DIR/.installed, a venv with
 # `-e .[EXTRAS]` and WHEELS (files, also prerequisites). pip, setuptools and wheel come
 # first, from constraints.txt (pinned per Python: 3.6's bundled pip is too old).
 # SECOND_EXTRAS, if given, are installed afterwards with HVD_BUILD_ENV and no build isolation.
+# CONSTRAINTS replaces constraints.txt (the Keras version matrix).
 define venv
-$(1)/.installed: setup.py constraints.txt $(4)
+$(1)/.installed: setup.py constraints.txt $(4) $(6)
 	@echo "== building $(1): Python $(2), .[$(3)]$(if $(4), + $(4))$(if $(5), then .[$(5)])"
 	rm -rf $(1)
 	"$$$$(PY_VERSION=$(2) .ci/find-python)" -m venv $(1)
-	$(1)/$(PIP) pip
-	$(1)/$(PIP) setuptools wheel
-	$(1)/$(PIP) $(4) -e ".[$(3)]"
-	$(if $(5),$(HVD_BUILD_ENV) $(1)/$(PIP) --no-build-isolation $(4) -e ".[$(3)$(comma)$(5)]")
+	$(1)/bin/pip install $(PIP_FLAGS) -c $(or $(6),constraints.txt) pip
+	$(1)/bin/pip install $(PIP_FLAGS) -c $(or $(6),constraints.txt) setuptools wheel
+	$(1)/bin/pip install $(PIP_FLAGS) -c $(or $(6),constraints.txt) $(4) -e ".[$(3)]"
+	$(if $(5),$(HVD_BUILD_ENV) $(1)/bin/pip install $(PIP_FLAGS) -c $(or $(6),constraints.txt) --no-build-isolation $(4) -e ".[$(3)$(comma)$(5)]")
 	touch $$@
 endef
 
@@ -181,3 +182,38 @@ test-mrcnn: $(MRCNN_VENV)/.installed
 
 bench-mrcnn: $(MRCNN_VENV)/.installed
 	$(MRCNN_VENV)/bin/python benchmarks/bench_mask_rcnn.py
+
+# --- Keras version matrix: tests/ in one venv per supported Keras -----------------------
+# `make test-keras-2.2.5` runs tests/ in .venv-keras-2.2.5; `make test-matrix` runs every
+# supported version but the default 2.2.4 (that one is `make test`);
+# `make test-compat-keras-2.2.5` is that version's Keras suite gate. Each venv installs
+# with .cache/constraints-keras-X.txt: constraints.txt with the lines of the packages
+# that constraints-keras-X.txt pins replaced by its lines (keras==X, and what that
+# version's own tests need), so the other pins cannot drift apart.
+KERAS_MATRIX = 2.2.5
+
+.cache/constraints-keras-%.txt: constraints.txt constraints-keras-%.txt
+	@mkdir -p .cache
+	awk 'NR == FNR { if ($$0 !~ /^#/ && match($$0, /^[A-Za-z0-9_.-]+/)) \
+		drop[tolower(substr($$0, 1, RLENGTH))] = 1; next } \
+		!(match($$0, /^[A-Za-z0-9_.-]+/) && tolower(substr($$0, 1, RLENGTH)) in drop)' \
+		constraints-keras-$*.txt constraints.txt > $@
+	cat constraints-keras-$*.txt >> $@
+
+$(foreach v,$(KERAS_MATRIX),$(eval $(call venv,.venv-keras-$(v),$(PY_VERSION),$(TEST_EXTRAS)$(comma)kerassuite,,,.cache/constraints-keras-$(v).txt)))
+
+.PRECIOUS: .venv-keras-%/.installed .cache/constraints-keras-%.txt
+# (test-keras-X is a pattern rule, so it cannot be .PHONY: make skips implicit rules for those.)
+.PHONY: test-matrix
+
+# install() refuses these versions for now (docs/versions.md); the preview variable lets
+# tests/ and the gate run on them anyway, to measure how far each one is.
+test-keras-%: .venv-keras-%/.installed
+	KERAS_GETPREDICT_PREVIEW_KERAS=$* .venv-keras-$*/bin/python -m pytest tests -n 2 -p no:cacheprovider
+
+# Without the multiprocessing files: on Keras 2.2.5 their STOCK run hung here (forked
+# workers idle for minutes), so they would gate nothing of ours.
+test-compat-keras-%: .venv-keras-%/.installed
+	KERAS_GETPREDICT_PREVIEW_KERAS=$* .venv-keras-$*/bin/python -m keras_suite.run_gate --workers 2 --skip-multiprocessing
+
+test-matrix: $(addprefix test-keras-,$(KERAS_MATRIX)) $(addprefix test-compat-keras-,$(KERAS_MATRIX))

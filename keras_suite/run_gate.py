@@ -66,6 +66,14 @@ def fetch_sdist(version, python=sys.executable):
                                    universal_newlines=True).strip()
 
 
+def _installed_keras_version():
+    # Without importing keras here: that would import TensorFlow in the gate's process.
+    output = subprocess.check_output(
+        [sys.executable, '-c', 'import pkg_resources; '
+         'print(pkg_resources.get_distribution("keras").version)'])
+    return output.decode().strip()
+
+
 def fetch_tests(cache, python=sys.executable, version=KERAS_VERSION):
     """Returns the folder holding the sdist's `tests/` (and nothing else), fetching it once."""
     suite_dir = os.path.join(cache, 'keras-%s-suite' % version)
@@ -110,7 +118,11 @@ def main(argv=None):
     parser.add_argument('--modes', default=','.join(MODES))
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--cache', default=os.path.join(ROOT, '.cache'))
-    parser.add_argument('--known', default=os.path.join(HERE, 'known_stock_failures.txt'))
+    parser.add_argument('--keras-version', default=None,
+                        help="the installed Keras' version (default); its sdist's tests run")
+    parser.add_argument('--known', default=None,
+                        help='known stock failures (default: known_stock_failures.txt, '
+                             'or known_stock_failures-VERSION.txt for other versions)')
     parser.add_argument('--skip-multiprocessing', action='store_true')
     parser.add_argument('--extra', action='store_true',
                         help='also run EXTRA_FILES with the main files')
@@ -119,8 +131,12 @@ def main(argv=None):
     if 'stock' not in modes or any(m not in MODES for m in modes):
         parser.error('--modes: stock plus any of install, force')
 
-    known = compare.load_known(args.known)
-    suite_dir = fetch_tests(args.cache)
+    version = args.keras_version or _installed_keras_version()
+    known_file = args.known or os.path.join(HERE, 'known_stock_failures.txt' if version ==
+                                            KERAS_VERSION else
+                                            'known_stock_failures-%s.txt' % version)
+    known = compare.load_known(known_file)
+    suite_dir = fetch_tests(args.cache, version=version)
     results_dir = os.path.join(args.cache, 'keras-suite-results')
     shutil.rmtree(results_dir, ignore_errors=True)
     started = time.time()
@@ -140,7 +156,7 @@ def main(argv=None):
         runs[mode] = compare.load_run(paths)
 
     result = compare.compare(runs, known)
-    print('\n== keras 2.2.4 suite gate (%.0f s) ==' % (time.time() - started))
+    print('\n== keras %s suite gate (%.0f s) ==' % (version, time.time() - started))
     for line in compare.report(result, runs):
         print(line)
     problems = compare.failures(result, runs)

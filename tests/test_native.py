@@ -11,12 +11,13 @@ import pytest
 import keras
 from keras import callbacks
 from keras.backend import tensorflow_backend
-from keras.engine import training, training_arrays
+from keras.engine import training
 from keras.layers import Dense
 from keras.models import Sequential
 from keras.optimizers import SGD
 
 import keras_getpredict
+from keras_getpredict.core import keras_internals
 
 NATIVE = keras_getpredict.is_native()
 fork_only = pytest.mark.skipif(not NATIVE, reason='needs the Keras fork: `make test-fork`')
@@ -25,8 +26,8 @@ stock_only = pytest.mark.skipif(NATIVE, reason='needs stock Keras; this Keras is
 KERNEL = np.array([[1., 0.], [0., 2.], [0., 1.]], dtype='float32')
 OWNERS = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
           (training.Model, 'evaluate'), (training.Model, 'evaluate_generator'),
-          (training_arrays, 'fit_loop'),
-          (callbacks.History, 'on_epoch_end'), (callbacks.TensorBoard, '_write_logs')]
+          keras_internals.patch_owners()['fit_loop'],
+          (callbacks.History, 'on_epoch_end'), keras_internals.patch_owners()['tensorboard']]
 
 
 def linear_model():

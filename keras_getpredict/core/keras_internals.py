@@ -43,7 +43,7 @@ def function_like(stock, extra_outputs, name_suffix):
         name=(stock.name or 'function') + name_suffix,
         feed_dict=stock.feed_dict,
         fetches=list(stock.fetches),
-        **stock.session_kwargs)
+        **adapter().session_arguments(stock))
 
 
 def function_fetches(function):
@@ -57,7 +57,8 @@ def session_callable_state(function):
 
     keras/backend/tensorflow_backend.py, `Function._make_callable` / `Function._call`.
     """
-    return tuple(getattr(function, name, None) for name in SESSION_CALLABLE_STATE)
+    return tuple(getattr(function, name, None)
+                 for name in adapter().session_callable_state)
 
 
 def set_function_fetches(function, fetches, callable_state=None):
@@ -71,7 +72,7 @@ def set_function_fetches(function, fetches, callable_state=None):
     if callable_state is None:
         function._callable_fn = None
     else:
-        for name, value in zip(SESSION_CALLABLE_STATE, callable_state):
+        for name, value in zip(adapter().session_callable_state, callable_state):
             setattr(function, name, value)
 
 
@@ -122,20 +123,24 @@ def set_test_function(model, function):
 # -------------------------------------------------------- what install() patches
 
 def patch_owners():
-    """The objects whose attributes the run-time patch replaces, by role.
+    """The objects whose attributes the run-time patch replaces, by role, for the
+    imported Keras (see the adapters below for which file holds each):
 
-    - keras/engine/training.py, `Model.fit`/`evaluate`/`fit_generator`/`evaluate_generator`
-      (the generator methods under keras/legacy/interfaces.py's
+    - `model`: `Model.fit`/`evaluate`/`fit_generator`/`evaluate_generator` (the
+      generator methods under keras/legacy/interfaces.py's
       `legacy_generator_methods_support`, whose wrapper keeps `__wrapped__`);
-    - keras/engine/training_arrays.py, `fit_loop`: `Model.fit` looks it up through the
-      module (`training_arrays.fit_loop(...)`) at call time;
-    - keras/callbacks.py, `History`/`CSVLogger`/`RemoteMonitor.on_epoch_end` and
-      `TensorBoard._write_logs` (the one method that writes epoch logs as summaries).
+    - `fit_loop`: `(owner, name)` of the loop `Model.fit` hands its validation
+      function to, looked up at call time;
+    - `callbacks`: the module holding `History`/`CSVLogger`/`RemoteMonitor`;
+    - `tensorboard`: `(TensorBoard class, name of the method that writes epoch logs
+      as summaries)`.
     """
-    from keras import callbacks
-    from keras.engine import training, training_arrays
-    return {'model': training.Model, 'training_arrays': training_arrays,
-            'callbacks': callbacks}
+    return adapter().patch_owners()
+
+
+def fit_loop_validation_argument():
+    """The name of the validation function's parameter of the `fit_loop` owner."""
+    return adapter().validation_argument
 
 
 def legacy_generator_method(make):
@@ -148,6 +153,142 @@ def legacy_generator_method(make):
     from keras.legacy import interfaces
     return lambda original: interfaces.legacy_generator_methods_support(
         make(original.__wrapped__))
+
+
+# ------------------------------------------------------------ version adapters
+
+#: Keras releases the run-time patch supports (on TensorFlow 1.15).
+SUPPORTED_KERAS = ('2.2.4',)
+#: Set to one refused version to install on it anyway (the version matrix's tests/ run).
+PREVIEW_VARIABLE = 'KERAS_GETPREDICT_PREVIEW_KERAS'
+
+
+class _Keras22(object):
+    """Keras 2.2.4: keras/engine/training.py calls keras/engine/training_arrays.py's
+    `fit_loop(model, f, ins, ..., val_f=...)`; keras/callbacks.py's
+    `TensorBoard._write_logs` writes the epoch logs; keras/backend/tensorflow_backend.py's
+    `Function` caches a session callable (`_make_callable`)."""
+
+    versions = ('2.2.4',)
+    #: Why `install()` refuses this family, while it is not proven by tests/.
+    not_yet = None
+    validation_argument = 'val_f'
+    session_callable_state = SESSION_CALLABLE_STATE
+    function_parts = FUNCTION_PARTS
+
+    def fit_loop(self):
+        from keras.engine import training_arrays
+        return training_arrays, 'fit_loop'
+
+    def fit_loop_reached(self):
+        """Whether `Model.fit` looks the loop up through its owner at call time."""
+        from keras.engine import training, training_arrays
+        return (getattr(training, 'training_arrays', None) is training_arrays and
+                callable(vars(training_arrays).get('fit_loop')))
+
+    def tensorboard(self):
+        from keras import callbacks
+        return callbacks.TensorBoard, '_write_logs'
+
+    def patch_owners(self):
+        from keras import callbacks
+        from keras.engine import training
+        return {'model': training.Model, 'fit_loop': self.fit_loop(),
+                'callbacks': callbacks, 'tensorboard': self.tensorboard()}
+
+    def session_arguments(self, function):
+        """The `K.function` keyword arguments that rebuild `function`'s session run."""
+        return dict(function.session_kwargs)
+
+
+class _Keras225(_Keras22):
+    """Keras 2.2.5: as 2.2.4, but `fit_loop`'s validation function is `val_function`
+    (and `evaluate`/`evaluate_generator` take `callbacks`, passed through untouched)."""
+
+    versions = ('2.2.5',)
+    not_yet = ('its `fit` takes generators and Sequences and trains them without '
+               '`fit_loop`, and its own test suite shows `fit_generator` epochs whose '
+               'validation is not captured')
+    validation_argument = 'val_function'
+
+
+class _Keras21(_Keras22):
+    """Keras 2.1.6: one keras/engine/training.py, whose `Model._fit_loop(self, f, ins,
+    ..., val_f=...)` method `fit` calls; keras/callbacks.py's `TensorBoard.on_epoch_end`
+    writes the epoch logs itself; keras/backend/tensorflow_backend.py's `Function`
+    calls `Session.run` every time (no session callable to cache)."""
+
+    versions = ('2.1.6',)
+    not_yet = ('its `Sequential` forwards fit/evaluate/fit_generator/evaluate_generator '
+               'to an inner `Sequential.model` and has no train/test function of its own, '
+               'and its backend has no `K.is_tensor`')
+    session_callable_state = ()
+    function_parts = ('inputs', 'outputs', 'updates_op', 'name', 'feed_dict', 'fetches',
+                      'session_kwargs')
+
+    def fit_loop(self):
+        from keras.engine import training
+        return training.Model, '_fit_loop'
+
+    def fit_loop_reached(self):
+        from keras.engine import training
+        return callable(vars(training.Model).get('_fit_loop'))
+
+    def tensorboard(self):
+        from keras import callbacks
+        return callbacks.TensorBoard, 'on_epoch_end'
+
+
+class _Keras23(_Keras225):
+    """Keras 2.3.1: `keras.callbacks` is a package, its TensorBoard on TensorFlow 1 is
+    keras/callbacks/tensorboard_v1.py's (`_write_logs`); `K.function` is
+    tensorflow/python/keras/backend.py's `GraphExecutionFunction`, which keeps
+    `options`/`run_metadata` apart and caches its fetch list (`_fetches`)."""
+
+    versions = ('2.3.1',)
+    not_yet = ('its stateful metrics, metric names (`mae`, `accuracy` in the logs) and '
+               "tf.keras' backend function (sparse and symbolic feeds) are not yet "
+               'covered by the tests')
+    session_callable_state = SESSION_CALLABLE_STATE + ('_fetches',)
+    function_parts = ('inputs', 'outputs', 'updates_op', 'name', 'feed_dict', 'fetches',
+                      'run_options', 'run_metadata')
+
+    def session_arguments(self, function):
+        arguments = {}
+        if function.run_options is not None:
+            arguments['options'] = function.run_options
+        if function.run_metadata is not None:
+            arguments['run_metadata'] = function.run_metadata
+        return arguments
+
+
+_ADAPTERS = (_Keras21, _Keras22, _Keras225, _Keras23)
+
+
+def adapter_for(version):
+    """The adapter of Keras `version`.
+
+    # Raises
+        RuntimeError: In case that version is not supported, listing the supported ones.
+    """
+    import os
+    for family in _ADAPTERS:
+        if version in family.versions and (family.not_yet is None or
+                                            os.environ.get(PREVIEW_VARIABLE) == version):
+            return family()
+        if version in family.versions:
+            raise RuntimeError('keras_getpredict does not support Keras %s yet: %s. '
+                               'Supported: Keras %s.'
+                               % (version, family.not_yet, ', '.join(SUPPORTED_KERAS)))
+    raise RuntimeError('keras_getpredict supports Keras %s; found Keras %s. Install '
+                       'one of those, or use the fork in `patches/` against Keras 2.2.4.'
+                       % (', '.join(SUPPORTED_KERAS), version))
+
+
+def adapter():
+    """The adapter of the imported Keras (see `adapter_for`)."""
+    import keras
+    return adapter_for(keras.__version__)
 
 
 # ------------------------------------------------------------------- Horovod
@@ -217,38 +358,54 @@ def _probe_function():
 def _function_internals():
     # What reaching into a built backend function needs (`BatchPredictions` too).
     import tensorflow as tf
+    versions = adapter()
     function = _probe_function()
     required = [('keras.backend.tensorflow_backend.Function.' + name,
                  lambda name=name: hasattr(function, name))
-                for name in FUNCTION_PARTS + SESSION_CALLABLE_STATE]
+                for name in versions.function_parts + versions.session_callable_state]
     return required + [
         ('tensorflow Session._make_callable_from_options',
          lambda: hasattr(tf.compat.v1.Session, '_make_callable_from_options'))]
 
 
+def _takes(function, parameter):
+    import inspect
+    try:
+        return parameter in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def missing_internals():
     """The names of the private attributes above that the imported libraries lack."""
     import tensorflow as tf
-    from keras.engine import training, training_arrays
+    from keras.engine import training
     from keras.legacy import interfaces
 
-    owners = patch_owners()
+    versions = adapter()
+    owners = versions.patch_owners()
+    fit_loop_owner, fit_loop_name = owners['fit_loop']
+    tensorboard, tensorboard_method = owners['tensorboard']
     required = _function_internals() + [
         ('keras.engine.training.Model._make_test_function',
          lambda: hasattr(training.Model, '_make_test_function')),
         ('keras.engine.training.Model._make_train_function',
          lambda: hasattr(training.Model, '_make_train_function')),
-        ('keras.engine.training_arrays.fit_loop (looked up by Model.fit at call time)',
-         lambda: (getattr(training, 'training_arrays', None) is training_arrays and
-                  callable(vars(training_arrays).get('fit_loop')))),
+        ('%s.%s (looked up by Model.fit at call time)' % (
+            getattr(fit_loop_owner, '__name__', fit_loop_owner), fit_loop_name),
+         versions.fit_loop_reached),
+        ('%s.%s parameter `%s`' % (
+            getattr(fit_loop_owner, '__name__', fit_loop_owner), fit_loop_name,
+            versions.validation_argument),
+         lambda: _takes(vars(fit_loop_owner).get(fit_loop_name), versions.validation_argument)),
         ('keras.legacy.interfaces.legacy_generator_methods_support',
          lambda: hasattr(interfaces, 'legacy_generator_methods_support')),
         ('keras.engine.training.Model.fit_generator.__wrapped__',
          lambda: hasattr(vars(training.Model)['fit_generator'], '__wrapped__')),
         ('keras.engine.training.Model.evaluate_generator.__wrapped__',
          lambda: hasattr(vars(training.Model)['evaluate_generator'], '__wrapped__')),
-        ('keras.callbacks.TensorBoard._write_logs',
-         lambda: '_write_logs' in vars(owners['callbacks'].TensorBoard)),
+        ('keras.callbacks.TensorBoard.' + tensorboard_method,
+         lambda: tensorboard_method in vars(tensorboard)),
     ]
     module = sys.modules.get(HOROVOD_CALLBACKS_MODULE)
     if module is not None:
@@ -270,11 +427,6 @@ def check():
         raise RuntimeError(_missing_message(missing))
 
 
-#: The Keras releases whose internals the functions above are written against
-#: (the fork keeps `keras.__version__` at its base release).
-SUPPORTED_KERAS_VERSIONS = ('2.2.4',)
-
-
 def check_train_function_access(user):
     """What `user` (a class reaching into the built train function) needs: a
     supported Keras and the backend function's internals.
@@ -284,10 +436,12 @@ def check_train_function_access(user):
             is missing, naming the version or the attributes.
     """
     import keras
-    if keras.__version__ not in SUPPORTED_KERAS_VERSIONS:
+    try:
+        adapter()
+    except RuntimeError:
         raise RuntimeError('%s works with Keras %s only; found Keras %s. Install `keras==%s`.'
-                           % (user, ' or '.join(SUPPORTED_KERAS_VERSIONS), keras.__version__,
-                              SUPPORTED_KERAS_VERSIONS[-1]))
+                           % (user, ' or '.join(SUPPORTED_KERAS), keras.__version__,
+                              SUPPORTED_KERAS[-1]))
     if _function_internals_present:
         return  # libraries do not change under a running process: probe once
     missing = [name for name, present in _function_internals() if not present()]

@@ -34,3 +34,16 @@ def make_tensorboard_write_logs(original):
         # of raising in the middle of training.
         return original(self, logs_filters.scalar_logs(logs), index)
     return _write_logs
+
+
+def make_tensorboard_on_epoch_end(original):
+    """For a `TensorBoard` whose `on_epoch_end` writes the logs itself (Keras 2.1)."""
+    @wraps_original(original)
+    def on_epoch_end(self, epoch, logs=None):
+        return original(self, epoch, logs_filters.scalar_logs(logs))
+    return on_epoch_end
+
+
+#: The replacement for each method a Keras `TensorBoard` writes epoch logs with.
+TENSORBOARD_LOGS_WRITERS = {'_write_logs': make_tensorboard_write_logs,
+                            'on_epoch_end': make_tensorboard_on_epoch_end}

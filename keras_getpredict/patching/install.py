@@ -6,7 +6,6 @@ import threading
 
 from .native import is_native
 
-SUPPORTED_KERAS = '2.2.4'
 
 _lock = threading.RLock()
 _originals = {}  # (owner, name) -> the exact object found in owner.__dict__
@@ -15,11 +14,8 @@ _originals = {}  # (owner, name) -> the exact object found in owner.__dict__
 def _check_versions():
     import keras
     from keras import backend as K
-    if keras.__version__ != SUPPORTED_KERAS:
-        raise RuntimeError('keras_getpredict patches Keras %s only; found Keras %s. '
-                           'Install `keras==%s`, or use the fork in `patches/` '
-                           'against your own Keras.'
-                           % (SUPPORTED_KERAS, keras.__version__, SUPPORTED_KERAS))
+    from ..core import keras_internals
+    keras_internals.adapter_for(keras.__version__)  # raises, naming the supported ones
     if K.backend() != 'tensorflow':
         raise RuntimeError('keras_getpredict needs the TensorFlow backend; '
                            'the Keras backend is %r. Set KERAS_BACKEND=tensorflow.'
@@ -39,7 +35,7 @@ def _check_no_foreign_get_predict():
             raise RuntimeError(
                 'This Keras already takes `get_predict` in `Model.%s` (%s), but it is '
                 'not the keras-getpredict fork: a hand-edited Keras? Reinstall stock '
-                '`keras==2.2.4` to use keras_getpredict.install(), or install the fork '
+                'Keras to use keras_getpredict.install(), or install the fork '
                 'built from `patches/`.' % (name, inspect.getsourcefile(method)))
 
 
@@ -50,17 +46,20 @@ def _patch_list():
 
     owners = keras_internals.patch_owners()
     Model, callbacks = owners['model'], owners['callbacks']
+    fit_loop_owner, fit_loop_name = owners['fit_loop']
+    tensorboard, tensorboard_method = owners['tensorboard']
     legacy_generator_method = keras_internals.legacy_generator_method
     return [
         (Model, 'fit', methods.make_fit),
         (Model, 'fit_generator', legacy_generator_method(methods.make_fit_generator)),
         (Model, 'evaluate', methods.make_evaluate),
         (Model, 'evaluate_generator', legacy_generator_method(methods.make_evaluate_generator)),
-        (owners['training_arrays'], 'fit_loop', methods.make_fit_loop),
+        (fit_loop_owner, fit_loop_name, methods.make_fit_loop),
         (callbacks.History, 'on_epoch_end', callback_patches.make_history_on_epoch_end),
         (callbacks.CSVLogger, 'on_epoch_end', callback_patches.make_logs_filter),
         (callbacks.RemoteMonitor, 'on_epoch_end', callback_patches.make_logs_filter),
-        (callbacks.TensorBoard, '_write_logs', callback_patches.make_tensorboard_write_logs),
+        (tensorboard, tensorboard_method,
+         callback_patches.TENSORBOARD_LOGS_WRITERS[tensorboard_method]),
     ]
 
 

@@ -21,7 +21,7 @@ from __future__ import absolute_import
 
 import inspect
 
-from ..core import publishing
+from ..core import keras_internals, publishing
 from ..core.results import LOGS_KEY
 from .signatures import with_get_predict, wraps_original
 
@@ -98,6 +98,8 @@ make_evaluate = make_evaluate_generator = _make_evaluate
 
 def make_fit_loop(raw):
     signature = inspect.signature(raw)
+    # `val_f` or `val_function`, by Keras version.
+    validation_argument = keras_internals.fit_loop_validation_argument()
 
     @wraps_original(raw)
     def fit_loop(model, *args, **kwargs):
@@ -105,9 +107,9 @@ def make_fit_loop(raw):
         if capture is None:
             return raw(model, *args, **kwargs)
         bound = signature.bind(model, *args, **kwargs)
-        val_f = bound.arguments.get('val_f')
+        val_f = bound.arguments.get(validation_argument)
         if val_f is not None:
-            bound.arguments['val_f'] = capture.validation_function(val_f)
+            bound.arguments[validation_argument] = capture.validation_function(val_f)
         return raw(*bound.args, **bound.kwargs)
 
     return fit_loop

@@ -9,21 +9,26 @@ from ..core import logs_filters
 from .signatures import wraps_original
 
 
-def make_history_on_epoch_end(original):
-    @wraps_original(original)
-    def on_epoch_end(self, epoch, logs=None):
-        # History keeps every epoch of every key; predictions would grow memory
-        # epoch after epoch, so it keeps only the last epoch's, as an attribute.
-        return original(self, epoch, logs_filters.keep_last_predictions(self, logs))
-    return on_epoch_end
+def _on_epoch_end_through(logs_filter):
+    """A factory of `on_epoch_end` replacements that hand the original
+    `logs_filter(callback, logs)` instead of `logs`."""
+    def make(original):
+        @wraps_original(original)
+        def on_epoch_end(self, epoch, logs=None):
+            return original(self, epoch, logs_filter(self, logs))
+        return on_epoch_end
+    return make
 
 
-def make_logs_filter(original):
-    """For `CSVLogger.on_epoch_end` and `RemoteMonitor.on_epoch_end`."""
-    @wraps_original(original)
-    def on_epoch_end(self, epoch, logs=None):
-        return original(self, epoch, logs_filters.without_predictions(logs))
-    return on_epoch_end
+# History keeps every epoch of every key; predictions would grow memory epoch after
+# epoch, so it keeps only the last epoch's, as an attribute.
+make_history_on_epoch_end = _on_epoch_end_through(logs_filters.keep_last_predictions)
+# For `CSVLogger.on_epoch_end` and `RemoteMonitor.on_epoch_end`.
+make_logs_filter = _on_epoch_end_through(
+    lambda callback, logs: logs_filters.without_predictions(logs))
+# For a `TensorBoard` whose `on_epoch_end` writes the logs itself (Keras 2.1).
+make_tensorboard_on_epoch_end = _on_epoch_end_through(
+    lambda callback, logs: logs_filters.scalar_logs(logs))
 
 
 def make_tensorboard_write_logs(original):
@@ -34,14 +39,6 @@ def make_tensorboard_write_logs(original):
         # of raising in the middle of training.
         return original(self, logs_filters.scalar_logs(logs), index)
     return _write_logs
-
-
-def make_tensorboard_on_epoch_end(original):
-    """For a `TensorBoard` whose `on_epoch_end` writes the logs itself (Keras 2.1)."""
-    @wraps_original(original)
-    def on_epoch_end(self, epoch, logs=None):
-        return original(self, epoch, logs_filters.scalar_logs(logs))
-    return on_epoch_end
 
 
 #: The replacement for each method a Keras `TensorBoard` writes epoch logs with.

@@ -190,7 +190,7 @@ bench-mrcnn: $(MRCNN_VENV)/.installed
 # with .cache/constraints-keras-X.txt: constraints.txt with the lines of the packages
 # that constraints-keras-X.txt pins replaced by its lines (keras==X, and what that
 # version's own tests need), so the other pins cannot drift apart.
-KERAS_MATRIX = 2.2.5
+KERAS_MATRIX = 2.1.6 2.2.5 2.3.1
 
 .cache/constraints-keras-%.txt: constraints.txt constraints-keras-%.txt
 	@mkdir -p .cache

@@ -28,7 +28,7 @@ setup(
     install_requires=[
         # The Keras releases the run-time patch supports (keras_internals.SUPPORTED_KERAS;
         # one adapter per family there).
-        'keras==2.2.4',
+        'keras>=2.1.6,<2.4,!=2.2.0,!=2.2.1,!=2.2.2,!=2.2.3,!=2.3.0',
         'numpy>=1.14,<1.19',
         'h5py<3',
     ],

@@ -143,6 +143,12 @@ def fit_loop_validation_argument():
     return adapter().validation_argument
 
 
+def fit_hands_to_fit_generator(x):
+    """Whether `Model.fit(x, ...)` trains `x` by calling `self.fit_generator` (a
+    generator or `Sequence` on Keras >= 2.2.5), so its validation runs there."""
+    return adapter().fit_hands_to_fit_generator(x)
+
+
 def legacy_generator_method(make):
     """For `fit_generator`/`evaluate_generator`, which carry Keras' legacy-argument
     decorator: wraps the function inside it and decorates again, so Keras 1
@@ -200,6 +206,9 @@ class _Keras22(object):
         """The `K.function` keyword arguments that rebuild `function`'s session run."""
         return dict(function.session_kwargs)
 
+    def fit_hands_to_fit_generator(self, x):
+        return False
+
 
 class _Keras225(_Keras22):
     """Keras 2.2.5: as 2.2.4, but `fit_loop`'s validation function is `val_function`
@@ -210,6 +219,12 @@ class _Keras225(_Keras22):
                '`fit_loop`, and its own test suite shows `fit_generator` epochs whose '
                'validation is not captured')
     validation_argument = 'val_function'
+
+    def fit_hands_to_fit_generator(self, x):
+        """keras/engine/training.py, `Model.fit`: "Case 1: generator-like" calls
+        `self.fit_generator` for what `training_utils.is_generator_or_sequence` accepts."""
+        from keras.engine import training_utils
+        return training_utils.is_generator_or_sequence(x)
 
 
 class _Keras21(_Keras22):

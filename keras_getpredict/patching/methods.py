@@ -51,7 +51,8 @@ def _generator_validates(arguments):
 def _make_fit_method(raw, name, validates, window):
     """`fit` (`window=False`: its `val_f` is wrapped in the `fit_loop` hook) or
     `fit_generator` (`window=True`: the test function is swapped around Keras' own
-    validation call)."""
+    validation call). A `fit` that Keras hands to `fit_generator` (a generator or
+    `Sequence` as `x`, Keras >= 2.2.5) is captured as `fit_generator` is."""
     signature = inspect.signature(raw)
 
     def fit_method(self, *args, **kwargs):
@@ -60,9 +61,11 @@ def _make_fit_method(raw, name, validates, window):
             return raw(self, *args, **kwargs)
         bound = signature.bind(self, *args, **kwargs)
         arguments = bound.arguments
-        capture = publishing.fit_capture(self, selection, name, validates(arguments))
-        arguments['callbacks'] = capture.callbacks(arguments.get('callbacks'), window=window)
-        if not window:
+        windowed = window or keras_internals.fit_hands_to_fit_generator(arguments.get('x'))
+        validated = (_generator_validates if windowed else validates)(arguments)
+        capture = publishing.fit_capture(self, selection, name, validated)
+        arguments['callbacks'] = capture.callbacks(arguments.get('callbacks'), window=windowed)
+        if not windowed:
             self.__dict__[_PENDING_FIT_LOOP] = capture
         capture.begin(arguments['callbacks'])
         try:

@@ -8,6 +8,7 @@ import pytest
 from keras.callbacks import Callback
 
 import keras_getpredict
+from keras_getpredict.core import keras_internals
 from handmade import (ArraySequence, batches, expected_output, index_of, linear_model,
                       make_data, maskrcnn_like_model, two_in_two_out_model)
 
@@ -126,6 +127,25 @@ def test_fit_arrays_and_validation_split():
     model.fit(x, y, batch_size=4, epochs=1, verbose=0, validation_split=0.25,
               callbacks=[keeper], get_predict=True)
     assert assert_aligned(keeper.per_epoch[0], x, y) == list(range(15, 20))
+
+
+@pytest.mark.skipif(not keras_internals.fit_hands_to_fit_generator(ArraySequence(
+    *make_data(2), batch_size=1)), reason='this Keras does not train Sequences with `fit`')
+@pytest.mark.parametrize('validation', ['sequence', 'arrays'])
+def test_fit_with_a_sequence_is_captured_like_fit_generator(validation):
+    x, y = make_data(12)
+    vx, vy = make_data(7, seed=4)
+    vx[:, 0] += 40
+    keeper = LogsKeeper()
+    model = linear_model()
+    validation_data = ArraySequence(vx, vy, 3) if validation == 'sequence' else (vx, vy)
+    model.fit(ArraySequence(x, y, 5), epochs=2, verbose=0, validation_data=validation_data,
+              callbacks=[keeper], get_predict=True)
+    full_x = np.concatenate([x, np.zeros((28, 3), 'float32'), vx])
+    full_y = np.concatenate([y, np.zeros((28, 2), 'float32'), vy])
+    assert len(keeper.per_epoch) == 2
+    for preds in keeper.per_epoch:
+        assert sorted(assert_aligned(preds, full_x, full_y)) == list(range(40, 47))
 
 
 def test_multi_input_multi_output_entries_follow_output_names():

@@ -11,8 +11,9 @@ arrays, that `y_true` and the inputs are those arrays and `y_pred` is what
 broad exceptions); they are collected in `LOG.problems` and the gate reports them.
 
 Calls that Keras makes itself (`fit_generator` validating through `evaluate_generator`
-or `evaluate`) are left alone: there the outer `fit_generator(get_predict=...)` is the
-one capturing, as in real use.
+or `evaluate`; `fit`/`evaluate` handing a generator to `fit_generator`/
+`evaluate_generator`) are left alone: there the outer call is the one capturing, as in
+real use.
 """
 from __future__ import absolute_import
 
@@ -32,8 +33,10 @@ from keras_getpredict.core.results import LOGS_KEY
 
 # Frames of these modules sit between a caller and our wrapper.
 _PASS_THROUGH_MODULES = ('keras.legacy.interfaces', 'keras_getpredict.patching.methods', __name__)
-# A call coming from here is Keras validating inside `fit_generator`.
-_KERAS_VALIDATION_MODULES = ('keras.engine.training_generator',)
+# A call coming from here is Keras calling itself: `fit_generator` validating through
+# `evaluate_generator`/`evaluate`, or (Keras >= 2.2.5) `fit`/`evaluate` handing a
+# generator or Sequence to `fit_generator`/`evaluate_generator`. The outer call captures.
+_KERAS_INTERNAL_CALLERS = ('keras.engine.training_generator', 'keras.engine.training')
 
 
 class CaptureLog(object):
@@ -216,13 +219,13 @@ def _batches(samples, batch_size):
     return int(math.ceil(samples / float(batch_size)))
 
 
-def called_by_keras_validation(depth=1):
-    """Whether the caller (past Keras' legacy decorator and our own wrappers) is Keras'
-    `fit_generator` validating."""
+def called_by_keras(depth=1):
+    """Whether the caller (past Keras' legacy decorator and our own wrappers) is Keras
+    itself (`_KERAS_INTERNAL_CALLERS`)."""
     frame = sys._getframe(depth + 1)
     while frame is not None and frame.f_globals.get('__name__') in _PASS_THROUGH_MODULES:
         frame = frame.f_back
-    return frame is not None and frame.f_globals.get('__name__') in _KERAS_VALIDATION_MODULES
+    return frame is not None and frame.f_globals.get('__name__') in _KERAS_INTERNAL_CALLERS
 
 
 class _EpochCheck(Callback):
@@ -356,7 +359,7 @@ def _forced_method(patched, name, force):
     signature = inspect.signature(patched)
 
     def forced(self, *args, **kwargs):
-        if 'get_predict' in kwargs or called_by_keras_validation():
+        if 'get_predict' in kwargs or called_by_keras():
             return patched(self, *args, **kwargs)
         bound = _bind(signature, self, args, kwargs)
         if bound is None:

@@ -65,20 +65,24 @@ def test_signature_and_help_show_get_predict(installed):
 def test_version_guard(monkeypatch):
     keras_getpredict.uninstall()
     monkeypatch.delenv(keras_internals.PREVIEW_VARIABLE, raising=False)
-    supported = r'supports Keras 2\.2\.4; found Keras '
+    supported = r'supports Keras %s; found Keras ' % re.escape(
+        ', '.join(keras_internals.SUPPORTED_KERAS))
     for version in ('2.0.8', '2.2.0', '2.3.0', '2.4.3'):
         monkeypatch.setattr(keras, '__version__', version)
         with pytest.raises(RuntimeError, match=supported + re.escape(version)):
             keras_getpredict.install()
         assert not keras_getpredict.is_installed()
     # Families with an adapter that tests/ do not prove yet: refused, saying why.
-    for version, why in (('2.1.6', 'inner `Sequential.model`'), ('2.2.5', 'without `fit_loop`'),
-                         ('2.3.1', 'stateful metrics')):
-        monkeypatch.setattr(keras, '__version__', version)
-        with pytest.raises(RuntimeError, match=r'does not support Keras %s yet: .*%s.*'
-                           r'Supported: Keras 2\.2\.4\.' % (re.escape(version), re.escape(why))):
-            keras_getpredict.install()
-        assert not keras_getpredict.is_installed()
+    for family in keras_internals._ADAPTERS:
+        for version in family.versions:
+            monkeypatch.setattr(keras, '__version__', version)
+            if family.not_yet is None:
+                assert isinstance(keras_internals.adapter(), family)
+                continue
+            with pytest.raises(RuntimeError, match=r'does not support Keras %s yet: .*'
+                               r'Supported: Keras ' % re.escape(version)):
+                keras_getpredict.install()
+            assert not keras_getpredict.is_installed()
     monkeypatch.undo()
     monkeypatch.setattr(K, 'backend', lambda: 'theano')
     with pytest.raises(RuntimeError, match='TensorFlow backend'):

@@ -164,7 +164,7 @@ def legacy_generator_method(make):
 # ------------------------------------------------------------ version adapters
 
 #: Keras releases the run-time patch supports (on TensorFlow 1.15).
-SUPPORTED_KERAS = ('2.2.4',)
+SUPPORTED_KERAS = ('2.2.4', '2.2.5')
 #: Set to one refused version to install on it anyway (the version matrix's tests/ run).
 PREVIEW_VARIABLE = 'KERAS_GETPREDICT_PREVIEW_KERAS'
 
@@ -209,15 +209,17 @@ class _Keras22(object):
     def fit_hands_to_fit_generator(self, x):
         return False
 
+    def own_internals(self):
+        """`(name, present)` pairs of what only this family relies on."""
+        return []
+
 
 class _Keras225(_Keras22):
     """Keras 2.2.5: as 2.2.4, but `fit_loop`'s validation function is `val_function`
     (and `evaluate`/`evaluate_generator` take `callbacks`, passed through untouched)."""
 
     versions = ('2.2.5',)
-    not_yet = ('its `fit` takes generators and Sequences and trains them without '
-               '`fit_loop`, and its own test suite shows `fit_generator` epochs whose '
-               'validation is not captured')
+    not_yet = None
     validation_argument = 'val_function'
 
     def fit_hands_to_fit_generator(self, x):
@@ -225,6 +227,11 @@ class _Keras225(_Keras22):
         `self.fit_generator` for what `training_utils.is_generator_or_sequence` accepts."""
         from keras.engine import training_utils
         return training_utils.is_generator_or_sequence(x)
+
+    def own_internals(self):
+        from keras.engine import training_utils
+        return [('keras.engine.training_utils.is_generator_or_sequence',
+                 lambda: hasattr(training_utils, 'is_generator_or_sequence'))]
 
 
 class _Keras21(_Keras22):
@@ -421,7 +428,7 @@ def missing_internals():
          lambda: hasattr(vars(training.Model)['evaluate_generator'], '__wrapped__')),
         ('keras.callbacks.TensorBoard.' + tensorboard_method,
          lambda: tensorboard_method in vars(tensorboard)),
-    ]
+    ] + versions.own_internals()
     module = sys.modules.get(HOROVOD_CALLBACKS_MODULE)
     if module is not None:
         required.append((

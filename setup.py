@@ -1,4 +1,4 @@
-"""keras-getpredict: validation predictions for Keras 2.2.4 / TensorFlow 1.15 training loops."""
+"""keras-getpredict: validation predictions for Keras 2.x / TensorFlow 1.15 training loops."""
 import io
 import os
 import re
@@ -16,7 +16,7 @@ def read_version():
 setup(
     name='keras-getpredict',
     version=read_version(),
-    description=('`get_predict` for Keras 2.2.4: validation y_true/y_pred in every '
+    description=('`get_predict` for Keras 2.1.6-2.3.1: validation y_true/y_pred in every '
                  'epoch\'s logs, from the same forward pass as the validation loss.'),
     long_description=io.open(os.path.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',

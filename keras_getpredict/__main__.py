@@ -27,7 +27,7 @@ def _parser():
     from .analysis.demo import DEFAULT_EPOCHS
     parser = argparse.ArgumentParser(
         prog='keras-getpredict',
-        description='Validation predictions in every epoch of Keras 2.2.4 training. '
+        description='Validation predictions in every epoch of Keras 2.x training. '
                     'Without a command, runs the demo.')
     commands = parser.add_subparsers(dest='command')
     demo = commands.add_parser(

@@ -64,7 +64,7 @@ def _patch_list():
 
 
 def install():
-    """Adds `get_predict` to Keras 2.2.4's training and evaluation methods.
+    """Adds `get_predict` to Keras' training and evaluation methods.
 
     Patches `Model.fit`, `fit_generator`, `evaluate` and `evaluate_generator`, and
     teaches `History`, `CSVLogger`, `RemoteMonitor` and `TensorBoard` to step over
@@ -75,7 +75,8 @@ def install():
     runs unchanged on both forms.
 
     # Raises
-        RuntimeError: In case Keras is not 2.2.4, its backend not TensorFlow, a
+        RuntimeError: In case Keras is not a supported version (2.1.6, 2.2.4,
+            2.2.5, 2.3.1), its backend not TensorFlow, a
             private attribute listed in `keras_getpredict.core.keras_internals` is
             missing (each one is named), or Keras takes a `get_predict` of its own
             (a hand-edited Keras).

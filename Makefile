@@ -200,6 +200,9 @@ KERAS_PREVIEW ?=
 # (on 2.3.1 it fails inside mrcnn itself), so tests/ runs the real Mask R-CNN tests there.
 MATRIX_EXTRAS_2.1.6 = $(comma)mrcnn
 MATRIX_EXTRAS_2.2.5 = $(comma)mrcnn
+# Horovod (from pip's wheel cache after the first build) where tests/ then runs its real
+# horovodrun jobs on that Keras.
+MATRIX_HOROVOD_2.2.5 = horovod
 
 .cache/constraints-keras-%.txt: constraints.txt constraints-keras-%.txt
 	@mkdir -p .cache
@@ -209,7 +212,10 @@ MATRIX_EXTRAS_2.2.5 = $(comma)mrcnn
 		constraints-keras-$*.txt constraints.txt > $@
 	cat constraints-keras-$*.txt >> $@
 
-$(foreach v,$(KERAS_MATRIX),$(eval $(call venv,.venv-keras-$(v),$(PY_VERSION),$(TEST_EXTRAS)$(comma)kerassuite$(MATRIX_EXTRAS_$(v)),,,.cache/constraints-keras-$(v).txt)))
+$(foreach v,$(KERAS_MATRIX),$(eval $(call venv,.venv-keras-$(v),$(PY_VERSION),$(TEST_EXTRAS)$(comma)kerassuite$(MATRIX_EXTRAS_$(v)),,$(MATRIX_HOROVOD_$(v)),.cache/constraints-keras-$(v).txt)))
+
+# As the fork's Horovod venv: after the stock one, so Horovod comes from pip's wheel cache.
+$(foreach v,$(KERAS_MATRIX),$(if $(MATRIX_HOROVOD_$(v)),$(eval .venv-keras-$(v)/.installed: | $(HVD_VENV)/.installed)))
 
 .PRECIOUS: .venv-keras-%/.installed .cache/constraints-keras-%.txt
 # (test-keras-X is a pattern rule, so it cannot be .PHONY: make skips implicit rules for those.)
@@ -217,7 +223,7 @@ $(foreach v,$(KERAS_MATRIX),$(eval $(call venv,.venv-keras-$(v),$(PY_VERSION),$(
 preview = $(if $(filter $(1),$(KERAS_PREVIEW)),KERAS_GETPREDICT_PREVIEW_KERAS=$(1))
 
 test-keras-%: .venv-keras-%/.installed
-	$(call preview,$*) .venv-keras-$*/bin/python $(PYTEST) tests -n 2
+	PATH="$(CURDIR)/.venv-keras-$*/bin:$$PATH" $(call preview,$*) .venv-keras-$*/bin/python $(PYTEST) tests -n 2
 
 # Without the multiprocessing files: on Keras 2.2.5 their STOCK run hung here (forked
 # workers idle for minutes), so they would gate nothing of ours.

@@ -364,10 +364,19 @@ def _missing_message(missing):
 
 def _probe_function():
     # A throwaway graph: building a backend function leaves nothing in the user's.
+    # And a throwaway default session: Keras 2.3.1's `K.function` asks
+    # `get_session()` for it (keras/backend/tensorflow_backend.py,
+    # `v1_variable_initialization`), which would otherwise replace Keras' global
+    # session by one for this graph, so the user's next run gets a new session with
+    # none of its variables initialised.
     import tensorflow as tf
     from keras import backend as K
-    with tf.Graph().as_default():
-        return K.function([], [tf.constant(0)])
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph).as_default() as session:
+        try:
+            return K.function([], [tf.constant(0)])
+        finally:
+            session.close()
 
 
 def _function_internals():

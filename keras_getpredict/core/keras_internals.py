@@ -271,9 +271,7 @@ class _Keras23(_Keras225):
     `options`/`run_metadata` apart and caches its fetch list (`_fetches`)."""
 
     versions = ('2.3.1',)
-    not_yet = ('its stateful metrics, metric names (`mae`, `accuracy` in the logs) and '
-               "tf.keras' backend function (sparse and symbolic feeds) are not yet "
-               'covered by the tests')
+    not_yet = None
     session_callable_state = SESSION_CALLABLE_STATE + ('_fetches',)
     function_parts = ('inputs', 'outputs', 'updates_op', 'name', 'feed_dict', 'fetches',
                       'run_options', 'run_metadata', 'fetch_callbacks')

@@ -94,17 +94,22 @@ def test_fit_generator_each_epoch_holds_exactly_its_validation_batches(validatio
     elif validation.startswith('sequence'):
         kwargs = dict(validation_data=ArraySequence(vx, vy, 5, shuffle=True),
                       workers=2, use_multiprocessing=(validation == 'sequence_mp'))
-        # Finalise the sessions earlier tests dropped before Keras forks its workers:
-        # on Keras 2.3 (tf.keras' sessions) they wait in reference cycles, and a forked
-        # worker that collects one closes a TensorFlow session whose thread pool it
-        # does not have, and hangs (in ~ThreadPool).
-        gc.collect()
     else:
         kwargs = dict(validation_data=(vx, vy))
     keeper = LogsKeeper()
     model = linear_model()
-    history = model.fit_generator(ArraySequence(x, y, 6, shuffle=True), epochs=3, verbose=0,
-                                  callbacks=[keeper], get_predict=True, **kwargs)
+    # On Keras 2.3 dropped tf.keras sessions wait in reference cycles; a worker that
+    # Keras forks and that runs the cyclic collector closes such a TensorFlow session,
+    # whose thread pool it does not have, and hangs (in ~ThreadPool, seen with gdb).
+    # So collect here, and keep the collector off while Keras forks.
+    gc.collect()
+    gc.disable()
+    try:
+        history = model.fit_generator(ArraySequence(x, y, 6, shuffle=True), epochs=3,
+                                      verbose=0, callbacks=[keeper], get_predict=True,
+                                      **kwargs)
+    finally:
+        gc.enable()
     vy_by_index = np.zeros((113, 2), dtype='float32')
     vy_by_index[100:] = vy
     vx_by_index = np.zeros((113, 3), dtype='float32')

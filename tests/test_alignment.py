@@ -3,8 +3,6 @@
 The models copy each sample's index into their first output (see `handmade.py`), so
 every captured row is checked against the data it must come from.
 """
-import gc
-
 import numpy as np
 import pytest
 from keras.callbacks import Callback
@@ -98,18 +96,8 @@ def test_fit_generator_each_epoch_holds_exactly_its_validation_batches(validatio
         kwargs = dict(validation_data=(vx, vy))
     keeper = LogsKeeper()
     model = linear_model()
-    # On Keras 2.3 dropped tf.keras sessions wait in reference cycles; a worker that
-    # Keras forks and that runs the cyclic collector closes such a TensorFlow session,
-    # whose thread pool it does not have, and hangs (in ~ThreadPool, seen with gdb).
-    # So collect here, and keep the collector off while Keras forks.
-    gc.collect()
-    gc.disable()
-    try:
-        history = model.fit_generator(ArraySequence(x, y, 6, shuffle=True), epochs=3,
-                                      verbose=0, callbacks=[keeper], get_predict=True,
-                                      **kwargs)
-    finally:
-        gc.enable()
+    history = model.fit_generator(ArraySequence(x, y, 6, shuffle=True), epochs=3, verbose=0,
+                                  callbacks=[keeper], get_predict=True, **kwargs)
     vy_by_index = np.zeros((113, 2), dtype='float32')
     vy_by_index[100:] = vy
     vx_by_index = np.zeros((113, 3), dtype='float32')

@@ -61,7 +61,8 @@ def two_in_two_out_model():
 def maskrcnn_like_model():
     """Shaped like Mask R-CNN's training model: list inputs with the ground truth in an
     input (`input_gt_class_ids`), `compile(loss=[None] * n)` after `add_loss`, scalar
-    loss outputs, and metrics appended to `metrics_names`/`metrics_tensors` by hand."""
+    loss outputs, and metrics appended to `metrics_names`/`metrics_tensors` by hand
+    (through `add_metric` on a Keras without `metrics_tensors`)."""
     image = Input((N_FEATURES,), name='input_image')
     gt_class_ids = Input((1,), name='input_gt_class_ids')
     dense = Dense(2, use_bias=False, name='mrcnn_class_logits')
@@ -75,8 +76,14 @@ def maskrcnn_like_model():
         model.add_loss(K.mean(model.get_layer(name).output))
     model.compile(frozen_sgd(), loss=[None] * len(model.outputs))
     for name in ('mrcnn_class_loss', 'mrcnn_bbox_loss'):
-        model.metrics_names.append(name)
-        model.metrics_tensors.append(K.mean(model.get_layer(name).output))
+        tensor = K.mean(model.get_layer(name).output)
+        if hasattr(model, 'metrics_tensors'):
+            model.metrics_names.append(name)
+            model.metrics_tensors.append(tensor)
+        else:
+            # Keras 2.3 has neither list (stateful metrics); Mask R-CNN's ports to it
+            # report these losses through `add_metric`.
+            model.add_metric(tensor, name=name)
     return model
 
 

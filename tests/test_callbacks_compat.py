@@ -40,8 +40,10 @@ def test_three_epochs_with_keras_callbacks(tmpdir):
     # History: scalars per epoch, no per-epoch copies of the predictions.
     assert history.epoch == [0, 1, 2]
     assert keras_getpredict.LOGS_KEY not in history.history
-    assert sorted(history.history) == ['loss', 'lr', 'mean_absolute_error', 'val_loss',
-                                       'val_mean_absolute_error']
+    # The metric as Keras names it (`mean_absolute_error` on 2.2.4, `mae` on 2.3.1).
+    metric = model.metrics_names[1]
+    assert sorted(history.history) == sorted(['loss', 'lr', metric, 'val_loss',
+                                              'val_' + metric])
     assert len(history.val_gts_and_preds['y_pred']) == 3  # last epoch only
 
     # CSVLogger: a row per epoch, no prediction column.
@@ -53,7 +55,7 @@ def test_three_epochs_with_keras_callbacks(tmpdir):
 
     # TensorBoard: the scalars as before, nothing for the predictions.
     events, tags = scalar_tags(logdir)
-    assert {'loss', 'val_loss', 'val_mean_absolute_error'} <= tags
+    assert {'loss', 'val_loss', 'val_' + metric} <= tags
     assert keras_getpredict.LOGS_KEY not in tags
     written = [e.value for e in events.Scalars('val_loss')]
     np.testing.assert_allclose(written, history.history['val_loss'], rtol=1e-6)
@@ -116,6 +118,7 @@ def test_csvlogger_appends_to_an_existing_file_without_new_column(tmpdir):
               callbacks=[CSVLogger(path, append=True)], get_predict=True)
     with open(path) as f:
         lines = f.read().splitlines()
-    assert lines[0] == 'epoch,loss,mean_absolute_error,val_loss,val_mean_absolute_error'
+    metric = model.metrics_names[1]  # `mean_absolute_error` on 2.2.4, `mae` on 2.3.1
+    assert lines[0] == 'epoch,loss,%s,val_loss,val_%s' % (metric, metric)
     assert len(lines) == 3 and all(len(line.split(',')) == 5 for line in lines)
     assert os.path.getsize(path) < 1000

@@ -6,7 +6,8 @@ import os
 
 import numpy as np
 import pytest
-from keras.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TensorBoard
+from keras.callbacks import (CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint,
+                             TensorBoard)
 from keras.layers import Dense, Input
 from keras.models import Model
 from keras.optimizers import SGD
@@ -238,3 +239,25 @@ def test_docs_document_every_logged_key():
     assert [n for n in SCALAR_NAMES if '`val_%s`' % n not in readme] == []
     from keras_getpredict.callbacks.epoch_metrics import PER_CLASS_NAMES
     assert '`val_{%s}_<class>`' % ','.join(PER_CLASS_NAMES) in readme
+
+
+def accuracy(y_true, y_pred):
+    """A compile metric Keras logs as `accuracy`/`val_accuracy` (its function name), as
+    Keras 2.3 logs `metrics=['accuracy']`."""
+    from keras import metrics
+    return metrics.categorical_accuracy(y_true, y_pred)
+
+
+def test_a_key_keras_already_logs_raises_at_the_first_epoch(installed):
+    model = _frozen_model()
+    model.compile(SGD(lr=0.0), 'categorical_crossentropy', metrics=[accuracy])
+    assert 'accuracy' in model.metrics_names
+    epochs = []
+    with pytest.raises(ValueError, match=r"overwrite \['val_accuracy'\].*prefix"):
+        _fit(model, [EpochMetrics(), LambdaCallback(
+            on_epoch_end=lambda epoch, logs: epochs.append(epoch))])
+    assert epochs == []  # before any callback saw the first epoch's logs
+    # Another prefix: both numbers side by side.
+    history = _fit(model, [EpochMetrics(prefix='val_sk_')], epochs=1)
+    assert history.history['val_sk_accuracy'] == pytest.approx([_expected()['val_accuracy']])
+    assert history.history['val_accuracy'] == pytest.approx([_expected()['val_accuracy']])

@@ -196,3 +196,18 @@ def test_flag_off_is_stock_keras():
     assert [type(r) for r in stock[2]] == [type(r) for r in ours[2]]
     for a, b in zip(stock[3], ours[3]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_install_leaves_the_keras_session_and_the_models_variables_alone():
+    # install() builds a backend function in a throwaway graph to check the internals;
+    # Keras 2.3.1's K.function asks get_session() for it, which once replaced Keras'
+    # global session (the model's variables then read as uninitialised).
+    keras_getpredict.uninstall()
+    x, y = make_data(8)
+    model = linear_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    session = K.get_session()
+    keras_getpredict.install()
+    assert K.get_session() is session
+    model.fit(x, y, epochs=1, verbose=0)
+    model.evaluate(x, y, verbose=0, get_predict=True)

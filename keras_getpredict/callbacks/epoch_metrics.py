@@ -306,8 +306,11 @@ class EpochMetrics(PredictionsCallback):
         # Our own keys from the previous epoch are no clash.
         clash = [k for k in values if k in logs and k not in self._written]
         if clash:
-            raise ValueError('EpochMetrics would overwrite %s, already in the epoch logs. '
-                             'Pass another `prefix` (now %r).' % (clash, self.prefix))
+            raise ValueError('EpochMetrics would overwrite %s, already in the epoch logs '
+                             "(Keras 2.3 logs `compile(metrics=['accuracy'])` as "
+                             "`val_accuracy`). Pass another `prefix` (now %r), e.g. "
+                             "'val_sk_', or compile with 'acc'."
+                             % (clash, self.prefix))
         logs.update((k, np.float64(v)) for k, v in values.items())
         self._written = set(values)
         if table:

@@ -36,14 +36,17 @@ def function_like(stock, extra_outputs, name_suffix):
     `feed_dict`, `fetches`, `session_kwargs`).
     """
     from keras import backend as K
-    return K.function(
+    versions = adapter()
+    function = K.function(
         stock.inputs,
         list(stock.outputs) + list(extra_outputs),
         updates=[stock.updates_op],
         name=(stock.name or 'function') + name_suffix,
         feed_dict=stock.feed_dict,
         fetches=list(stock.fetches),
-        **adapter().session_arguments(stock))
+        **versions.session_arguments(stock))
+    versions.carry_fetch_callbacks(stock, function)
+    return function
 
 
 def function_fetches(function):
@@ -164,7 +167,7 @@ def legacy_generator_method(make):
 # ------------------------------------------------------------ version adapters
 
 #: Keras releases the run-time patch supports (on TensorFlow 1.15).
-SUPPORTED_KERAS = ('2.2.4', '2.2.5')
+SUPPORTED_KERAS = ('2.2.4', '2.2.5', '2.3.1')
 #: Set to one refused version to install on it anyway (the version matrix's tests/ run).
 PREVIEW_VARIABLE = 'KERAS_GETPREDICT_PREVIEW_KERAS'
 
@@ -183,6 +186,7 @@ class _Keras22(object):
     function_parts = FUNCTION_PARTS
 
     def fit_loop(self):
+        """keras/engine/training_arrays.py, `fit_loop` (called by `Model.fit`)."""
         from keras.engine import training_arrays
         return training_arrays, 'fit_loop'
 
@@ -193,6 +197,8 @@ class _Keras22(object):
                 callable(vars(training_arrays).get('fit_loop')))
 
     def tensorboard(self):
+        """keras/callbacks.py (2.3: keras/callbacks/tensorboard_v1.py on TensorFlow 1),
+        `TensorBoard._write_logs`."""
         from keras import callbacks
         return callbacks.TensorBoard, '_write_logs'
 
@@ -203,7 +209,8 @@ class _Keras22(object):
                 'callbacks': callbacks, 'tensorboard': self.tensorboard()}
 
     def session_arguments(self, function):
-        """The `K.function` keyword arguments that rebuild `function`'s session run."""
+        """The `K.function` keyword arguments that rebuild `function`'s session run;
+        keras/backend/tensorflow_backend.py, `Function.__init__` (`session_kwargs`)."""
         return dict(function.session_kwargs)
 
     def fit_hands_to_fit_generator(self, x):
@@ -212,6 +219,9 @@ class _Keras22(object):
     def own_internals(self):
         """`(name, present)` pairs of what only this family relies on."""
         return []
+
+    def carry_fetch_callbacks(self, stock, function):
+        """Keras 2.2.4's `Function` has no per-fetch callbacks: nothing to carry."""
 
 
 class _Keras225(_Keras22):
@@ -268,20 +278,28 @@ class _Keras23(_Keras225):
     `options`/`run_metadata` apart and caches its fetch list (`_fetches`)."""
 
     versions = ('2.3.1',)
-    not_yet = ('its stateful metrics, metric names (`mae`, `accuracy` in the logs) and '
-               "tf.keras' backend function (sparse and symbolic feeds) are not yet "
-               'covered by the tests')
+    not_yet = None
     session_callable_state = SESSION_CALLABLE_STATE + ('_fetches',)
     function_parts = ('inputs', 'outputs', 'updates_op', 'name', 'feed_dict', 'fetches',
-                      'run_options', 'run_metadata')
+                      'run_options', 'run_metadata', 'fetch_callbacks')
 
     def session_arguments(self, function):
+        """tensorflow/python/keras/backend.py, `GraphExecutionFunction.__init__`
+        (`run_options`, `run_metadata` from `options=`, `run_metadata=`)."""
         arguments = {}
         if function.run_options is not None:
             arguments['options'] = function.run_options
         if function.run_metadata is not None:
             arguments['run_metadata'] = function.run_metadata
         return arguments
+
+    def carry_fetch_callbacks(self, stock, function):
+        """tensorflow/python/keras/backend.py, `GraphExecutionFunction.__init__` wraps
+        each fetch in an `identity` and `_call_fetch_callbacks` looks the wrapped one
+        up in `fetch_callbacks`: the sibling's fetches get the stock's callbacks."""
+        for old, new in zip(stock.fetches, function.fetches):
+            if old in stock.fetch_callbacks:
+                function.fetch_callbacks[new] = stock.fetch_callbacks[old]
 
 
 _ADAPTERS = (_Keras21, _Keras22, _Keras225, _Keras23)
@@ -371,10 +389,19 @@ def _missing_message(missing):
 
 def _probe_function():
     # A throwaway graph: building a backend function leaves nothing in the user's.
+    # And a throwaway default session: Keras 2.3.1's `K.function` asks
+    # `get_session()` for it (keras/backend/tensorflow_backend.py,
+    # `v1_variable_initialization`), which would otherwise replace Keras' global
+    # session by one for this graph, so the user's next run gets a new session with
+    # none of its variables initialised.
     import tensorflow as tf
     from keras import backend as K
-    with tf.Graph().as_default():
-        return K.function([], [tf.constant(0)])
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph).as_default() as session:
+        try:
+            return K.function([], [tf.constant(0)])
+        finally:
+            session.close()
 
 
 def _function_internals():

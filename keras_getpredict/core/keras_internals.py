@@ -94,9 +94,17 @@ def session_callable(session, tensors):
 
 # ------------------------------------------------------------ model functions
 
+def compiled_model(model):
+    """The model object that holds `model`'s compiled train/test functions and runs
+    its training loops: `model` itself, or on Keras 2.1 the inner `Sequential.model`
+    a `Sequential` forwards to (see `_Keras21.compiled_model`)."""
+    return adapter().compiled_model(model)
+
+
 def built_test_function(model):
     """`model.test_function`, built first if needed; keras/engine/training.py,
     `Model._make_test_function`."""
+    model = compiled_model(model)
     model._make_test_function()
     return model.test_function
 
@@ -104,6 +112,7 @@ def built_test_function(model):
 def built_train_function(model):
     """`model.train_function`, built first if needed; keras/engine/training.py,
     `Model._make_train_function`. Raises Keras' own error for an uncompiled model."""
+    model = compiled_model(model)
     if getattr(model, 'train_function', None) is None:
         model._make_train_function()
     return model.train_function
@@ -111,13 +120,19 @@ def built_train_function(model):
 
 def test_function_set_on(model):
     """The test function set on this model object itself (not a class default)."""
-    return model.__dict__.get('test_function')
+    return compiled_model(model).__dict__.get('test_function')
 
 
 def set_test_function(model, function):
     """keras/engine/training.py: `test_on_batch`, `evaluate` and `fit` read
     `model.test_function` at call time."""
-    model.test_function = function
+    compiled_model(model).test_function = function
+
+
+def is_tensor(value):
+    """Whether a fed value is a symbolic tensor rather than data; keras/backend/
+    tensorflow_backend.py's `is_tensor` (Keras >= 2.2; on 2.1, TensorFlow's own)."""
+    return adapter().is_tensor(value)
 
 
 # -------------------------------------------------------- what install() patches
@@ -129,6 +144,8 @@ def patch_owners():
     - `model`: `Model.fit`/`evaluate`/`fit_generator`/`evaluate_generator` (the
       generator methods under keras/legacy/interfaces.py's
       `legacy_generator_methods_support`, whose wrapper keeps `__wrapped__`);
+    - `forwarding_models`: classes that define those four methods again only to
+      forward them to an inner model (Keras 2.1's `Sequential`), patched the same way;
     - `fit_loop`: `(owner, name)` of the loop `Model.fit` hands its validation
       function to, looked up at call time;
     - `callbacks`: the module holding `History`/`CSVLogger`/`RemoteMonitor`;
@@ -196,11 +213,24 @@ class _Keras22(object):
         from keras import callbacks
         return callbacks.TensorBoard, '_write_logs'
 
+    def forwarding_models(self):
+        return ()
+
     def patch_owners(self):
         from keras import callbacks
         from keras.engine import training
-        return {'model': training.Model, 'fit_loop': self.fit_loop(),
-                'callbacks': callbacks, 'tensorboard': self.tensorboard()}
+        return {'model': training.Model, 'forwarding_models': self.forwarding_models(),
+                'fit_loop': self.fit_loop(), 'callbacks': callbacks,
+                'tensorboard': self.tensorboard()}
+
+    def compiled_model(self, model):
+        """keras/engine/training.py, `Model.compile`: a model compiles itself."""
+        return model
+
+    def is_tensor(self, value):
+        """keras/backend/tensorflow_backend.py, `is_tensor`."""
+        from keras import backend as K
+        return K.is_tensor(value)
 
     def session_arguments(self, function):
         """The `K.function` keyword arguments that rebuild `function`'s session run."""
@@ -252,6 +282,28 @@ class _Keras21(_Keras22):
     def tensorboard(self):
         from keras import callbacks
         return callbacks.TensorBoard, 'on_epoch_end'
+
+    def forwarding_models(self):
+        """keras/models.py, `Sequential.fit`/`evaluate`/`fit_generator`/
+        `evaluate_generator`: each calls the same method of `self.model`."""
+        from keras import models
+        return (models.Sequential,)
+
+    def compiled_model(self, model):
+        """keras/models.py, `Sequential.compile`/`build`: a `Sequential` compiles, and
+        trains through, its inner `Sequential.model` (None until it is built)."""
+        from keras import models
+        if isinstance(model, models.Sequential):
+            inner = vars(model).get('model')
+            if inner is not None:
+                return inner
+        return model
+
+    def is_tensor(self, value):
+        """Keras 2.1's backend has no `is_tensor`; tensorflow/python/framework/
+        tensor_util.py's `is_tensor` is what Keras 2.2's wraps."""
+        import tensorflow as tf
+        return tf.is_tensor(value)
 
 
 class _Keras23(_Keras225):
@@ -422,6 +474,16 @@ def missing_internals():
         ('keras.callbacks.TensorBoard.' + tensorboard_method,
          lambda: tensorboard_method in vars(tensorboard)),
     ]
+    for forwarding in owners['forwarding_models']:
+        for method in ('fit', 'evaluate', 'fit_generator', 'evaluate_generator'):
+            required.append(('%s.%s.%s' % (forwarding.__module__, forwarding.__name__, method),
+                             lambda forwarding=forwarding, method=method:
+                             callable(vars(forwarding).get(method))))
+        for method in ('fit_generator', 'evaluate_generator'):
+            required.append(('%s.%s.%s.__wrapped__' % (
+                forwarding.__module__, forwarding.__name__, method),
+                lambda forwarding=forwarding, method=method:
+                hasattr(vars(forwarding).get(method), '__wrapped__')))
     module = sys.modules.get(HOROVOD_CALLBACKS_MODULE)
     if module is not None:
         required.append((

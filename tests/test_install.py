@@ -140,8 +140,10 @@ def test_get_predict_without_validation_data(installed):
 def test_generator_failing_mid_validation_propagates_and_leaves_model_clean(installed):
     x, y = make_data(8)
     model = linear_model()
-    model._make_test_function()
-    stock_test_function = model.test_function
+    stock_test_function = keras_internals.built_test_function(model)
+    # The model object that holds the test function: `model`, or the inner model of a
+    # Sequential that forwards to one (Keras 2.1).
+    compiled = keras_internals.compiled_model(model)
 
     def failing():
         yield x[:4], y[:4]
@@ -149,15 +151,16 @@ def test_generator_failing_mid_validation_propagates_and_leaves_model_clean(inst
 
     with pytest.raises(IOError, match='disk gone'):
         model.evaluate_generator(failing(), steps=2, get_predict=True)
-    assert model.test_function is stock_test_function
+    assert compiled.test_function is stock_test_function
     with pytest.raises(IOError, match='disk gone'):
         model.fit_generator(batches(x, y, 4), steps_per_epoch=2, verbose=0,
                             validation_data=failing(), validation_steps=2, get_predict=True)
-    assert model.test_function is stock_test_function
+    assert compiled.test_function is stock_test_function
     assert not any(k.startswith('_keras_getpredict') for k in vars(model))
+    assert not any(k.startswith('_keras_getpredict') for k in vars(compiled))
     _, preds = model.evaluate_generator(batches(x, y, 4), steps=2, get_predict=True)
     assert len(preds['y_pred']) == 2
-    assert not isinstance(model.test_function, CapturingFunction)
+    assert not isinstance(compiled.test_function, CapturingFunction)
 
 
 def run_training(seed_weights, x, y, vx, vy):

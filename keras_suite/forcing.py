@@ -32,8 +32,12 @@ from keras_getpredict.core.results import LOGS_KEY
 
 # Frames of these modules sit between a caller and our wrapper.
 _PASS_THROUGH_MODULES = ('keras.legacy.interfaces', 'keras_getpredict.patching.methods', __name__)
-# A call coming from here is Keras validating inside `fit_generator`.
-_KERAS_VALIDATION_MODULES = ('keras.engine.training_generator',)
+# A call coming from here is Keras validating inside `fit_generator`: (module, function),
+# None for any function of the module. Keras >= 2.2 validates in
+# keras/engine/training_generator.py; Keras 2.1 in `Model.fit_generator` of
+# keras/engine/training.py.
+_KERAS_VALIDATION_CALLERS = (('keras.engine.training_generator', None),
+                             ('keras.engine.training', 'fit_generator'))
 
 
 class CaptureLog(object):
@@ -222,7 +226,10 @@ def called_by_keras_validation(depth=1):
     frame = sys._getframe(depth + 1)
     while frame is not None and frame.f_globals.get('__name__') in _PASS_THROUGH_MODULES:
         frame = frame.f_back
-    return frame is not None and frame.f_globals.get('__name__') in _KERAS_VALIDATION_MODULES
+    if frame is None:
+        return False
+    module, function = frame.f_globals.get('__name__'), frame.f_code.co_name
+    return any(module == m and f in (None, function) for m, f in _KERAS_VALIDATION_CALLERS)
 
 
 class _EpochCheck(Callback):

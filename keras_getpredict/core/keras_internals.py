@@ -70,7 +70,8 @@ def set_function_fetches(function, fetches, callable_state=None):
     """
     function.fetches = list(fetches)
     if callable_state is None:
-        function._callable_fn = None
+        if adapter().session_callable_state:  # Keras 2.1 caches no callable
+            function._callable_fn = None
     else:
         for name, value in zip(adapter().session_callable_state, callable_state):
             setattr(function, name, value)

@@ -395,6 +395,23 @@ def test_leftover_fetch_from_a_failed_fit_is_removed_by_the_next_run():
     assert compiled(model).train_function.fetches == []
 
 
+def test_later_fits_reuse_the_graph_ops():
+    """On every Keras, cached session callables or not (the next test)."""
+    x, y = data(10)
+    model = dense_model()
+    graph = tf.compat.v1.get_default_graph()
+    model.fit(x, y, batch_size=5, verbose=0)
+    model.fit(x, y, batch_size=5, verbose=0, callbacks=[BatchPredictions()])
+    n_ops = len(graph.get_operations())
+    for _ in range(2):
+        batches = BatchPredictions()
+        model.fit(x, y, batch_size=5, shuffle=False, verbose=0, callbacks=[batches])
+        np.testing.assert_array_equal(np.concatenate(batches.y_true), y)
+    assert len(graph.get_operations()) == n_ops
+    model.fit(x, y, batch_size=5, verbose=0)
+    assert compiled(model).train_function.fetches == []
+
+
 @pytest.mark.skipif(not keras_internals.adapter().session_callable_state,
                     reason="this Keras' backend Function calls Session.run every time: "
                            "no session callable to reuse (Keras 2.1)")

@@ -262,12 +262,13 @@ class _Keras21(_Keras22):
     """Keras 2.1.6: one keras/engine/training.py, whose `Model._fit_loop(self, f, ins,
     ..., val_f=...)` method `fit` calls; keras/callbacks.py's `TensorBoard.on_epoch_end`
     writes the epoch logs itself; keras/backend/tensorflow_backend.py's `Function`
-    calls `Session.run` every time (no session callable to cache)."""
+    calls `Session.run` every time (no session callable to cache) and the backend has
+    no `is_tensor`; keras/models.py's `Sequential` forwards fit/evaluate/fit_generator/
+    evaluate_generator to an inner `Sequential.model`, which holds the compiled
+    functions."""
 
     versions = ('2.1.6',)
-    not_yet = ('its `Sequential` forwards fit/evaluate/fit_generator/evaluate_generator '
-               'to an inner `Sequential.model` and has no train/test function of its own, '
-               'and its backend has no `K.is_tensor`')
+    not_yet = None
     session_callable_state = ()
     function_parts = ('inputs', 'outputs', 'updates_op', 'name', 'feed_dict', 'fetches',
                       'session_kwargs')

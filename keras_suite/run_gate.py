@@ -59,6 +59,17 @@ EXTRA_FILES = [
 MODES = ('stock', 'install', 'force')
 
 
+def present(files, suite_dir):
+    """The `files` this release's sdist ships (the lists above are Keras 2.2.4's; older
+    and newer releases lack some, e.g. 2.1.6 has no test_model_pickling.py), saying
+    which are left out."""
+    kept = [f for f in files if os.path.exists(os.path.join(suite_dir, f))]
+    for f in files:
+        if f not in kept:
+            print('keras-suite gate: %s is not in this release\'s tests; left out' % f)
+    return kept
+
+
 def fetch_sdist(version, python=sys.executable):
     """Returns the path of the checked `Keras-<version>.tar.gz` (`patches/keras-sdist.sh`)."""
     env = dict(os.environ, PYTHON=python)
@@ -143,11 +154,12 @@ def main(argv=None):
     runs = {}
     for mode in modes:
         paths = [os.path.join(results_dir, mode + '-main.json')]
-        files = MAIN_FILES + (EXTRA_FILES if args.extra else [])
+        files = present(MAIN_FILES + (EXTRA_FILES if args.extra else []), suite_dir)
         run_pytest(sys.executable, suite_dir, files, mode, paths[0], args.workers)
         if not args.skip_multiprocessing:
             paths.append(os.path.join(results_dir, mode + '-multiprocessing.json'))
-            run_pytest(sys.executable, suite_dir, MULTIPROCESSING_FILES, mode, paths[1],
+            run_pytest(sys.executable, suite_dir, present(MULTIPROCESSING_FILES, suite_dir),
+                       mode, paths[1],
                        args.workers, extra=['--lift-tf-skip'])
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:

@@ -215,6 +215,7 @@ class _Keras22(object):
         return callbacks.TensorBoard, '_write_logs'
 
     def forwarding_models(self):
+        """keras/engine/sequential.py: `Sequential` inherits `Model`'s methods."""
         return ()
 
     def patch_owners(self):

@@ -24,6 +24,12 @@ W = np.array([[1., -2.], [0.5, 3.], [-1., 0.25]], dtype='float32')
 B = np.array([0.1, -0.2], dtype='float32')
 
 
+def compiled(model):
+    """The model object holding the train/predict functions: `model`, or the inner
+    model a Keras 2.1 `Sequential` compiles and forwards to."""
+    return keras_internals.compiled_model(model)
+
+
 def dense_model(optimizer=None, **compile_kwargs):
     """y = x @ W + B, not trained (lr=0)."""
     model = Sequential([Dense(2, input_shape=(3,), name='dense')])
@@ -195,7 +201,7 @@ def test_train_function_is_extended_not_rebuilt_and_restored_after_training(tmpd
     user_fetch = tf.assign_add(counter, 1.)
     model = dense_model(optimizer=optimizers.Adam(lr=0.), fetches=[user_fetch])
     model.fit(x, y, batch_size=5, verbose=0)  # builds the train function, Adam's slots
-    function = model.train_function
+    function = compiled(model).train_function
     fetches_before = list(function.fetches)
     n_variables = len(tf.global_variables())
 
@@ -205,7 +211,7 @@ def test_train_function_is_extended_not_rebuilt_and_restored_after_training(tmpd
     model.fit(x, y, batch_size=5, verbose=0, callbacks=[batches, spy])
 
     assert seen_during == [len(fetches_before) + 1] * 2
-    assert model.train_function is function
+    assert compiled(model).train_function is function
     assert len(function.fetches) == len(fetches_before)
     assert all(a is b for a, b in zip(function.fetches, fetches_before))
     # No optimizer rebuild: Adam's moments are the same variables.
@@ -218,8 +224,8 @@ def test_train_function_is_extended_not_rebuilt_and_restored_after_training(tmpd
     # Everything stock afterwards.
     np.testing.assert_allclose(model.predict(x), x.dot(W) + B, rtol=1e-5, atol=1e-6)
     assert np.isfinite(model.evaluate(x, y, verbose=0))
-    assert model.predict_function.fetches == [] or all(
-        'batch_predictions' not in f.name for f in model.predict_function.fetches)
+    assert compiled(model).predict_function.fetches == [] or all(
+        'batch_predictions' not in f.name for f in compiled(model).predict_function.fetches)
     path = str(tmpdir.join('model.h5'))
     model.save(path)
     loaded = load_model(path)
@@ -330,12 +336,12 @@ def test_unknown_names_raise_listing_the_models_names_and_leave_the_model_alone(
     x, y = data(10)
     model = dense_model()
     model.fit(x, y, verbose=0)
-    fetches = list(model.train_function.fetches)
+    fetches = list(compiled(model).train_function.fetches)
     with pytest.raises(ValueError, match=r"Unknown output.*'nope'.*outputs are: \['dense'\]"):
         model.fit(x, y, verbose=0, callbacks=[BatchPredictions(outputs=['dense', 'nope'])])
     with pytest.raises(ValueError, match=r"Unknown input.*'img'.*inputs are: \['dense_input'\]"):
         model.fit(x, y, verbose=0, callbacks=[BatchPredictions(inputs='img')])
-    assert model.train_function.fetches == fetches
+    assert compiled(model).train_function.fetches == fetches
     np.testing.assert_allclose(model.predict(x), x.dot(W) + B, rtol=1e-5, atol=1e-6)
 
 
@@ -382,16 +388,33 @@ def test_leftover_fetch_from_a_failed_fit_is_removed_by_the_next_run():
         model.fit(x, y, batch_size=4, verbose=0,
                   callbacks=[crashed, LambdaCallback(on_batch_end=fail)])
     # Keras skipped on_train_end: the fetch is still there...
-    assert len(model.train_function.fetches) == 1
+    assert len(compiled(model).train_function.fetches) == 1
     batches = BatchPredictions(keep='all')
     model.fit(x, y, batch_size=4, shuffle=False, verbose=0, callbacks=[batches])
     # ...and gone after the next run, which recorded normally.
-    assert model.train_function.fetches == []
+    assert compiled(model).train_function.fetches == []
     np.testing.assert_array_equal(np.concatenate(batches.y_true), y)
     # detach() is safe to call again, and by hand.
     crashed.detach()
     batches.detach()
-    assert model.train_function.fetches == []
+    assert compiled(model).train_function.fetches == []
+
+
+def test_later_fits_reuse_the_graph_ops():
+    """On every Keras, cached session callables or not (the next test)."""
+    x, y = data(10)
+    model = dense_model()
+    graph = tf.compat.v1.get_default_graph()
+    model.fit(x, y, batch_size=5, verbose=0)
+    model.fit(x, y, batch_size=5, verbose=0, callbacks=[BatchPredictions()])
+    n_ops = len(graph.get_operations())
+    for _ in range(2):
+        batches = BatchPredictions()
+        model.fit(x, y, batch_size=5, shuffle=False, verbose=0, callbacks=[batches])
+        np.testing.assert_array_equal(np.concatenate(batches.y_true), y)
+    assert len(graph.get_operations()) == n_ops
+    model.fit(x, y, batch_size=5, verbose=0)
+    assert compiled(model).train_function.fetches == []
 
 
 @pytest.mark.skipif(not keras_internals.adapter().session_callable_state,
@@ -402,7 +425,7 @@ def test_later_fits_reuse_the_graph_ops_and_session_callables():
     model = dense_model()
     graph = tf.compat.v1.get_default_graph()
     model.fit(x, y, batch_size=5, verbose=0)
-    function = model.train_function
+    function = compiled(model).train_function
     stock_callable = function._callable_fn
     callables = []
     spy = LambdaCallback(on_batch_end=lambda batch, logs: callables.append(function._callable_fn))
@@ -449,7 +472,7 @@ def test_refuses_an_unsupported_keras_when_training_starts(monkeypatch):
     # A Keras with no adapter: refused whatever the preview variable says.
     monkeypatch.setattr(keras, '__version__', '2.0.8')
     message = 'BatchPredictions works with Keras %s only; found Keras 2.0.8' % (
-        ' or '.join(SUPPORTED_KERAS))
+        ', '.join(SUPPORTED_KERAS))
     with pytest.raises(RuntimeError, match=re.escape(message)):
         model.fit(x, y, verbose=0, callbacks=[BatchPredictions()])
 

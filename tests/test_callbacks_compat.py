@@ -65,7 +65,8 @@ def test_three_epochs_with_keras_callbacks(tmpdir):
 
 
 def test_tensorboard_writes_scalars_exactly_as_stock(tmpdir):
-    logs = {'loss': np.float32(0.5), 'val_loss': np.array(0.25), 'acc': 1,
+    # Numpy scalars, as Keras logs them (Python numbers: the next test).
+    logs = {'loss': np.float32(0.5), 'val_loss': np.array(0.25), 'acc': np.int64(1),
             keras_getpredict.LOGS_KEY: {'y_true': [np.zeros(2)], 'y_pred': [np.zeros(2)]},
             'per_class': np.arange(3.)}
     model = linear_model()
@@ -76,6 +77,34 @@ def test_tensorboard_writes_scalars_exactly_as_stock(tmpdir):
     events, tags = scalar_tags(str(tmpdir))
     assert tags == {'loss', 'val_loss', 'acc'}
     assert events.Scalars('val_loss')[0].value == 0.25
+
+
+def tensorboard_outcome(logdir, logs):
+    """What `TensorBoard.on_epoch_end` makes of `logs`: the scalars written, by tag,
+    or the error it raised."""
+    tensorboard = TensorBoard(logdir)
+    tensorboard.set_model(linear_model())
+    try:
+        tensorboard.on_epoch_end(0, logs)
+    except Exception as error:  # noqa: BLE001 - compared with stock's
+        return type(error), str(error)
+    finally:
+        tensorboard.on_train_end(None)
+    events, tags = scalar_tags(logdir)
+    return {tag: [e.value for e in events.Scalars(tag)] for tag in tags}
+
+
+def test_tensorboard_python_numbers_fare_as_with_stock(tmpdir):
+    """Python numbers in the logs: written as stock writes them (Keras 2.2), or failing
+    as stock fails on them (Keras 2.1's `TensorBoard` calls `.item()` on each value);
+    the predictions entry beside them changes nothing."""
+    scalars = {'loss': np.float32(0.5), 'acc': 1, 'lr': 0.125}
+    keras_getpredict.uninstall()
+    stock = tensorboard_outcome(str(tmpdir.join('stock')), dict(scalars))
+    keras_getpredict.install()
+    ours = tensorboard_outcome(str(tmpdir.join('ours')), dict(scalars, **{
+        keras_getpredict.LOGS_KEY: {'y_true': [np.zeros(2)], 'y_pred': [np.zeros(2)]}}))
+    assert ours == stock
 
 
 def normalized_progress(text):

@@ -6,6 +6,7 @@ fetch the source tensor instead. Found by Keras' own
 `test_training_and_eval_methods_on_symbolic_tensors_*` with get_predict forced on.
 """
 import numpy as np
+import pytest
 import keras
 from keras import backend as K
 
@@ -19,6 +20,12 @@ def _model():
     y = keras.layers.Dense(2, kernel_initializer='ones', use_bias=False, name='dense')(x)
     model = keras.Model(x, y)
     model.compile(keras.optimizers.SGD(lr=0.), 'mse')
+    # Keras 2.1 takes no symbolic tensors as data: its `_standardize_input_data`
+    # reads `.ndim` of whatever it is given. What stock Keras refuses is not ours to capture.
+    try:
+        model.evaluate(K.constant(X), K.constant(Y), steps=1, verbose=0)
+    except AttributeError as error:
+        pytest.skip('this Keras takes no symbolic tensors as data: %s' % error)
     return model
 
 

@@ -20,6 +20,9 @@ PATCHED = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
            keras_internals.patch_owners()['fit_loop'],
            (callbacks.History, 'on_epoch_end'), (callbacks.CSVLogger, 'on_epoch_end'),
            (callbacks.RemoteMonitor, 'on_epoch_end'), keras_internals.patch_owners()['tensorboard']]
+# Classes that define the four methods again to forward them (Keras 2.1's `Sequential`).
+PATCHED += [(owner, name) for owner in keras_internals.patch_owners()['forwarding_models']
+            for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')]
 
 
 def snapshot():
@@ -53,12 +56,14 @@ def test_patched_context_manager_nests():
 
 
 def test_signature_and_help_show_get_predict(installed):
-    for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
-        method = getattr(keras.models.Model, name)
-        parameters = inspect.signature(method).parameters
-        assert parameters['get_predict'].default is False
-        assert 'get_predict' in pydoc.render_doc(method)
-    assert 'steps_per_epoch' in inspect.signature(keras.models.Model.fit_generator).parameters
+    # `Model`, and `Sequential`, which defines these methods again on Keras 2.1.
+    for model_class in (keras.models.Model, keras.models.Sequential):
+        for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
+            method = getattr(model_class, name)
+            parameters = inspect.signature(method).parameters
+            assert parameters['get_predict'].default is False
+            assert 'get_predict' in pydoc.render_doc(method)
+        assert 'steps_per_epoch' in inspect.signature(model_class.fit_generator).parameters
 
 
 @pytest.mark.monkeypatch_only
@@ -144,8 +149,10 @@ def test_get_predict_without_validation_data(installed):
 def test_generator_failing_mid_validation_propagates_and_leaves_model_clean(installed):
     x, y = make_data(8)
     model = linear_model()
-    model._make_test_function()
-    stock_test_function = model.test_function
+    stock_test_function = keras_internals.built_test_function(model)
+    # The model object that holds the test function: `model`, or the inner model of a
+    # Sequential that forwards to one (Keras 2.1).
+    compiled = keras_internals.compiled_model(model)
 
     def failing():
         yield x[:4], y[:4]
@@ -153,15 +160,16 @@ def test_generator_failing_mid_validation_propagates_and_leaves_model_clean(inst
 
     with pytest.raises(IOError, match='disk gone'):
         model.evaluate_generator(failing(), steps=2, get_predict=True)
-    assert model.test_function is stock_test_function
+    assert compiled.test_function is stock_test_function
     with pytest.raises(IOError, match='disk gone'):
         model.fit_generator(batches(x, y, 4), steps_per_epoch=2, verbose=0,
                             validation_data=failing(), validation_steps=2, get_predict=True)
-    assert model.test_function is stock_test_function
+    assert compiled.test_function is stock_test_function
     assert not any(k.startswith('_keras_getpredict') for k in vars(model))
+    assert not any(k.startswith('_keras_getpredict') for k in vars(compiled))
     _, preds = model.evaluate_generator(batches(x, y, 4), steps=2, get_predict=True)
     assert len(preds['y_pred']) == 2
-    assert not isinstance(model.test_function, CapturingFunction)
+    assert not isinstance(compiled.test_function, CapturingFunction)
 
 
 def run_training(seed_weights, x, y, vx, vy):

@@ -15,7 +15,9 @@ def test_readme_quickstart_is_the_example_and_runs():
     with open(os.path.join(ROOT, 'README.md')) as f:
         readme = f.read()
     assert '```python\n' + example + '```' in readme
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    # This checkout's keras_getpredict, whatever the venv has installed.
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=os.pathsep.join(
+        [ROOT] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
     out = subprocess.check_output([sys.executable, os.path.join(ROOT, 'examples', 'quickstart.py')],
                                   env=env, stderr=subprocess.STDOUT, universal_newlines=True)
     assert 'epoch 1: 2 batches, 50 samples' in out

@@ -11,7 +11,6 @@ from __future__ import absolute_import
 
 import numpy as np
 import scipy.sparse
-from keras import backend as K
 
 from . import keras_internals
 from .results import GtsAndPreds
@@ -91,7 +90,7 @@ class CapturePlan(object):
             # inputs) is copied from the feed; only symbolic tensors need the graph.
             # A sparse placeholder cannot even be fetched: K.function rejects
             # SparseTensor outputs.
-            return value is None or not K.is_tensor(value)
+            return value is None or not keras_internals.is_tensor(value)
 
         def graph_tensor(item):
             value = ins[item.feed_position] if item.feed_position is not None and \
@@ -99,7 +98,7 @@ class CapturePlan(object):
             # Fed from a symbolic tensor (`fit(x=tensor, ...)`): Keras connects that
             # tensor to the placeholder, and a connected placeholder cannot be
             # fetched ("is both fed and fetched"); fetch its source instead.
-            return value if value is not None and K.is_tensor(value) else item.tensor
+            return value if value is not None and keras_internals.is_tensor(value) else item.tensor
 
         items = [t for t in self.targets if t is not None] + self.inputs + self.layers
         graph_items = [item for item in items if not from_feed(item)]

@@ -73,7 +73,8 @@ def set_function_fetches(function, fetches, callable_state=None):
     """
     function.fetches = list(fetches)
     if callable_state is None:
-        function._callable_fn = None
+        if adapter().session_callable_state:  # Keras 2.1 caches no callable
+            function._callable_fn = None
     else:
         for name, value in zip(adapter().session_callable_state, callable_state):
             setattr(function, name, value)
@@ -97,9 +98,17 @@ def session_callable(session, tensors):
 
 # ------------------------------------------------------------ model functions
 
+def compiled_model(model):
+    """The model object that holds `model`'s compiled train/test functions and runs
+    its training loops: `model` itself, or on Keras 2.1 the inner `Sequential.model`
+    a `Sequential` forwards to (see `_Keras21.compiled_model`)."""
+    return adapter().compiled_model(model)
+
+
 def built_test_function(model):
     """`model.test_function`, built first if needed; keras/engine/training.py,
     `Model._make_test_function`."""
+    model = compiled_model(model)
     model._make_test_function()
     return model.test_function
 
@@ -107,6 +116,7 @@ def built_test_function(model):
 def built_train_function(model):
     """`model.train_function`, built first if needed; keras/engine/training.py,
     `Model._make_train_function`. Raises Keras' own error for an uncompiled model."""
+    model = compiled_model(model)
     if getattr(model, 'train_function', None) is None:
         model._make_train_function()
     return model.train_function
@@ -114,13 +124,19 @@ def built_train_function(model):
 
 def test_function_set_on(model):
     """The test function set on this model object itself (not a class default)."""
-    return model.__dict__.get('test_function')
+    return compiled_model(model).__dict__.get('test_function')
 
 
 def set_test_function(model, function):
     """keras/engine/training.py: `test_on_batch`, `evaluate` and `fit` read
     `model.test_function` at call time."""
-    model.test_function = function
+    compiled_model(model).test_function = function
+
+
+def is_tensor(value):
+    """Whether a fed value is a symbolic tensor rather than data; keras/backend/
+    tensorflow_backend.py's `is_tensor` (Keras >= 2.2; on 2.1, TensorFlow's own)."""
+    return adapter().is_tensor(value)
 
 
 # -------------------------------------------------------- what install() patches
@@ -132,6 +148,8 @@ def patch_owners():
     - `model`: `Model.fit`/`evaluate`/`fit_generator`/`evaluate_generator` (the
       generator methods under keras/legacy/interfaces.py's
       `legacy_generator_methods_support`, whose wrapper keeps `__wrapped__`);
+    - `forwarding_models`: classes that define those four methods again only to
+      forward them to an inner model (Keras 2.1's `Sequential`), patched the same way;
     - `fit_loop`: `(owner, name)` of the loop `Model.fit` hands its validation
       function to, looked up at call time;
     - `callbacks`: the module holding `History`/`CSVLogger`/`RemoteMonitor`;
@@ -166,8 +184,6 @@ def legacy_generator_method(make):
 
 # ------------------------------------------------------------ version adapters
 
-#: Keras releases the run-time patch supports (on TensorFlow 1.15).
-SUPPORTED_KERAS = ('2.2.4', '2.2.5', '2.3.1')
 #: Set to one refused version to install on it anyway (the version matrix's tests/ run).
 PREVIEW_VARIABLE = 'KERAS_GETPREDICT_PREVIEW_KERAS'
 
@@ -202,11 +218,25 @@ class _Keras22(object):
         from keras import callbacks
         return callbacks.TensorBoard, '_write_logs'
 
+    def forwarding_models(self):
+        """keras/engine/sequential.py: `Sequential` inherits `Model`'s methods."""
+        return ()
+
     def patch_owners(self):
         from keras import callbacks
         from keras.engine import training
-        return {'model': training.Model, 'fit_loop': self.fit_loop(),
-                'callbacks': callbacks, 'tensorboard': self.tensorboard()}
+        return {'model': training.Model, 'forwarding_models': self.forwarding_models(),
+                'fit_loop': self.fit_loop(), 'callbacks': callbacks,
+                'tensorboard': self.tensorboard()}
+
+    def compiled_model(self, model):
+        """keras/engine/training.py, `Model.compile`: a model compiles itself."""
+        return model
+
+    def is_tensor(self, value):
+        """keras/backend/tensorflow_backend.py, `is_tensor`."""
+        from keras import backend as K
+        return K.is_tensor(value)
 
     def session_arguments(self, function):
         """The `K.function` keyword arguments that rebuild `function`'s session run;
@@ -248,12 +278,13 @@ class _Keras21(_Keras22):
     """Keras 2.1.6: one keras/engine/training.py, whose `Model._fit_loop(self, f, ins,
     ..., val_f=...)` method `fit` calls; keras/callbacks.py's `TensorBoard.on_epoch_end`
     writes the epoch logs itself; keras/backend/tensorflow_backend.py's `Function`
-    calls `Session.run` every time (no session callable to cache)."""
+    calls `Session.run` every time (no session callable to cache) and the backend has
+    no `is_tensor`; keras/models.py's `Sequential` forwards fit/evaluate/fit_generator/
+    evaluate_generator to an inner `Sequential.model`, which holds the compiled
+    functions."""
 
     versions = ('2.1.6',)
-    not_yet = ('its `Sequential` forwards fit/evaluate/fit_generator/evaluate_generator '
-               'to an inner `Sequential.model` and has no train/test function of its own, '
-               'and its backend has no `K.is_tensor`')
+    not_yet = None
     session_callable_state = ()
     function_parts = ('inputs', 'outputs', 'updates_op', 'name', 'feed_dict', 'fetches',
                       'session_kwargs')
@@ -269,6 +300,28 @@ class _Keras21(_Keras22):
     def tensorboard(self):
         from keras import callbacks
         return callbacks.TensorBoard, 'on_epoch_end'
+
+    def forwarding_models(self):
+        """keras/models.py, `Sequential.fit`/`evaluate`/`fit_generator`/
+        `evaluate_generator`: each calls the same method of `self.model`."""
+        from keras import models
+        return (models.Sequential,)
+
+    def compiled_model(self, model):
+        """keras/models.py, `Sequential.compile`/`build`: a `Sequential` compiles, and
+        trains through, its inner `Sequential.model` (None until it is built)."""
+        from keras import models
+        if isinstance(model, models.Sequential):
+            inner = vars(model).get('model')
+            if inner is not None:
+                return inner
+        return model
+
+    def is_tensor(self, value):
+        """Keras 2.1's backend has no `is_tensor`; tensorflow/python/framework/
+        tensor_util.py's `is_tensor` is what Keras 2.2's wraps."""
+        import tensorflow as tf
+        return tf.is_tensor(value)
 
 
 class _Keras23(_Keras225):
@@ -303,6 +356,10 @@ class _Keras23(_Keras225):
 
 
 _ADAPTERS = (_Keras21, _Keras22, _Keras225, _Keras23)
+#: Keras releases the run-time patch supports (on TensorFlow 1.15): those whose adapter
+#: is proven by tests/ (`not_yet` cleared).
+SUPPORTED_KERAS = tuple(sorted(version for family in _ADAPTERS if family.not_yet is None
+                               for version in family.versions))
 
 
 def adapter_for(version):
@@ -456,6 +513,16 @@ def missing_internals():
         ('keras.callbacks.TensorBoard.' + tensorboard_method,
          lambda: tensorboard_method in vars(tensorboard)),
     ] + versions.own_internals()
+    for forwarding in owners['forwarding_models']:
+        for method in ('fit', 'evaluate', 'fit_generator', 'evaluate_generator'):
+            required.append(('%s.%s.%s' % (forwarding.__module__, forwarding.__name__, method),
+                             lambda forwarding=forwarding, method=method:
+                             callable(vars(forwarding).get(method))))
+        for method in ('fit_generator', 'evaluate_generator'):
+            required.append(('%s.%s.%s.__wrapped__' % (
+                forwarding.__module__, forwarding.__name__, method),
+                lambda forwarding=forwarding, method=method:
+                hasattr(vars(forwarding).get(method), '__wrapped__')))
     module = sys.modules.get(HOROVOD_CALLBACKS_MODULE)
     if module is not None:
         required.append((
@@ -488,9 +555,8 @@ def check_train_function_access(user):
     try:
         adapter()
     except RuntimeError:
-        raise RuntimeError('%s works with Keras %s only; found Keras %s. Install `keras==%s`.'
-                           % (user, ' or '.join(SUPPORTED_KERAS), keras.__version__,
-                              SUPPORTED_KERAS[-1]))
+        raise RuntimeError('%s works with Keras %s only; found Keras %s. Install one of '
+                           'those.' % (user, ', '.join(SUPPORTED_KERAS), keras.__version__))
     if _function_internals_present:
         return  # libraries do not change under a running process: probe once
     missing = [name for name, present in _function_internals() if not present()]

@@ -49,11 +49,18 @@ def _patch_list():
     fit_loop_owner, fit_loop_name = owners['fit_loop']
     tensorboard, tensorboard_method = owners['tensorboard']
     legacy_generator_method = keras_internals.legacy_generator_method
-    return [
-        (Model, 'fit', methods.make_fit),
-        (Model, 'fit_generator', legacy_generator_method(methods.make_fit_generator)),
-        (Model, 'evaluate', methods.make_evaluate),
-        (Model, 'evaluate_generator', legacy_generator_method(methods.make_evaluate_generator)),
+    model_patches = []
+    # `Model`, then the classes that forward these methods to an inner model (Keras
+    # 2.1's `Sequential`): the outer call takes `get_predict`, the inner one captures.
+    for owner in (Model,) + tuple(owners['forwarding_models']):
+        model_patches += [
+            (owner, 'fit', methods.make_fit),
+            (owner, 'fit_generator', legacy_generator_method(methods.make_fit_generator)),
+            (owner, 'evaluate', methods.make_evaluate),
+            (owner, 'evaluate_generator',
+             legacy_generator_method(methods.make_evaluate_generator)),
+        ]
+    return model_patches + [
         (fit_loop_owner, fit_loop_name, methods.make_fit_loop),
         (callbacks.History, 'on_epoch_end', callback_patches.make_history_on_epoch_end),
         (callbacks.CSVLogger, 'on_epoch_end', callback_patches.make_logs_filter),

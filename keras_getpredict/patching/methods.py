@@ -65,13 +65,16 @@ def _make_fit_method(raw, name, validates, window):
         validated = (_generator_validates if windowed else validates)(arguments)
         capture = publishing.fit_capture(self, selection, name, validated)
         arguments['callbacks'] = capture.callbacks(arguments.get('callbacks'), window=windowed)
+        # The model whose training loop runs: `self`, or the inner model a Keras 2.1
+        # `Sequential` forwards to.
+        trained = keras_internals.compiled_model(self)
         if not windowed:
-            self.__dict__[_PENDING_FIT_LOOP] = capture
+            trained.__dict__[_PENDING_FIT_LOOP] = capture
         capture.begin(arguments['callbacks'])
         try:
             return raw(*bound.args, **bound.kwargs)
         finally:
-            self.__dict__.pop(_PENDING_FIT_LOOP, None)
+            trained.__dict__.pop(_PENDING_FIT_LOOP, None)
             capture.end()
 
     return with_get_predict(raw, fit_method, _FIT_EFFECT)

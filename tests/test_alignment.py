@@ -13,7 +13,8 @@ from keras.callbacks import Callback
 import keras_getpredict
 from keras_getpredict.core import keras_internals
 from handmade import (ArraySequence, batches, expected_output, index_of, linear_model,
-                      make_data, maskrcnn_like_model, two_in_two_out_model)
+                      make_data, maskrcnn_like_model, needs_forked_workers,
+                      two_in_two_out_model)
 
 pytestmark = pytest.mark.usefixtures('installed')
 
@@ -65,7 +66,8 @@ def test_evaluate_generator_shuffled_order():
     assert assert_aligned(preds, x, y, expected_batches=5) == order.tolist()
 
 
-@pytest.mark.parametrize('use_multiprocessing', [False, True])
+@pytest.mark.parametrize('use_multiprocessing', [
+    False, pytest.param(True, marks=needs_forked_workers)])
 def test_evaluate_generator_sequence_two_workers(use_multiprocessing):
     x, y = make_data(30)
     seq = ArraySequence(x, y, batch_size=7, shuffle=True, seed=5)
@@ -84,7 +86,9 @@ def test_evaluate_arrays():
     assert assert_aligned(preds, x, y, expected_batches=3) == list(range(11))
 
 
-@pytest.mark.parametrize('validation', ['generator', 'sequence_mp', 'sequence_threads', 'arrays'])
+@pytest.mark.parametrize('validation', [
+    'generator', pytest.param('sequence_mp', marks=needs_forked_workers),
+    'sequence_threads', 'arrays'])
 def test_fit_generator_each_epoch_holds_exactly_its_validation_batches(validation):
     x, y = make_data(20)
     vx, vy = make_data(13, seed=1)

@@ -41,7 +41,12 @@ def _event_tags(log_dir):
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     import keras_getpredict
-    keras_getpredict.install()
+    # Installed for the training only: under xdist other files' tests share this worker.
+    with keras_getpredict.patched():
+        return _train(tmp_path_factory)
+
+
+def _train(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('mrcnn'))
     config = ShapesConfig()
     train_set, val_set = ShapesDataset(8, seed=0), ShapesDataset(6, seed=1)

@@ -200,9 +200,11 @@ KERAS_PREVIEW ?=
 # (on 2.3.1 it fails inside mrcnn itself), so tests/ runs the real Mask R-CNN tests there.
 MATRIX_EXTRAS_2.1.6 = $(comma)mrcnn
 MATRIX_EXTRAS_2.2.5 = $(comma)mrcnn
-# Horovod (from pip's wheel cache after the first build) where tests/ then runs its real
+# Horovod (from pip's wheel cache after the first build): tests/ then runs its real
 # horovodrun jobs on that Keras.
+MATRIX_HOROVOD_2.1.6 = horovod
 MATRIX_HOROVOD_2.2.5 = horovod
+MATRIX_HOROVOD_2.3.1 = horovod
 
 .cache/constraints-keras-%.txt: constraints.txt constraints-keras-%.txt
 	@mkdir -p .cache

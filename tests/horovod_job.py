@@ -51,7 +51,7 @@ def build_model(distributed=True):
     optimizer = keras.optimizers.SGD(lr=0.0)
     if distributed:
         optimizer = hvd.DistributedOptimizer(optimizer)
-    model.compile(optimizer, 'mse', metrics=['accuracy'])
+    model.compile(optimizer, 'mse', metrics=['acc'])
     return model
 
 

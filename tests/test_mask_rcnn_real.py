@@ -24,7 +24,7 @@ from keras_getpredict.mask_rcnn import (HEADS_GET_PREDICT, DetectionMetrics,  # 
                                         ImageDetections, MaskRCNNDetectionMetrics,
                                         MaskRCNNHeadMetrics)
 from mrcnn_shapes import (InferenceConfig, ShapesConfig, ShapesDataset,  # noqa: E402
-                          start_from_anchors)
+                          favour_objects, start_from_anchors)
 from test_mask_rcnn_metrics import (_cocoeval_ap50, matterport_ap,  # noqa: E402
                                     sklearn_head_reference)
 
@@ -54,6 +54,7 @@ def _train(tmp_path_factory):
     model.set_trainable('.*', verbose=0)
     model.compile(config.LEARNING_RATE, config.LEARNING_MOMENTUM)
     start_from_anchors(model)
+    favour_objects(model)
     heads = MaskRCNNHeadMetrics(class_names=val_set.class_names, verbose=0)
     detections = MaskRCNNDetectionMetrics(
         val_set, InferenceConfig(), modellib.load_image_gt, mask_rcnn_class=modellib.MaskRCNN,

@@ -40,16 +40,23 @@ def start_from_anchors(model):
     layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
 
 
-def favour_objects(model):
-    """Starts the ROI classifier with the background logit 3 below the shapes': two tiny
-    epochs then leave some ROIs classified as shapes, so the inference model detects
-    something to score (from its random start it often classified every ROI as
-    background, and `detect` returned nothing)."""
-    layer = model.keras_model.get_layer('mrcnn_class_logits')
-    kernel, bias = layer.get_weights()
+def fix_heads(model):
+    """Fixes the ROI head's last layers of a `MaskRCNN` before `compile`, so that two tiny
+    epochs leave a model whose `detect` finds something to score: box deltas of zero
+    (refined boxes are the proposals, never clipped to nothing) and a classifier whose
+    background logit starts 3 below the shapes', with its random kernel scaled down (the
+    scores still differ by ROI). Trained, the classifier often called every ROI
+    background, and `detect` returned nothing."""
+    keras_model = model.keras_model
+    bbox = keras_model.get_layer('mrcnn_bbox_fc')
+    bbox.set_weights([np.zeros_like(w) for w in bbox.get_weights()])
+    logits = keras_model.get_layer('mrcnn_class_logits')
+    kernel, bias = logits.get_weights()
     bias = np.zeros_like(bias)
     bias[0] = -3.
-    layer.set_weights([kernel, bias])
+    logits.set_weights([kernel * 1e-3, bias])
+    for layer in (bbox, logits):
+        layer.trainable = False
 
 
 class InferenceConfig(ShapesConfig):

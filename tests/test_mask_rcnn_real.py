@@ -24,7 +24,7 @@ from keras_getpredict.mask_rcnn import (HEADS_GET_PREDICT, DetectionMetrics,  # 
                                         ImageDetections, MaskRCNNDetectionMetrics,
                                         MaskRCNNHeadMetrics)
 from mrcnn_shapes import (InferenceConfig, ShapesConfig, ShapesDataset,  # noqa: E402
-                          favour_objects, start_from_anchors)
+                          fix_heads, start_from_anchors)
 from test_mask_rcnn_metrics import (_cocoeval_ap50, matterport_ap,  # noqa: E402
                                     sklearn_head_reference)
 
@@ -52,9 +52,9 @@ def _train(tmp_path_factory):
     train_set, val_set = ShapesDataset(8, seed=0), ShapesDataset(6, seed=1)
     model = modellib.MaskRCNN(mode='training', config=config, model_dir=root)
     model.set_trainable('.*', verbose=0)
+    fix_heads(model)
     model.compile(config.LEARNING_RATE, config.LEARNING_MOMENTUM)
     start_from_anchors(model)
-    favour_objects(model)
     heads = MaskRCNNHeadMetrics(class_names=val_set.class_names, verbose=0)
     detections = MaskRCNNDetectionMetrics(
         val_set, InferenceConfig(), modellib.load_image_gt, mask_rcnn_class=modellib.MaskRCNN,

@@ -24,6 +24,7 @@ _PUBLIC = {
     'uninstall': '.patching.install',
     'is_installed': '.patching.install',
     'patched': '.patching.install',
+    'capturing': '.patching.capturing',
     'is_native': '.patching.native',
     'native_version': '.patching.native',
     'LOGS_KEY': '.core.results',

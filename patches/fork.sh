@@ -21,7 +21,7 @@ SDIST=""  # set by fetch
 # The series' local version label, and the one place the build reads it from (the
 # Makefile derives the wheel's name from this line): bump it with the setup.py hunk in
 # 0001 and FORK_VERSION in keras/getpredict/__init__.py whenever the series changes behaviour.
-FORK_VERSION=2.2.4+getpredict.2
+FORK_VERSION=2.2.4+getpredict.3
 # Files the hand-written patch touches; the vendored copies are generated.
 EDITED="keras/engine/training.py keras/engine/training_arrays.py
 keras/engine/training_generator.py keras/callbacks.py keras/getpredict/__init__.py setup.py"

@@ -223,12 +223,16 @@ def test_clash_with_a_keras_metric_name_raises(installed):
         [_expected()['val_f1_macro']], rel=1e-5)
 
 
-def test_warns_once_without_get_predict(installed):
+def test_asks_for_capture_itself_without_get_predict(installed):
+    # No `get_predict` on the call: EpochMetrics asks for its output, and the
+    # metrics are those of the frozen model on the whole validation set.
     model = _frozen_model()
-    with pytest.warns(UserWarning, match='get_predict=True') as record:
-        model.fit(X_VAL, Y_VAL, epochs=2, verbose=0, validation_data=(X_VAL, Y_VAL),
-                  callbacks=[EpochMetrics()])
-    assert len([w for w in record if 'EpochMetrics' in str(w.message)]) == 1
+    metrics = EpochMetrics()
+    history = model.fit(X_VAL, Y_VAL, epochs=2, verbose=0, validation_data=(X_VAL, Y_VAL),
+                        callbacks=[metrics])
+    expected = skm.f1_score(Y_VAL.argmax(1), model.predict(X_VAL).argmax(1), average='macro')
+    assert history.history['val_f1_macro'] == pytest.approx([expected] * 2)
+    assert metrics.get_predict is True
 
 
 def test_docs_document_every_logged_key():

@@ -62,8 +62,8 @@ def test_stock_keras_is_not_native():
 @fork_only
 def test_fork_reports_its_version_and_keeps_the_keras_version():
     import pkg_resources
-    assert keras_getpredict.native_version() == '2.2.4+getpredict.2'
-    assert pkg_resources.get_distribution('keras').version == '2.2.4+getpredict.2'
+    assert keras_getpredict.native_version() == '2.2.4+getpredict.3'
+    assert pkg_resources.get_distribution('keras').version == '2.2.4+getpredict.3'
     # Code that checks `keras.__version__` (and our own version guard) sees 2.2.4.
     assert keras.__version__ == '2.2.4'
 

@@ -17,14 +17,13 @@ import numbers
 import sys
 from collections import OrderedDict
 
-import numpy as np
 import six
 
 from ..analysis import classification
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
 from ..analysis.output_choice import check_outputs_argument, choose_outputs
-from ..core.results import LOGS_KEY, outputs_by_name
+from ..core.results import outputs_by_name
 from .predictions_callback import PredictionsCallback
 
 #: Per-class values logged with `per_class=True`, as `<prefix><name>_<class>`.
@@ -119,7 +118,10 @@ class EpochMetrics(PredictionsCallback):
     """Per-class precision/recall/F1/support, ROC AUC and the confusion matrix of
     the whole validation set, computed by scikit-learn at each epoch end.
 
-    Needs `fit_generator(..., get_predict=True)` (or `fit`) from keras-getpredict.
+    It asks `fit_generator`/`fit` (after `keras_getpredict.install()`, or on the
+    fork) for the capture it needs, the full predictions of its outputs
+    (`get_predict`, see `PredictionsCallback`): validation data and this callback
+    in `callbacks` are enough.
     Writes into the epoch logs, for each computed output, the scalars
     `<prefix>accuracy`, `<prefix>{precision,recall,f1}_{macro,micro,weighted}`,
     `<prefix>roc_auc_macro` and `<prefix>roc_auc_micro` (NaN where AUC is not
@@ -164,8 +166,7 @@ class EpochMetrics(PredictionsCallback):
     metrics = EpochMetrics(class_names=['cat', 'dog', 'bird'])
     model.fit_generator(train, steps, epochs=10, validation_data=val,
                         callbacks=[TensorBoard('logs'), metrics,
-                                   EarlyStopping(monitor='val_f1_macro', mode='max')],
-                        get_predict=True)
+                                   EarlyStopping(monitor='val_f1_macro', mode='max')])
     ```
     """
 
@@ -195,8 +196,8 @@ class EpochMetrics(PredictionsCallback):
         self.prefix = prefix
         self.last_results = None
         self._source = None
-        self._logged = None
-        self._written = set()
+        # What `fit`/`fit_generator` capture for it: its outputs, in full.
+        self.get_predict = True if outputs is None else outputs
 
     def settings_for(self, output):
         """Returns `(task, threshold, class_names)` used for `output`."""
@@ -273,24 +274,13 @@ class EpochMetrics(PredictionsCallback):
             parts.append(result.table(title))
         return '\n\n'.join(parts)
 
-    missing_advice = (', so it computes nothing. Pass `get_predict=True` and validation data '
-                      'to `fit_generator`/`fit` (after `keras_getpredict.install()`).')
+    missing_advice = (', so it computes nothing. Call `keras_getpredict.install()` before '
+                      '`fit_generator`/`fit`, and pass validation data.')
 
-    def on_predictions_published(self, epoch, logs):
-        self._log(epoch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        # Normally done already from `on_predictions_published`; this covers loops
-        # that fill the logs without keras-getpredict's publisher.
-        if self._logged != (epoch, id(logs.get(LOGS_KEY))):
-            self._log(epoch, logs)
-
-    def _log(self, epoch, logs):
+    def log_epoch(self, epoch, logs):
         gts_and_preds = self.predictions_in(logs)
         if gts_and_preds is None:
-            return
-        self._logged = (epoch, id(gts_and_preds))
+            return None
         self.validate_once(gts_and_preds)
         verbose = self.verbose
         if verbose is None:
@@ -298,25 +288,13 @@ class EpochMetrics(PredictionsCallback):
         computed = self.run_analysis('computing the metrics of epoch %d' % (epoch + 1),
                                      self._values_and_table, gts_and_preds, epoch, verbose)
         if computed is None:
-            # `fit_generator` reuses one logs dict for all epochs: NaN, not the last
-            # epoch's numbers, and the same keys every epoch (`CSVLogger` needs them).
-            logs.update((k, np.float64(np.nan)) for k in self._written)
-            return
+            return None
         values, table = computed
-        # Our own keys from the previous epoch are no clash.
-        clash = [k for k in values if k in logs and k not in self._written]
-        if clash:
-            raise ValueError('EpochMetrics would overwrite %s, already in the epoch logs '
-                             "(Keras 2.3 logs `compile(metrics=['accuracy'])` as "
-                             "`val_accuracy`). Pass another `prefix` (now %r), e.g. "
-                             "'val_sk_', or compile with 'acc'."
-                             % (clash, self.prefix))
-        logs.update((k, np.float64(v)) for k, v in values.items())
-        self._written = set(values)
         if table:
             # Under the progress line, which Keras ends with a newline at epoch end.
             sys.stdout.write(table + '\n')
             sys.stdout.flush()
+        return values
 
     def _values_and_table(self, gts_and_preds, epoch, verbose):
         results = self.results_for(gts_and_preds)

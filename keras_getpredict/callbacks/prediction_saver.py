@@ -39,6 +39,11 @@ class PredictionSaver(PredictionsCallback):
     content of that path (and every other epoch's file) intact. Load with
     `load_predictions(path)`, or inspect with `keras-getpredict report path`.
 
+    It saves whatever the call captures, full predictions or the reducing mode's
+    counts; when nothing else in the call asks for capture (see
+    `PredictionsCallback`), it asks for every output in full
+    (`fallback_get_predict`).
+
     # Arguments
         filepath: path of each file; may hold `{epoch}` (1-based, like
             `ModelCheckpoint`) and any scalar logs key, e.g.
@@ -51,6 +56,7 @@ class PredictionSaver(PredictionsCallback):
 
     # Attributes
         saved: paths written so far, in order.
+        fallback_get_predict: `True`: full capture when nothing else asks.
 
     # Raises
         TypeError: In case `filepath` is not a string or `metrics` not an
@@ -78,6 +84,9 @@ class PredictionSaver(PredictionsCallback):
         self.metrics = metrics
         self.include_inputs = include_inputs
         self.saved = []
+        # It saves whatever the call captures (predictions or the reducing mode's
+        # counts); when nothing else asks, it asks for full capture.
+        self.fallback_get_predict = True
 
     def path_for(self, epoch, logs):
         """The file path of `epoch` (0-based, as Keras counts) with these logs.

@@ -8,6 +8,8 @@ This callback turns those counts into scalars in `on_predictions_published`, so
 """
 from __future__ import absolute_import
 
+import numbers
+
 import numpy as np
 import six
 
@@ -33,10 +35,19 @@ class StreamingMetrics(PredictionsCallback):
     counted outputs the output name follows the prefix: `val_<output>_mean_iou`.
     Undefined values (a class absent from labels and predictions) are NaN.
 
+    It asks `fit`/`fit_generator` for the reducing mode it reads
+    (`get_predict={'reduce': {'num_classes': C}}`, plus `bins` when given) as soon as
+    it knows `C`, from `num_classes` or `class_names`; without either, pass
+    `get_predict={'reduce': ...}` to the call yourself.
+
     # Arguments
         class_names: list of `num_classes` distinct names; default `0`, `1`, ...
         per_class: also log the per-class values.
         prefix: start of every key; `'val_'` by default.
+        num_classes: the number of classes `C` (2 for a binary output with one
+            unit); taken from `class_names` when not given.
+        bins: score histogram bins per class to ask for (0: none, and no ROC
+            AUC); `None` leaves it to the call (200 unless it says otherwise).
 
     # Attributes
         last_results: output name -> `OrderedDict` of `count_metrics.output_metrics`
@@ -45,22 +56,24 @@ class StreamingMetrics(PredictionsCallback):
     # Raises
         TypeError: In case `class_names` is not a list of strings or `prefix` not
             a string.
-        ValueError: At the first epoch, in case the logs hold full predictions
+        ValueError: In case `num_classes` is below 2 or differs from the number
+            of `class_names`, or `bins` is negative; at the first epoch, in case
+            the logs hold full predictions
             rather than counts (pass `get_predict={'reduce': ...}`), or
             `class_names` does not have `num_classes` names.
 
     # Example
     ```python
     model.fit_generator(train, steps, epochs=10, validation_data=val,
-                        get_predict={'reduce': {'num_classes': 21, 'bins': 200}},
-                        callbacks=[StreamingMetrics(per_class=True), TensorBoard('logs')])
+                        callbacks=[StreamingMetrics(num_classes=21), TensorBoard('logs')])
     ```
     """
 
     missing_advice = (", so it computes nothing. Pass `get_predict={'reduce': "
                       "{'num_classes': C}}` and validation data.")
 
-    def __init__(self, class_names=None, per_class=True, prefix='val_'):
+    def __init__(self, class_names=None, per_class=True, prefix='val_', num_classes=None,
+                 bins=None):
         super(StreamingMetrics, self).__init__()
         if class_names is not None:
             if not isinstance(class_names, (list, tuple)) or not all(
@@ -75,6 +88,7 @@ class StreamingMetrics(PredictionsCallback):
         self.per_class = per_class
         self.prefix = prefix
         self.last_results = None
+        self.get_predict = reduce_request(num_classes, bins, self.class_names)
 
     def validate(self, counts):
         if not is_streaming(counts):
@@ -109,18 +123,39 @@ class StreamingMetrics(PredictionsCallback):
         self.last_results = results
         return values
 
-    def on_predictions_published(self, epoch, logs):
-        self.log_once_per_epoch(epoch, logs, self._log)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.log_once_per_epoch(epoch, logs, self._log)
-
-    def _log(self, epoch, logs):
+    def log_epoch(self, epoch, logs):
         counts = self.predictions_in(logs)
         if counts is None:
-            return
+            return None
         self.validate_once(counts)
-        values = self.run_analysis('computing the streaming metrics of epoch %d'
-                                   % (epoch + 1), self.scalars, counts)
-        if values is not None:
-            logs.update((k, np.float64(v)) for k, v in values.items())
+        return self.run_analysis('computing the streaming metrics of epoch %d'
+                                 % (epoch + 1), self.scalars, counts)
+
+
+def reduce_request(num_classes, bins, class_names):
+    """The `get_predict` a reducing-mode callback asks for: `{'reduce': {'num_classes':
+    C}}` (and `'bins'` when given), `C` from `num_classes` or `class_names`; `None`
+    when neither gives it.
+
+    # Raises
+        ValueError: In case `num_classes` is not an integer >= 2 or differs from the
+            number of `class_names`, or `bins` is not an integer >= 0.
+    """
+    if num_classes is None and class_names is not None:
+        num_classes = len(class_names)
+    if num_classes is None:
+        return None
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or \
+            num_classes < 2:
+        raise ValueError('`num_classes` should be an integer >= 2 (2 for a binary output '
+                         'with one unit); got %r.' % (num_classes,))
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError('`class_names` has %d names but `num_classes` is %d.'
+                         % (len(class_names), num_classes))
+    spec = {'num_classes': int(num_classes)}
+    if bins is not None:
+        if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 0:
+            raise ValueError('`bins` should be an integer >= 0 (0: no score histograms); '
+                             'got %r.' % (bins,))
+        spec['bins'] = int(bins)
+    return {'reduce': spec}

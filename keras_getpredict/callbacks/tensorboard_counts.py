@@ -21,9 +21,15 @@ class TensorBoardCounts(PredictionsCallback):
     """Writes, each epoch, a PR curve per class (tag `class_<class>/pr_curves`, with
     `<output>/` in front for several outputs) from `get_predict['reduce']` counts.
 
+    Like `StreamingMetrics`, it asks `fit`/`fit_generator` for the reducing mode
+    once it knows the number of classes.
+
     # Arguments
         log_dir: directory of the event files (usually the `TensorBoard` callback's).
         class_names: list of `num_classes` names; default `0`, `1`, ...
+        num_classes: the number of classes; taken from `class_names` when not given.
+        bins: score histogram bins per class to ask for (the PR curves' thresholds);
+            `None` leaves it to the call (200 unless it says otherwise).
 
     # Raises
         ValueError: At the first epoch, in case the logs hold full predictions or
@@ -37,9 +43,11 @@ class TensorBoardCounts(PredictionsCallback):
 
     missing_advice = StreamingMetrics.missing_advice
 
-    def __init__(self, log_dir, class_names=None):
+    def __init__(self, log_dir, class_names=None, num_classes=None, bins=None):
         super(TensorBoardCounts, self).__init__()
-        self._checker = StreamingMetrics(class_names=class_names)
+        self._checker = StreamingMetrics(class_names=class_names, num_classes=num_classes,
+                                         bins=bins)
+        self.get_predict = self._checker.get_predict
         self.log_dir = log_dir
         self.class_names = class_names
         self.writer = None

@@ -64,6 +64,8 @@ class TensorBoardPredictions(PredictionsCallback):
             require(*plots.REQUIRES)
         self.log_dir = log_dir
         self.metrics = metrics if metrics is not None else EpochMetrics(verbose=0)
+        # The full predictions of the outputs `metrics` computes.
+        self.get_predict = self.metrics.get_predict
         self.num_thresholds = int(num_thresholds)
         self.pr_curves = pr_curves
         self.confusion_matrix = confusion_matrix

@@ -1,19 +1,23 @@
 """The flow of one `get_predict` call, shared by both forms.
 
 The run-time patch (`keras_getpredict.patching.methods`) and the fork's hook points in
-Keras both call these, so capture, publishing into the logs, the publisher hook and
-Horovod gathering exist once:
+Keras both call these, so merging requests, capture, publishing into the logs, the
+publisher hook and Horovod gathering exist once:
 
-- `selection_for(model, get_predict)` parses and checks the argument (`None`: off).
-- `fit_capture(model, selection, method, validates)` for `fit`/`fit_generator`:
-  a `FitCapture` whose `callbacks(user_callbacks)` puts a `Publisher` in front of the
-  user's callbacks; validation batches reach its recorder through
+- `entry_point` decorates `fit`/`fit_generator`/`evaluate`/`evaluate_generator`, so
+  only a thread's outermost call takes the requests of its callbacks and of the open
+  `capturing` blocks (`core/scope.py`).
+- `fit_call(model, method, get_predict, callbacks, validates)` for `fit`/`fit_generator`:
+  the callbacks to train with (the open blocks' added) and a `FitCapture`, or `None`
+  when nothing asks for capture. The capture's `callbacks(callbacks)` puts a
+  `Publisher` in front of them; validation batches reach its recorder through
   `validation_function(val_f)` (`fit`: the `val_f` handed to `fit_loop`) or through
   `arm()`/`disarm()`, which swap `model.test_function` for the validation only
   (`fit_generator`, whose validation calls `evaluate_generator`/`evaluate`).
   `begin()`/`end()` bracket the training run.
-- `EvaluateCapture(model, selection)` for `evaluate`/`evaluate_generator` whose `run(call)` evaluates with a capturing test function and
-  returns `(metrics, gts_and_preds)`.
+- `evaluate_capture(model, get_predict)` for `evaluate`/`evaluate_generator`: an
+  `EvaluateCapture` whose `run(call)` evaluates with a capturing test function and
+  returns `(metrics, gts_and_preds)`, or `None` when nothing asks for capture.
 
 Callbacks that turn the predictions into epoch-log scalars define
 `on_predictions_published(epoch, logs)`: the `Publisher` calls it right after it fills
@@ -24,30 +28,68 @@ from __future__ import absolute_import
 
 from keras.callbacks import Callback
 
-from . import horovod_gather, keras_internals
+from . import call_site, horovod_gather, keras_internals, scope
 from .capture import BatchRecorder, CapturingFunction
+from .requests import (CALL, FALLBACK_ATTRIBUTE, describe, merge, parse_request,
+                       requested_by)
 from .results import LOGS_KEY
-from .selection import check_names, parse_get_predict
 from .streaming import StreamingRecorder, expected_output_names
+
+#: Decorates the four methods (see `core/scope.py`).
+entry_point = scope.entry_point
 
 #: Method a callback defines to run right after the predictions are published.
 PUBLISHED_HOOK = 'on_predictions_published'
 
 
-def selection_for(model, get_predict):
-    """Parses a `get_predict` argument and checks its names against `model`.
+def call_callbacks(callbacks):
+    """The callbacks a `fit`/`fit_generator` call trains with: `callbacks`, then those
+    of the open `capturing` blocks not already in it (outermost call only). The very
+    same object when no block adds any."""
+    extra = []
+    for block in scope.blocks_for_call():
+        extra.extend(cb for cb in block.callbacks
+                     if not any(cb is c for c in list(callbacks or []) + extra))
+    if not extra:
+        return callbacks
+    return list(callbacks or []) + extra
 
-    # Returns
-        A `Selection`, or `None` when `get_predict` is off.
+
+def call_requests(model, get_predict, callbacks=None):
+    """The `Request`s of one call: its own `get_predict`, then, for a thread's outermost
+    call, those of `callbacks` and of the open `capturing` blocks; when none of them
+    asks, the callbacks' fallback requests (`fallback_get_predict`).
 
     # Raises
-        TypeError: In case `get_predict` is none of the accepted forms.
-        ValueError: In case it selects nothing or names an unknown output/input.
+        TypeError, ValueError: In case one of them is malformed or names an output,
+            input or layer `model` does not have (the message says who asked).
     """
-    selection = parse_get_predict(get_predict)
-    if selection is not None:
-        check_names(model, selection)
-    return selection
+    requests = [parse_request(CALL, get_predict, model)]
+    if scope.outermost():
+        requests += [parse_request('%s (in `callbacks`)' % describe(cb), requested_by(cb), model)
+                     for cb in callbacks or () if requested_by(cb) is not None]
+        requests += [parse_request('the `capturing` block', block.get_predict, model)
+                     for block in scope.open_blocks()]
+        if not any(requests):
+            requests = [parse_request('%s (in `callbacks`)' % describe(cb),
+                                      requested_by(cb, FALLBACK_ATTRIBUTE), model)
+                        for cb in callbacks or ()]
+    return [r for r in requests if r is not None]
+
+
+def selection_for(model, get_predict, callbacks=None):
+    """What one call captures: its `get_predict` merged with the requests of
+    `callbacks` and of the open `capturing` blocks (see `core/requests.py`).
+
+    # Returns
+        A `Selection`, or `None` when nothing asks for capture.
+
+    # Raises
+        TypeError: In case a `get_predict` is none of the accepted forms.
+        ValueError: In case one selects nothing or names an unknown output/input,
+            or two requests cannot be merged.
+    """
+    return merge(call_requests(model, get_predict, callbacks))
 
 
 def recorder_for(model, selection):
@@ -68,10 +110,21 @@ def fit_validates(validation_data=None, validation_split=0., validation_steps=No
     return bool(validation_steps)
 
 
-def needs_validation_data(method, what):
-    """The error raised when `get_predict` is asked for with nothing to validate on."""
-    return ValueError('`get_predict` needs validation data: pass %s to `%s`.'
-                      % (what, method))
+#: What each method validates on, for the error when it has none.
+VALIDATION_ARGUMENTS = {'fit': '`validation_data` or `0 < validation_split < 1`',
+                        'fit_generator': '`validation_data`'}
+
+
+def needs_validation_data(method, requests=()):
+    """The error raised when capture is asked for with nothing to validate on: it names
+    who asked and where the call came from (a library's `train()`, say)."""
+    asked = [r.source for r in requests if r.source != CALL]
+    where = call_site.outside_keras()
+    return ValueError(
+        '`get_predict` needs validation data: pass %s to `%s`.%s%s'
+        % (VALIDATION_ARGUMENTS.get(method, '`validation_data`'), method,
+           ' Capture was asked for by %s.' % ', '.join(asked) if asked else '',
+           ' `%s` was called from %s, line %d.' % ((method,) + where) if where else ''))
 
 
 class Publisher(Callback):
@@ -202,25 +255,48 @@ class FitCapture(object):
             restore()
 
 
-def fit_capture(model, selection, method, validates):
-    """The `FitCapture` of a `fit`/`fit_generator` call with `get_predict` on.
+def fit_call(model, method, get_predict, callbacks, validates):
+    """What one `fit`/`fit_generator` call trains with.
 
     Checked before anything runs, so a call that cannot capture costs no training.
 
     # Arguments
         model: the model being trained.
-        selection: what `selection_for` made of the call's `get_predict`.
         method: `'fit'` or `'fit_generator'`, for messages.
-        validates: whether the call will validate at all.
+        get_predict: the call's own argument.
+        callbacks: the call's callbacks (a list, or `None`).
+        validates: whether the call will validate at all (or a function returning
+            it, asked only when capture is on).
+
+    # Returns
+        `(callbacks, capture)`: the callbacks with those of the open `capturing`
+        blocks added (the same object when there are none), and a `FitCapture`, or
+        `None` when neither the call, nor a callback, nor a block asks for capture.
 
     # Raises
-        ValueError: In case there is nothing to validate on.
+        TypeError, ValueError: In case a request is malformed or requests cannot be
+            merged (see `selection_for`), or capture is asked for with nothing to
+            validate on.
     """
-    if not validates:
-        raise needs_validation_data(method, (
-            '`validation_data` or `0 < validation_split < 1`' if method == 'fit'
-            else '`validation_data`'))
-    return FitCapture(model, selection)
+    callbacks = call_callbacks(callbacks)
+    requests = call_requests(model, get_predict, callbacks)
+    selection = merge(requests)
+    if selection is None:
+        return callbacks, None
+    if not (validates() if callable(validates) else validates):
+        raise needs_validation_data(method, requests)
+    return callbacks, FitCapture(model, selection)
+
+
+def evaluate_capture(model, get_predict):
+    """The `EvaluateCapture` of one `evaluate`/`evaluate_generator` call, or `None`
+    when neither the call nor an open `capturing` block asks for capture.
+
+    # Raises
+        TypeError, ValueError: As `selection_for`.
+    """
+    selection = selection_for(model, get_predict)
+    return None if selection is None else EvaluateCapture(model, selection)
 
 
 class EvaluateCapture(object):

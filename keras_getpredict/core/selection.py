@@ -33,16 +33,19 @@ class Selection(object):
             fetched in the same session run (index `None`: the layer's only
             output); they arrive under `'layers'`, keyed by `layer_key`.
         reduce: a `ReduceSpec` (reducing mode: counts, not predictions), or `None`.
+        given: the keys of a dict `get_predict` that were spelled out (merging
+            requests tells a chosen `shards` from the default by it).
     """
 
     def __init__(self, outputs=None, inputs=(), gather=None, shards='contiguous',
-                 layers=(), reduce=None):
+                 layers=(), reduce=None, given=()):
         self.outputs = outputs
         self.inputs = tuple(inputs)
         self.gather = gather
         self.shards = shards
         self.layers = tuple(layers)
         self.reduce = reduce
+        self.given = frozenset(given)
 
     @property
     def key(self):
@@ -181,7 +184,7 @@ def parse_get_predict(value):
             raise ValueError("`get_predict['inputs']` and `get_predict['layers']` cannot "
                              "be combined with `get_predict['reduce']`: the reducing "
                              'mode keeps counts only.')
-        selection = Selection(outputs, inputs, gather, shards, layers, reduce)
+        selection = Selection(outputs, inputs, gather, shards, layers, reduce, given=value)
     elif isinstance(value, (six.string_types, list, tuple)):
         selection = Selection(outputs=_names(value, 'outputs'))
     else:

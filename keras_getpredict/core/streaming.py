@@ -41,13 +41,17 @@ class ReduceSpec(object):
         on_graph: count in the same session run (TensorFlow ops; only the counts
             are fetched, the default) rather than in numpy on the fetched
             outputs. The counts are the same either way.
+        given: the keys of `get_predict['reduce']` that were spelled out (merging
+            two requests fills a key one leaves out from the other).
     """
 
-    def __init__(self, num_classes, bins=DEFAULT_BINS, threshold=0.5, on_graph=True):
+    def __init__(self, num_classes, bins=DEFAULT_BINS, threshold=0.5, on_graph=True,
+                 given=()):
         self.num_classes = num_classes
         self.bins = bins
         self.threshold = threshold
         self.on_graph = on_graph
+        self.given = frozenset(given)
 
     @property
     def key(self):
@@ -95,7 +99,8 @@ def parse_reduce(value):
     if not isinstance(on_graph, (bool, np.bool_)):
         raise TypeError("`get_predict['reduce']['on_graph']` should be True or False; "
                         "got %r." % (on_graph,))
-    return ReduceSpec(int(num_classes), int(bins), float(threshold), bool(on_graph))
+    return ReduceSpec(int(num_classes), int(bins), float(threshold), bool(on_graph),
+                      given=value)
 
 
 class OutputCounts(object):

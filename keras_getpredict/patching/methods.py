@@ -56,15 +56,24 @@ def _make_fit_method(raw, name, validates, window):
     signature = inspect.signature(raw)
 
     def fit_method(self, *args, **kwargs):
-        selection = publishing.selection_for(self, kwargs.pop('get_predict', False))
-        if selection is None:
+        get_predict = kwargs.pop('get_predict', False)
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError:
+            # Arguments the method does not take: Keras' (Python's) own error.
             return raw(self, *args, **kwargs)
-        bound = signature.bind(self, *args, **kwargs)
         arguments = bound.arguments
         windowed = window or keras_internals.fit_hands_to_fit_generator(arguments.get('x'))
-        validated = (_generator_validates if windowed else validates)(arguments)
-        capture = publishing.fit_capture(self, selection, name, validated)
-        arguments['callbacks'] = capture.callbacks(arguments.get('callbacks'), window=windowed)
+        callbacks, capture = publishing.fit_call(
+            self, name, get_predict, arguments.get('callbacks'),
+            lambda: (_generator_validates if windowed else validates)(arguments))
+        if capture is None:
+            if callbacks is arguments.get('callbacks'):
+                return raw(self, *args, **kwargs)
+            # Only callbacks of a `capturing` block to add.
+            arguments['callbacks'] = callbacks
+            return raw(*bound.args, **bound.kwargs)
+        arguments['callbacks'] = capture.callbacks(callbacks, window=windowed)
         # The model whose training loop runs: `self`, or the inner model a Keras 2.1
         # `Sequential` forwards to.
         trained = keras_internals.compiled_model(self)
@@ -77,7 +86,7 @@ def _make_fit_method(raw, name, validates, window):
             trained.__dict__.pop(_PENDING_FIT_LOOP, None)
             capture.end()
 
-    return with_get_predict(raw, fit_method, _FIT_EFFECT)
+    return with_get_predict(raw, publishing.entry_point(fit_method), _FIT_EFFECT)
 
 
 def make_fit(raw):
@@ -90,13 +99,12 @@ def make_fit_generator(raw):
 
 def _make_evaluate(raw):
     def evaluate(self, *args, **kwargs):
-        selection = publishing.selection_for(self, kwargs.pop('get_predict', False))
-        if selection is None:
+        capture = publishing.evaluate_capture(self, kwargs.pop('get_predict', False))
+        if capture is None:
             return raw(self, *args, **kwargs)
-        return publishing.EvaluateCapture(self, selection).run(
-            lambda: raw(self, *args, **kwargs))
+        return capture.run(lambda: raw(self, *args, **kwargs))
 
-    return with_get_predict(raw, evaluate, _EVALUATE_EFFECT)
+    return with_get_predict(raw, publishing.entry_point(evaluate), _EVALUATE_EFFECT)
 
 
 make_evaluate = make_evaluate_generator = _make_evaluate

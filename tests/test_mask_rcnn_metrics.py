@@ -251,3 +251,73 @@ def test_copy_weights_by_name_refuses_other_shapes():
 
 def test_box_iou():
     assert detection.box_iou([[0, 0, 10, 10]], [[5, 0, 15, 10]])[0, 0] == pytest.approx(1 / 3.)
+
+
+def _without_rois(preds):
+    """The same epoch as if `proposal_targets` had sampled no ROI: all rows padding."""
+    layers = dict(preds['layers'])
+    layers['proposal_targets/0'] = [np.zeros_like(b) for b in layers['proposal_targets/0']]
+    layers['proposal_targets/1'] = [np.zeros_like(b) for b in layers['proposal_targets/1']]
+    return GtsAndPreds(preds.output_names, preds['y_true'], preds['y_pred'], preds['inputs'],
+                       layers)
+
+
+def test_rpn_metrics_stand_and_roi_keys_are_nan_when_no_roi_was_sampled():
+    from keras_getpredict.mask_rcnn import head_metrics
+    preds = _captured(np.random.RandomState(2))
+    empty = _without_rois(preds)
+    roi, rpn = head_metrics(empty, CLASS_NAMES)
+    assert roi is None
+    expected, _ = sklearn_head_reference(preds)  # the RPN's arrays are the same
+    assert rpn.roc_auc == pytest.approx(expected['val_rpn_roc_auc'])
+    # Through the callback, over epochs without, with and without ROIs: the same keys
+    # every epoch (ModelCheckpoint's filepath and CSVLogger need them), NaN for the ROI.
+    heads = MaskRCNNHeadMetrics(CLASS_NAMES, verbose=0)
+    heads.on_train_begin()
+    keys = []
+    for epoch, epoch_preds in enumerate([empty, preds, empty]):
+        logs = {'val_gts_and_preds': epoch_preds}
+        heads.on_predictions_published(epoch, logs)
+        heads.on_epoch_end(epoch, logs)
+        keys.append(sorted(logs))
+        assert logs['val_rpn_roc_auc'] == pytest.approx(expected['val_rpn_roc_auc'])
+        filepath = 'w.{epoch}-{val_rpn_roc_auc:.4f}-{val_mrcnn_class_f1_macro:.4f}.h5'
+        assert filepath.format(epoch=epoch + 1, **logs)
+        roi_keys = [k for k in logs if k.startswith('val_mrcnn_class_')]
+        if epoch_preds is empty:
+            assert all(np.isnan(logs[k]) for k in roi_keys)
+        else:
+            for key in ('val_mrcnn_class_accuracy', 'val_mrcnn_class_f1_square'):
+                assert logs[key] == pytest.approx(expected[key])
+    assert keys[0] == keys[1] == keys[2]
+    assert 'val_mrcnn_class_recall_circle' in keys[0]
+
+
+def test_detection_keys_name_their_iou_threshold():
+    image = _one_class_image()
+
+    def load_image_gt(dataset, config, image_id, use_mini_mask=True):
+        return np.zeros((8, 8, 3)), None, image.gt_class_ids, image.gt_boxes, None
+
+    class Dataset(object):
+        image_ids = [0]
+        class_names = ['BG', 'thing']
+
+    fake = _FakeMaskRCNN({'rois': image.pred_boxes, 'class_ids': np.array(image.pred_class_ids),
+                          'scores': np.array(image.pred_scores)})
+    callback = MaskRCNNDetectionMetrics(Dataset(), None, load_image_gt, iou_threshold=0.3,
+                                        model_factory=lambda: fake, verbose=0)
+    callback.set_model(fake.keras_model)
+    logs = {'loss': 1.}
+    callback.on_train_begin()
+    callback.on_epoch_end(0, logs)
+    # At IoU 0.3 the 4th detection ([20, 20, 30, 31] against [20, 20, 30, 30]) still
+    # matches, as at 0.5: the same APs, under keys that say 30.
+    assert logs['val_det_ap30_matterport_thing'] == pytest.approx(1 / 3. + 2 / 9.)
+    assert 'val_det_map30_coco101' in logs
+    assert not [k for k in logs if 'ap50' in k]
+    with pytest.raises(ValueError, match=r'`iou_threshold` should be a number in \(0, 1\]'):
+        MaskRCNNDetectionMetrics(Dataset(), None, load_image_gt, iou_threshold=30,
+                                 model_factory=lambda: fake)
+    from keras_getpredict.callbacks.mask_rcnn import threshold_label
+    assert [threshold_label(t) for t in (0.5, 0.3, 0.75, 0.333)] == ['50', '30', '75', '33_3']

@@ -118,7 +118,9 @@ def head_metrics(gts_and_preds, class_names, threshold=0.5):
 
     # Returns
         `(roi, rpn)`: a `ClassificationMetrics` over the real ROIs (background
-        is class 0) and an `RPNMetrics`.
+        is class 0), or `None` when `proposal_targets` sampled no ROI (it can,
+        from briefly trained proposals), and an `RPNMetrics`, computed on its own
+        either way.
 
     # Raises
         ValueError: In case something is missing, or `class_names` does not
@@ -129,7 +131,8 @@ def head_metrics(gts_and_preds, class_names, threshold=0.5):
         raise ValueError('`class_names` has %d names, but `mrcnn_class` scores %d classes '
                          '(pass `dataset.class_names`, background first).'
                          % (len(class_names), mrcnn_class.shape[-1]))
-    y_true, scores = roi_samples(rois, target_class_ids, mrcnn_class)
-    roi = classification_metrics(y_true, scores, 'multiclass', class_names=class_names)
     rpn = RPNMetrics(*rpn_samples(rpn_match, rpn_class), threshold=threshold)
+    y_true, scores = roi_samples(rois, target_class_ids, mrcnn_class)
+    roi = (classification_metrics(y_true, scores, 'multiclass', class_names=class_names)
+           if len(y_true) else None)
     return roi, rpn

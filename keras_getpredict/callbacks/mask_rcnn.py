@@ -7,6 +7,8 @@ model in inference mode on a few validation images every `every` epochs. Neither
 """
 from __future__ import absolute_import
 
+import copy
+import numbers
 import sys
 import time
 from collections import OrderedDict
@@ -17,10 +19,11 @@ from keras import backend as K
 from keras.callbacks import Callback
 
 from ..analysis import detection, mask_rcnn_heads, plots
+from ..analysis.mask_rcnn_heads import HEADS_GET_PREDICT
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
 from ..core.results import LOGS_KEY
-from .epoch_metrics import PER_CLASS_NAMES, EpochMetrics
+from .epoch_metrics import PER_CLASS_NAMES, EpochMetrics, metric_keys
 from .failure_policy import FailurePolicy
 
 ROI_OUTPUT = 'mrcnn_class'
@@ -30,8 +33,9 @@ class MaskRCNNHeadMetrics(EpochMetrics):
     """Per-class metrics of the ROI classifier and objectness metrics of the RPN,
     every epoch, from `logs['val_gts_and_preds']`.
 
-    Needs `fit_generator(..., get_predict=HEADS_GET_PREDICT)` (see
-    `keras_getpredict.mask_rcnn`). The ROI classifier is scored over the ROIs
+    It asks `fit_generator` for what it reads, `HEADS_GET_PREDICT` (see
+    `keras_getpredict.mask_rcnn`), so passing it in `custom_callbacks` (or in a
+    `keras_getpredict.capturing` block around `MaskRCNN.train`) is enough. The ROI classifier is scored over the ROIs
     `proposal_targets` sampled from the validation images (padding ROIs left out,
     background is class 0); the RPN over the anchors `input_rpn_match` marks
     positive (1) or negative (-1). Writes into the epoch logs:
@@ -40,7 +44,9 @@ class MaskRCNNHeadMetrics(EpochMetrics):
     micro,weighted}`, `<prefix>mrcnn_class_roc_auc_{macro,micro}` and
     `<prefix>rpn_{precision,recall,roc_auc}`, in `on_predictions_published`, so
     `TensorBoard` and `ModelCheckpoint(monitor=...)` see them wherever they stand in
-    the list. For the confusion-matrix image, add
+    the list. The same keys every epoch: the ROI keys are NaN in an epoch whose
+    `proposal_targets` sampled no ROI (the RPN's are computed all the same). For the
+    confusion-matrix image, add
     `TensorBoardPredictions(log_dir, metrics=this_callback, pr_curves=False)`.
 
     # Arguments
@@ -53,7 +59,8 @@ class MaskRCNNHeadMetrics(EpochMetrics):
 
     # Attributes
         last_results: `OrderedDict` `{'mrcnn_class': ClassificationMetrics}` of
-            the last epoch; `last_rpn`: its `RPNMetrics`.
+            the last epoch (empty when it sampled no ROI); `last_rpn`: its
+            `RPNMetrics`.
 
     # Raises
         ValueError: At the first epoch with predictions, in case they miss what
@@ -61,10 +68,11 @@ class MaskRCNNHeadMetrics(EpochMetrics):
 
     # Example
     ```python
-    from keras_getpredict.mask_rcnn import HEADS_GET_PREDICT, MaskRCNNHeadMetrics
+    import keras_getpredict; keras_getpredict.install()
+    from keras_getpredict.mask_rcnn import MaskRCNNHeadMetrics
     heads = MaskRCNNHeadMetrics(class_names=dataset_val.class_names)
-    model.keras_model.fit_generator(..., callbacks=callbacks + [heads],
-                                    get_predict=HEADS_GET_PREDICT)
+    model.train(dataset_train, dataset_val, learning_rate=config.LEARNING_RATE,
+                epochs=40, layers='heads', custom_callbacks=[heads])
     ```
     """
 
@@ -74,9 +82,11 @@ class MaskRCNNHeadMetrics(EpochMetrics):
             per_class=True, verbose=verbose, prefix=prefix)
         self.rpn_threshold = rpn_threshold
         self.last_rpn = None
+        # Asked of `fit_generator`: the two heads' outputs and their targets.
+        self.get_predict = copy.deepcopy(HEADS_GET_PREDICT)
 
-    missing_advice = (', so it computes nothing. Pass `get_predict=keras_getpredict.mask_rcnn.'
-                      'HEADS_GET_PREDICT` and validation data to `fit_generator`.')
+    missing_advice = (', so it computes nothing. Call `keras_getpredict.install()` before '
+                      '`MaskRCNN.train` / `fit_generator`, and pass validation data.')
 
     def validate(self, gts_and_preds):
         mask_rcnn_heads.head_arrays(gts_and_preds)  # raises naming what is missing
@@ -91,13 +101,16 @@ class MaskRCNNHeadMetrics(EpochMetrics):
         if self._source is not gts_and_preds:
             roi, rpn = mask_rcnn_heads.head_metrics(gts_and_preds, self.class_names,
                                                     self.rpn_threshold)
-            self.last_results = OrderedDict([(ROI_OUTPUT, roi)])
+            # No entry for an epoch whose `proposal_targets` sampled no ROI.
+            self.last_results = OrderedDict([(ROI_OUTPUT, roi)] if roi is not None else [])
             self.last_rpn, self._source = rpn, gts_and_preds
         return self.last_results
 
     def scalars(self, results):
-        values = OrderedDict()
         start = self.prefix + ROI_OUTPUT + '_'
+        # The ROI keys are written every epoch: NaN in one that sampled no ROI.
+        values = OrderedDict((key, np.nan) for key in metric_keys(
+            start, self.class_names, per_class=True))
         for output, result in results.items():
             for name, value in result.scalars().items():
                 values[start + name] = value
@@ -137,6 +150,12 @@ def copy_weights_by_name(source, target):
     return len(pairs)
 
 
+def threshold_label(iou_threshold):
+    """The IoU threshold in percent as the AP keys spell it: `'50'` for 0.5, `'33_3'`
+    for 0.333."""
+    return ('%g' % (100. * iou_threshold)).replace('.', '_')
+
+
 class MaskRCNNDetectionMetrics(Callback):
     """Detection metrics of the user's Mask R-CNN in inference mode, on validation images,
     every `every` epochs and at the end of training.
@@ -146,9 +165,10 @@ class MaskRCNNDetectionMetrics(Callback):
     the training model's weights copied in memory by layer name before each
     evaluation. Each image comes from `load_image_gt(dataset, config, image_id,
     use_mini_mask=False)` and goes through `detect([image])`. Detections match ground
-    truths at IoU >= `iou_threshold` (boxes). Writes into the epoch logs:
-    `<prefix>ap50_matterport_<class>`, `<prefix>ap50_coco101_<class>`,
-    `<prefix>map50_matterport`, `<prefix>map50_coco101`,
+    truths at IoU >= `iou_threshold` (boxes). Writes into the epoch logs, with `<T>`
+    the threshold in percent (`50` for 0.5, `30` for 0.3, `33_3` for 0.333):
+    `<prefix>ap<T>_matterport_<class>`, `<prefix>ap<T>_coco101_<class>`,
+    `<prefix>map<T>_matterport`, `<prefix>map<T>_coco101`,
     `<prefix>{precision,recall}_<class>` and `<prefix>seconds_per_image`, and keeps
     each evaluation in `history` (`(epoch, DetectionMetrics)`; epoch `'train_end'`
     for the final one when the last epoch was not evaluated).
@@ -165,7 +185,8 @@ class MaskRCNNDetectionMetrics(Callback):
             `dataset.image_ids`.
         n_images: see `image_ids`.
         every: evaluate after every `every`-th epoch (`0`: only at train end).
-        iou_threshold: a detection matches a ground truth from this IoU on.
+        iou_threshold: a detection matches a ground truth from this IoU on, in
+            `(0, 1]`; the AP keys name it.
         prefix: start of every key, `'val_det_'` by default.
         log_dir: when given, the detection confusion matrix (unmatched
             detections and ground truths in the background row and column) goes
@@ -174,7 +195,8 @@ class MaskRCNNDetectionMetrics(Callback):
 
     # Raises
         ValueError/TypeError: At construction, in case neither or both of
-            `mask_rcnn_class` and `model_factory` are given, or `every` is negative.
+            `mask_rcnn_class` and `model_factory` are given, `every` is negative or
+            `iou_threshold` is not in `(0, 1]`.
     """
 
     def __init__(self, dataset, config, load_image_gt, mask_rcnn_class=None,
@@ -189,6 +211,10 @@ class MaskRCNNDetectionMetrics(Callback):
                             '`mrcnn.model.load_image_gt`; got %r.' % (load_image_gt,))
         if isinstance(every, bool) or not isinstance(every, six.integer_types) or every < 0:
             raise ValueError('`every` should be a number of epochs >= 0; got %r.' % (every,))
+        if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, numbers.Real) or \
+                not 0. < iou_threshold <= 1.:
+            raise ValueError('`iou_threshold` should be a number in (0, 1]; got %r.'
+                             % (iou_threshold,))
         self.dataset = dataset
         self.config = config
         self.load_image_gt = load_image_gt
@@ -299,12 +325,13 @@ class MaskRCNNDetectionMetrics(Callback):
     def scalars(self, result):
         """The logs entries of one `DetectionMetrics`, as an `OrderedDict`."""
         values = OrderedDict()
+        ap = 'ap' + threshold_label(self.iou_threshold)
         for method in detection.AP_METHODS:
-            values['%smap50_%s' % (self.prefix, method)] = result.mean_ap[method]
+            values['%sm%s_%s' % (self.prefix, ap, method)] = result.mean_ap[method]
         for name, per in result.per_class():
             key = safe_key(name)
             for method in detection.AP_METHODS:
-                values['%sap50_%s_%s' % (self.prefix, method, key)] = per['ap_' + method]
+                values['%s%s_%s_%s' % (self.prefix, ap, method, key)] = per['ap_' + method]
             values['%sprecision_%s' % (self.prefix, key)] = per['precision']
             values['%srecall_%s' % (self.prefix, key)] = per['recall']
         values[self.prefix + 'seconds_per_image'] = result.seconds_per_image

@@ -12,7 +12,9 @@ GET_PREDICT_DOC = (
     '    captures those; a dict `{\'outputs\': [...], \'inputs\': [...]}` also\n'
     '    keeps the named inputs as fed (where ground truth lives in inputs).\n'
     '    %s\n'
-    '    (keras-getpredict)')
+    '    Callbacks may ask for capture themselves (a `get_predict` attribute),\n'
+    '    and so may an enclosing `keras_getpredict.capturing` block: their\n'
+    '    requests are merged with this argument. (keras-getpredict)')
 
 
 def _with_argument_doc(doc, text):

@@ -12,23 +12,15 @@ user's code and of Keras propagate unchanged.
 """
 from __future__ import absolute_import
 
-import os
 import traceback
 import warnings
 
-#: Environment variable that makes analysis errors raise; read at each failure.
-STRICT_ENV = 'KERAS_GETPREDICT_STRICT'
+# One strict switch for the whole package: the capture's boundary reads it too.
+from ..core.failures import STRICT_ENV, strict_mode  # noqa: F401 (re-exported)
 
 
 class AnalysisFailedWarning(RuntimeWarning):
     """A callback's analysis failed during training; training went on without it."""
-
-
-def strict_mode():
-    """Whether `KERAS_GETPREDICT_STRICT` is set to something other than empty, `0`,
-    `false`, `no` or `off`."""
-    value = os.environ.get(STRICT_ENV, '').strip().lower()
-    return value not in ('', '0', 'false', 'no', 'off')
 
 
 class FailurePolicy(object):

@@ -9,10 +9,13 @@ through TensorFlow, dtype kept); only symbolic ones are fetched from the graph.
 """
 from __future__ import absolute_import
 
+import sys
+
 import numpy as np
 import scipy.sparse
 
 from . import keras_internals
+from .failures import Boundary, ConfigurationError
 from .results import GtsAndPreds
 from .selection import check_names, layer_key, layer_outputs
 
@@ -37,7 +40,11 @@ class CapturePlan(object):
     """What to fetch for one (stock function, selection) pair; cached on the function."""
 
     def __init__(self, model, stock_function, selection):
-        check_names(model, selection)
+        try:
+            check_names(model, selection)
+        except ValueError as e:
+            # Names only a built model has (a `Sequential` built by its first batch).
+            raise ConfigurationError(str(e))
         names = list(model.output_names)
         wanted = names if selection.outputs is None else selection.outputs
         indices = [i for i, name in enumerate(names) if name in wanted]
@@ -186,6 +193,33 @@ class BatchRecorder(object):
         return result
 
 
+class _RecordingGuard(object):
+    """Hands each batch to the recorder, keeping an unexpected error of the recorder
+    (`error`, a `sys.exc_info()` triple) instead of raising it out of the session run's
+    caller."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+        self.error = None
+
+    def _guarded(self, method, *args):
+        try:
+            method(*args)
+        except ConfigurationError:
+            raise
+        except Exception:
+            self.error = sys.exc_info()
+
+    def add(self, *args):
+        self._guarded(self.recorder.add, *args)
+
+    def add_counted(self, *args):
+        self._guarded(self.recorder.add_counted, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.recorder, name)
+
+
 class CapturingFunction(object):
     """Drop-in for a Keras test function that also records what it predicted.
 
@@ -195,17 +229,39 @@ class CapturingFunction(object):
         selection: a `Selection`.
         recorder: the `BatchRecorder` (or `StreamingRecorder`) that receives
             each batch.
+        boundary: the call's `failures.Boundary`: once our code has failed, batches
+            run through the stock function alone.
     """
 
-    def __init__(self, model, stock_function, selection, recorder):
+    def __init__(self, model, stock_function, selection, recorder, boundary=None):
         self.model = model
         self.stock_function = stock_function
         self.selection = selection
         self.recorder = recorder
+        self.boundary = boundary if boundary is not None else Boundary('evaluate')
 
     def __call__(self, inputs):
-        plan = plan_for(self.model, self.stock_function, self.selection)
-        return plan.run_into(self.recorder, inputs)
+        if self.boundary.failed:
+            return self.stock_function(inputs)
+        recording = _RecordingGuard(self.recorder)
+        try:
+            outputs = plan_for(self.model, self.stock_function, self.selection).run_into(
+                recording, inputs)
+        except ConfigurationError:
+            raise
+        except Exception:
+            # Building the function or its session run failed: ours, or the model's
+            # own? The stock function decides: an error of the model, the data or
+            # Keras raises from it exactly as without keras-getpredict.
+            error = sys.exc_info()
+            outputs = self.stock_function(inputs)
+            self.boundary.fail('capturing a validation batch', error)
+            return outputs
+        if recording.error is not None:
+            # The session run is done (stock outputs in hand, metric updates made once);
+            # only keeping the batch failed.
+            self.boundary.fail('recording a validation batch', recording.error)
+        return outputs
 
     def __getattr__(self, name):
         # `inputs`, `outputs`, `name`, ... of the function it stands in for.

@@ -26,10 +26,13 @@ the logs, before any user callback's `on_epoch_end`, so `TensorBoard`, `CSVLogge
 """
 from __future__ import absolute_import
 
+import sys
+
 from keras.callbacks import Callback
 
 from . import call_site, horovod_gather, keras_internals, scope
 from .capture import BatchRecorder, CapturingFunction
+from .failures import Boundary
 from .requests import (CALL, FALLBACK_ATTRIBUTE, describe, merge, parse_request,
                        requested_by)
 from .results import LOGS_KEY
@@ -136,16 +139,18 @@ class Publisher(Callback):
     recorded nothing, so the collectives match), puts it under
     `logs['val_gts_and_preds']`, and calls `on_predictions_published(epoch, logs)` of
     the user callbacks that define it, in list order. An epoch without predictions
-    leaves no entry: a stale one in a reused logs dict is removed.
+    leaves no entry: a stale one in a reused logs dict is removed, and so does an
+    epoch in which our own code failed (`boundary`, see `core/failures.py`).
     """
 
-    def __init__(self, recorder, callbacks=(), gather=None, disarm=None):
+    def __init__(self, recorder, callbacks=(), gather=None, disarm=None, boundary=None):
         super(Publisher, self).__init__()
         self.recorder = recorder
         self.disarm = disarm or (lambda: None)
         self.hooked = [cb for cb in callbacks
                        if callable(getattr(cb, PUBLISHED_HOOK, None))]
         self.gather = gather
+        self.boundary = boundary if boundary is not None else Boundary('fit')
 
     def on_epoch_begin(self, epoch, logs=None):
         self.recorder.clear()
@@ -155,10 +160,12 @@ class Publisher(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.disarm()
-        if self.gather is not None:
-            result = self.gather(self.recorder.take())
-        else:
-            result = self.recorder.take() if len(self.recorder) else None
+        result = None
+        if not self.boundary.failed:
+            result = self.boundary.run('publishing the predictions of epoch %d' % (epoch + 1),
+                                       self._collect)
+        if self.boundary.failed:
+            result = None
         if logs is None:
             return
         if result is None:
@@ -167,6 +174,11 @@ class Publisher(Callback):
         logs[LOGS_KEY] = result
         for callback in self.hooked:
             getattr(callback, PUBLISHED_HOOK)(epoch, logs)
+
+    def _collect(self):
+        if self.gather is not None:
+            return self.gather(self.recorder.take())
+        return self.recorder.take() if len(self.recorder) else None
 
     def on_train_end(self, logs=None):
         self.disarm()
@@ -190,18 +202,23 @@ class Armer(Callback):
 class TestFunctionSwap(object):
     """Swaps `model.test_function` for a `CapturingFunction` and back."""
 
-    def __init__(self, model, selection, recorder):
+    def __init__(self, model, selection, recorder, boundary):
         self.model = model
         self.selection = selection
         self.recorder = recorder
+        self.boundary = boundary
         self.stock = None
 
     def arm(self):
-        if self.stock is not None:
+        if self.stock is not None or self.boundary.failed:
             return
-        self.stock = keras_internals.built_test_function(self.model)
+        self.boundary.run('swapping in the capturing test function', self._arm)
+
+    def _arm(self):
+        stock = keras_internals.built_test_function(self.model)
         keras_internals.set_test_function(self.model, CapturingFunction(
-            self.model, self.stock, self.selection, self.recorder))
+            self.model, stock, self.selection, self.recorder, self.boundary))
+        self.stock = stock
 
     def disarm(self):
         if self.stock is None:
@@ -216,18 +233,20 @@ class TestFunctionSwap(object):
 class FitCapture(object):
     """One `fit`/`fit_generator` call with `get_predict` on; see the module doc."""
 
-    def __init__(self, model, selection):
+    def __init__(self, model, selection, boundary=None):
         self.model = model
         self.selection = selection
+        self.boundary = boundary if boundary is not None else Boundary('fit')
         self.recorder = recorder_for(model, selection)
-        self._swap = TestFunctionSwap(model, selection, self.recorder)
+        self._swap = TestFunctionSwap(model, selection, self.recorder, self.boundary)
         # Every rank runs `fit`, so the shards are gathered by default.
         self.gather = horovod_gather.gatherer(selection, default='all')
         self._restore = None
 
     def validation_function(self, val_f):
         """`val_f` that also records each batch (`fit`: the function `fit_loop` validates with)."""
-        return CapturingFunction(self.model, val_f, self.selection, self.recorder)
+        return CapturingFunction(self.model, val_f, self.selection, self.recorder,
+                                 self.boundary)
 
     def arm(self):
         """From now on `model.test_function` records (until `disarm()`)."""
@@ -240,19 +259,22 @@ class FitCapture(object):
         """The callbacks to train with: the `Publisher`, then `user_callbacks` (a copy:
         the caller's list is never changed), then, with `window`, the `Armer`."""
         user_callbacks = list(user_callbacks or [])
-        publisher = Publisher(self.recorder, user_callbacks, self.gather, self.disarm)
+        publisher = Publisher(self.recorder, user_callbacks, self.gather, self.disarm,
+                              self.boundary)
         return [publisher] + user_callbacks + ([Armer(self.arm)] if window else [])
 
     def begin(self, callbacks):
         """Before training: Horovod's metric averaging steps over the predictions."""
-        self._restore = horovod_gather.step_over_predictions_in_metric_averages(callbacks)
+        self._restore = self.boundary.run(
+            "preparing Horovod's metric averaging",
+            horovod_gather.step_over_predictions_in_metric_averages, callbacks)
 
     def end(self):
         """After training, also when it raised: everything as it was found."""
         self.disarm()
         restore, self._restore = self._restore, None
         if restore is not None:
-            restore()
+            self.boundary.run("restoring Horovod's metric averaging", restore)
 
 
 def fit_call(model, method, get_predict, callbacks, validates):
@@ -278,14 +300,22 @@ def fit_call(model, method, get_predict, callbacks, validates):
             merged (see `selection_for`), or capture is asked for with nothing to
             validate on.
     """
-    callbacks = call_callbacks(callbacks)
-    requests = call_requests(model, get_predict, callbacks)
-    selection = merge(requests)
-    if selection is None:
-        return callbacks, None
-    if not (validates() if callable(validates) else validates):
-        raise needs_validation_data(method, requests)
-    return callbacks, FitCapture(model, selection)
+    boundary = Boundary(method)
+    try:
+        given, callbacks = callbacks, call_callbacks(callbacks)
+        requests = call_requests(model, get_predict, callbacks)
+        selection = merge(requests)
+        if selection is None:
+            return callbacks, None
+        if not (validates() if callable(validates) else validates):
+            raise needs_validation_data(method, requests)
+        return callbacks, FitCapture(model, selection, boundary)
+    except (TypeError, ValueError):
+        raise  # the documented configuration errors, as they are
+    except Exception:
+        # Our own unexpected error: the call runs as stock Keras, as it was given.
+        boundary.fail('working out what to capture', sys.exc_info())
+        return given, None
 
 
 def evaluate_capture(model, get_predict):
@@ -295,23 +325,32 @@ def evaluate_capture(model, get_predict):
     # Raises
         TypeError, ValueError: As `selection_for`.
     """
-    selection = selection_for(model, get_predict)
-    return None if selection is None else EvaluateCapture(model, selection)
+    boundary = Boundary('evaluate')
+    try:
+        selection = selection_for(model, get_predict)
+        return None if selection is None else EvaluateCapture(model, selection, boundary)
+    except (TypeError, ValueError):
+        raise  # the documented configuration errors, as they are
+    except Exception:
+        # Our own unexpected error: the call runs as stock Keras.
+        boundary.fail('working out what to capture', sys.exc_info())
+        return None
 
 
 class EvaluateCapture(object):
     """One `evaluate`/`evaluate_generator` call with `get_predict` on."""
 
-    def __init__(self, model, selection):
+    def __init__(self, model, selection, boundary=None):
         self.model = model
         self.selection = selection
+        self.boundary = boundary if boundary is not None else Boundary('evaluate')
         self.recorder = recorder_for(model, selection)
         # Not gathered unless asked: scripts often evaluate on Horovod's rank 0 only.
         self.gather = horovod_gather.gatherer(selection, default=False)
 
     def capturing_function(self, f):
         """`f` (the test function `evaluate` hands to `test_loop`) that also records."""
-        return CapturingFunction(self.model, f, self.selection, self.recorder)
+        return CapturingFunction(self.model, f, self.selection, self.recorder, self.boundary)
 
     def run(self, call):
         """Runs `call()` (the stock evaluation) with a capturing `model.test_function`.
@@ -319,7 +358,7 @@ class EvaluateCapture(object):
         # Returns
             `(metrics, gts_and_preds)`, as `result` makes it.
         """
-        swap = TestFunctionSwap(self.model, self.selection, self.recorder)
+        swap = TestFunctionSwap(self.model, self.selection, self.recorder, self.boundary)
         swap.arm()
         try:
             metrics = call()
@@ -328,6 +367,13 @@ class EvaluateCapture(object):
         return self.result(metrics)
 
     def result(self, metrics):
-        """`(metrics, gts_and_preds)`: what the evaluation recorded, gathered if asked."""
+        """`(metrics, gts_and_preds)`: what the evaluation recorded, gathered if asked;
+        `None` for the predictions when our own code failed during the call."""
+        taken = None
+        if not self.boundary.failed:
+            taken = self.boundary.run('collecting the predictions', self._collect)
+        return metrics, (None if self.boundary.failed else taken)
+
+    def _collect(self):
         taken = self.recorder.take()
-        return metrics, (taken if self.gather is None else self.gather(taken))
+        return taken if self.gather is None else self.gather(taken)

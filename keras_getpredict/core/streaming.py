@@ -24,6 +24,8 @@ import numbers
 
 import numpy as np
 
+from .failures import ConfigurationError
+
 #: Keys of `get_predict['reduce']`.
 REDUCE_KEYS = ('num_classes', 'bins', 'threshold', 'on_graph')
 DEFAULT_BINS = 200
@@ -198,7 +200,7 @@ def _labels(y_true, y_pred, num_classes):
     if y_true.shape == sample_shape + (1,):
         y_true = y_true[..., 0]
     if y_true.shape != sample_shape:
-        raise ValueError('Reducing mode cannot match targets of shape %s to outputs of '
+        raise ConfigurationError('Reducing mode cannot match targets of shape %s to outputs of '
                          'shape %s: targets should be one-hot (the same shape) or '
                          'integer class ids (shape %s, or with a last axis of 1).'
                          % (y_true.shape, y_pred.shape, sample_shape))
@@ -221,7 +223,7 @@ def fold(counts, spec, y_true, y_pred):
         y_pred = y_pred[:, None]
     units = y_pred.shape[-1]
     if not (units == c or (units == 1 and c == 2)):
-        raise ValueError("`get_predict['reduce']['num_classes']` is %d but the output "
+        raise ConfigurationError("`get_predict['reduce']['num_classes']` is %d but the output "
                          'has %d unit(s) on its last axis (allowed: %d, or 1 for a '
                          'binary output with num_classes=2).' % (c, units, c))
     labels = _labels(y_true, y_pred, c).ravel()
@@ -310,7 +312,7 @@ class StreamingRecorder(object):
         names = [name for name, target in zip(plan.output_names, plan.targets)
                  if target is not None]
         if not names:
-            raise ValueError("`get_predict['reduce']` needs targets: none of the "
+            raise ConfigurationError("`get_predict['reduce']` needs targets: none of the "
                              'captured outputs %s has one.' % (plan.output_names,))
         self.output_names = names
         self._counts = StreamingCounts(self.spec, names)

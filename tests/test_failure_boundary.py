@@ -1,0 +1,234 @@
+"""The failure boundary around our own capture code (core/failures.py): an unexpected
+error in building the capturing function, recording a batch, publishing an epoch or
+gathering warns once and the call goes on as stock Keras; strict mode raises it; errors
+of the model, the data, Keras and user callbacks propagate as without keras-getpredict.
+
+Faults are injected into the core the active form runs (`keras.getpredict` on the fork).
+"""
+import importlib
+import warnings
+
+import numpy as np
+import pytest
+from keras.callbacks import Callback, LambdaCallback
+
+import keras_getpredict
+from handmade import batches, expected_output, index_of, linear_model, make_data
+from keras_getpredict.core.failures import STRICT_ENV
+from keras_getpredict.core.results import LOGS_KEY
+
+X, Y = make_data(12)
+X_VAL, Y_VAL = make_data(8, seed=1)
+REDUCE = {'reduce': {'num_classes': 2, 'bins': 4}}
+
+
+def core(name):
+    """A module of the core the active form runs."""
+    package = 'keras.getpredict.' if keras_getpredict.is_native() else 'keras_getpredict.core.'
+    return importlib.import_module(package + name)
+
+
+@pytest.fixture
+def lenient(monkeypatch):
+    monkeypatch.delenv(STRICT_ENV, raising=False)
+
+
+def _failing_from(call_number, exception=RuntimeError):
+    """A replacement that raises from its `call_number`-th call on (1-based)."""
+    def make(original):
+        calls = []
+
+        def replacement(*args, **kwargs):
+            calls.append(1)
+            if len(calls) >= call_number:
+                raise exception('injected failure')
+            return original(*args, **kwargs)
+        return replacement
+    return make
+
+
+def _inject(monkeypatch, module, owner, name, call_number=1, exception=RuntimeError):
+    target = getattr(core(module), owner) if owner else core(module)
+    monkeypatch.setattr(target, name, _failing_from(call_number, exception)(
+        getattr(target, name)))
+
+
+# Each stage of our code, and where to inject its fault.
+STAGES = {
+    'building the capturing function': ('keras_internals', None, 'function_like'),
+    'recording a batch': ('capture', 'BatchRecorder', 'add'),
+    'publishing an epoch': ('capture', 'BatchRecorder', 'take'),
+}
+REDUCE_STAGES = {
+    'building the capturing function': ('keras_internals', None, 'function_like'),
+    'recording a batch': ('streaming', 'StreamingRecorder', 'add_counted'),
+    'publishing an epoch': ('streaming', 'StreamingRecorder', 'take'),
+}
+
+
+class _Logs(Callback):
+    def __init__(self):
+        super(_Logs, self).__init__()
+        self.epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(dict(logs or {}))
+
+
+def _fit(method, get_predict, epochs=3, callbacks=()):
+    model = linear_model()
+    seen = _Logs()
+    if method == 'fit':
+        model.fit(X, Y, batch_size=4, epochs=epochs, verbose=0, validation_data=(X_VAL, Y_VAL),
+                  callbacks=[seen] + list(callbacks), get_predict=get_predict)
+    else:
+        model.fit_generator(batches(X, Y, 4), 3, epochs=epochs, verbose=0, workers=0,
+                            validation_data=batches(X_VAL, Y_VAL, 4), validation_steps=2,
+                            callbacks=[seen] + list(callbacks), get_predict=get_predict)
+    return model, seen.epochs
+
+
+def _stock_val_loss(method):
+    model, epochs = _fit(method, False, epochs=1)
+    return epochs[0]['val_loss']
+
+
+def _failure_warnings(record):
+    # The class of the core that warned (the fork has its own copy).
+    warning = core('failures').CaptureFailedWarning
+    return [w for w in record if issubclass(w.category, warning)]
+
+
+@pytest.mark.parametrize('method', ['fit', 'fit_generator'])
+@pytest.mark.parametrize('stage', sorted(STAGES))
+@pytest.mark.parametrize('get_predict', [True, REDUCE], ids=['full', 'reduce'])
+def test_our_failure_warns_once_and_the_epochs_go_on_as_stock(installed, lenient, monkeypatch,
+                                                              method, stage, get_predict):
+    stock = _stock_val_loss(method)
+    stages = STAGES if get_predict is True else REDUCE_STAGES
+    _inject(monkeypatch, *stages[stage])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        model, epochs = _fit(method, get_predict)
+    assert len(epochs) == 3
+    for logs in epochs:
+        assert LOGS_KEY not in logs
+        assert logs['val_loss'] == pytest.approx(stock)  # frozen weights: every epoch alike
+    failures = _failure_warnings(record)
+    assert len(failures) == 1, [str(w.message) for w in failures]
+    text = str(failures[0].message)
+    assert 'RuntimeError: injected failure' in text and 'Traceback' in text
+    assert STRICT_ENV in text and '`%s`' % method in text
+    # Nothing of ours is left on the model.
+    assert not isinstance(getattr(model, 'test_function', None), core('capture').CapturingFunction)
+
+
+@pytest.mark.parametrize('method', ['fit', 'fit_generator'])
+def test_a_failure_in_a_later_epoch_keeps_the_epochs_before_it(installed, lenient, monkeypatch,
+                                                                method):
+    # `take` fails from its 2nd call: epoch 1 is published, 2 and 3 are not.
+    _inject(monkeypatch, 'capture', 'BatchRecorder', 'take', call_number=2)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        _, epochs = _fit(method, True)
+    assert [LOGS_KEY in logs for logs in epochs] == [True, False, False]
+    y_pred = np.concatenate(epochs[0][LOGS_KEY]['y_pred'])
+    np.testing.assert_allclose(y_pred, expected_output(X_VAL[index_of(y_pred)]), rtol=1e-6)
+    assert len(_failure_warnings(record)) == 1
+
+
+@pytest.mark.parametrize('stage', sorted(STAGES))
+@pytest.mark.parametrize('generator', [False, True])
+def test_an_evaluation_returns_its_stock_result_and_none(installed, lenient, monkeypatch, stage,
+                                                         generator):
+    model = linear_model()
+
+    def evaluate(**kwargs):
+        if generator:
+            return model.evaluate_generator(batches(X_VAL, Y_VAL, 4), 2, **kwargs)
+        return model.evaluate(X_VAL, Y_VAL, batch_size=4, verbose=0, **kwargs)
+
+    stock = evaluate()
+    _inject(monkeypatch, *STAGES[stage])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        metrics, preds = evaluate(get_predict=True)
+    assert preds is None
+    assert metrics == pytest.approx(stock)
+    assert len(_failure_warnings(record)) == 1
+
+
+def test_a_failing_gather_falls_back_too(installed, lenient, monkeypatch):
+    def failing_gatherer(selection, default):
+        def gather(recorded):
+            raise RuntimeError('injected failure')
+        return gather
+    monkeypatch.setattr(core('horovod_gather'), 'gatherer', failing_gatherer)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        _, epochs = _fit('fit_generator', True, epochs=2)
+        metrics, preds = linear_model().evaluate(X_VAL, Y_VAL, verbose=0, get_predict=True)
+    assert [LOGS_KEY in logs for logs in epochs] == [False, False]
+    assert preds is None and len(_failure_warnings(record)) == 2  # once per call
+
+
+@pytest.mark.parametrize('stage', sorted(STAGES))
+def test_strict_mode_raises_our_failure(installed, monkeypatch, stage):
+    monkeypatch.setenv(STRICT_ENV, '1')
+    _inject(monkeypatch, *STAGES[stage])
+    with pytest.raises(RuntimeError, match='injected failure'):
+        _fit('fit_generator', True)
+
+
+def test_a_configuration_error_during_the_run_raises_even_when_lenient(installed, lenient):
+    # Two classes asked for, three units on the output: not ours to swallow.
+    with pytest.raises(ValueError, match='num_classes'):
+        _fit('fit_generator', {'reduce': {'num_classes': 3}})
+
+
+# --- errors that are not ours propagate as stock Keras raises them --------------------
+
+class _Boom(Exception):
+    pass
+
+
+def _raising_batches(after):
+    for i, batch in enumerate(batches(X_VAL, Y_VAL, 4)):
+        if i == after:
+            raise _Boom('generator failed at batch %d' % i)
+        yield batch
+
+
+@pytest.mark.parametrize('get_predict', [False, True])
+def test_a_failing_generator_raises_as_stock(installed, lenient, get_predict):
+    model = linear_model()
+    with pytest.raises(_Boom, match='generator failed at batch 1'):
+        model.fit_generator(batches(X, Y, 4), 3, epochs=1, verbose=0, workers=0,
+                            validation_data=_raising_batches(1), validation_steps=2,
+                            get_predict=get_predict)
+    with pytest.raises(_Boom, match='generator failed at batch 1'):
+        model.evaluate_generator(_raising_batches(1), 2, workers=0, get_predict=get_predict)
+    # Whatever was swapped in is back.
+    assert not isinstance(getattr(model, 'test_function', None), core('capture').CapturingFunction)
+
+
+def test_a_failing_model_raises_its_own_error_unchanged(installed, lenient):
+    model = linear_model()
+    wrong = np.zeros((4, 5), 'float32')  # the model takes 3 features
+    with pytest.raises(ValueError) as stock:
+        model.evaluate(wrong, Y_VAL[:4], verbose=0)
+    with pytest.raises(ValueError) as ours:
+        model.evaluate(wrong, Y_VAL[:4], verbose=0, get_predict=True)
+    assert str(ours.value) == str(stock.value)
+
+
+def test_a_users_callback_error_propagates(installed, lenient):
+    class Failing(Callback):
+        def on_predictions_published(self, epoch, logs):
+            raise _Boom('user callback failed')
+
+    with pytest.raises(_Boom, match='user callback failed'):
+        _fit('fit_generator', True, callbacks=[Failing()])
+    with pytest.raises(_Boom, match='user callback failed'):
+        _fit('fit', True, callbacks=[LambdaCallback(
+            on_epoch_end=lambda epoch, logs: (_ for _ in ()).throw(_Boom('user callback failed')))])

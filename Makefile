@@ -47,7 +47,7 @@ TEST_EXTRAS = cpu,metrics,test
 SUITE_EXTRAS = cpu,metrics,kerassuite
 
 $(eval $(call venv,$(VENV),$(PY_VERSION),$(TEST_EXTRAS)))
-$(eval $(call venv,$(LINT_VENV),3.7,docker))
+$(eval $(call venv,$(LINT_VENV),3.7,docker$(comma)lint))
 $(eval $(call venv,$(KERAS_SUITE_VENV),3.7,$(SUITE_EXTRAS)))
 $(eval $(call venv,$(FORK_VENV),3.7,$(TEST_EXTRAS),$(FORK_WHEEL)))
 $(eval $(call venv,$(PY36_VENV),3.6,$(TEST_EXTRAS)))
@@ -68,7 +68,7 @@ PYTEST = -m pytest -p no:cacheprovider
 
 .PHONY: venv venvs test demo lint test-compat test-fork test-py36 test-horovod
 .PHONY: test-horovod-stock test-horovod-fork ci fork-wheel fork-venv horovod-venv
-.PHONY: bench bench-batch-predictions bench-horovod clean test-keras-suite check-docker
+.PHONY: bench bench-batch-predictions bench-horovod clean
 
 venv: $(VENV)/.installed
 fork-venv: $(FORK_VENV)/.installed
@@ -82,11 +82,14 @@ test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m keras_getpredict demo
 
-# hadolint, the Docker locks against constraints.txt and setup.py's extras, FROM digests
-# (a FROM without one is a warning here: no registry is reachable to resolve it;
-# REQUIRE_DIGESTS=1 makes it an error, as docker/run-tests.sh does), the fork's vendored copy.
+# flake8 (.flake8), hadolint, the Docker locks against constraints.txt and setup.py's
+# extras, FROM digests (a FROM without one is a warning here: no registry is reachable to
+# resolve it; REQUIRE_DIGESTS=1 makes it an error, as docker/run-tests.sh does), the
+# fork's vendored copy.
 DOCKERFILES = docker/Dockerfile.cuda10 docker/Dockerfile.ngc
 lint: $(LINT_VENV)/.installed
+	$(LINT_VENV)/bin/flake8
+	@echo "flake8: clean"
 	$(LINT_VENV)/bin/hadolint $(DOCKERFILES)
 	@echo "hadolint: $(DOCKERFILES) clean"
 	$(LINT_VENV)/bin/python docker/check_locks.py
@@ -121,10 +124,6 @@ test-horovod-stock: $(HVD_VENV)/.installed
 test-horovod-fork: $(HVD_FORK_VENV)/.installed
 	PATH="$(CURDIR)/$(HVD_FORK_VENV)/bin:$$PATH" KERAS_GETPREDICT_MODE=fork \
 		$(HVD_FORK_VENV)/bin/python $(PYTEST) $(HVD_TESTS)
-
-# Former names.
-test-keras-suite: test-compat
-check-docker: lint
 
 # --- CI: every tier -------------------------------------------------------------------
 # First every venv, two builds at a time (pip's cache makes them mostly I/O; output is
@@ -193,9 +192,6 @@ bench-mrcnn: $(MRCNN_VENV)/.installed
 # with .cache/constraints-keras-X.txt: constraints.txt with the lines of the packages
 # that constraints-keras-X.txt pins replaced by its lines (keras==X, and what that
 # version's own tests need), so the other pins cannot drift apart.
-# Versions install() still refuses (docs/versions.md): the preview variable lets tests/
-# and the gate run on them anyway, to measure how far each one is.
-KERAS_PREVIEW ?=
 # What a version's venv adds to tests/' extras: matterport's Mask R-CNN where it trains
 # (on 2.3.1 it fails inside mrcnn itself), so tests/ runs the real Mask R-CNN tests there.
 MATRIX_EXTRAS_2.1.6 = $(comma)mrcnn
@@ -222,14 +218,13 @@ $(foreach v,$(KERAS_MATRIX),$(if $(MATRIX_HOROVOD_$(v)),$(eval .venv-keras-$(v)/
 .PRECIOUS: .venv-keras-%/.installed .cache/constraints-keras-%.txt
 # (test-keras-X is a pattern rule, so it cannot be .PHONY: make skips implicit rules for those.)
 .PHONY: test-matrix
-preview = $(if $(filter $(1),$(KERAS_PREVIEW)),KERAS_GETPREDICT_PREVIEW_KERAS=$(1))
 
 test-keras-%: .venv-keras-%/.installed
-	PATH="$(CURDIR)/.venv-keras-$*/bin:$$PATH" $(call preview,$*) .venv-keras-$*/bin/python $(PYTEST) tests -n 2
+	PATH="$(CURDIR)/.venv-keras-$*/bin:$$PATH" .venv-keras-$*/bin/python $(PYTEST) tests -n 2
 
 # Without the multiprocessing files: on Keras 2.2.5 their STOCK run hung here (forked
 # workers idle for minutes), so they would gate nothing of ours.
 test-compat-keras-%: .venv-keras-%/.installed
-	$(call preview,$*) .venv-keras-$*/bin/python -m keras_suite.run_gate --workers 2 --skip-multiprocessing
+	.venv-keras-$*/bin/python -m keras_suite.run_gate --workers 2 --skip-multiprocessing
 
 test-matrix: $(addprefix test-keras-,$(KERAS_MATRIX)) $(addprefix test-compat-keras-,$(KERAS_MATRIX))

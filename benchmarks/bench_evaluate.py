@@ -107,8 +107,8 @@ def main():
     print('| approach | median s | vs stock | vs get_predict |')
     print('|---|---|---|---|')
     for name in methods:
-        print('| %s | %.4f | %.2fx | %.2fx |' % (name, medians[name], medians[name] / base,
-                                                medians[name] / mine))
+        print('| %s | %.4f | %.2fx | %.2fx |'
+              % (name, medians[name], medians[name] / base, medians[name] / mine))
 
     metrics_ours, preds_ours = ours()
     metrics_seed, preds_seed = seed()
@@ -125,8 +125,8 @@ def main():
         print('| %s | %d | %.2fx |' % (name, size, size / float(raw)))
     print()
     print('targets: get_predict/stock <= 1.05 (got %.3f); seed/get_predict >= 1.8 (got %.2f); '
-          'retained <= 1.1x raw (got %.3f)' % (mine / base, medians[list(methods)[2]] / mine,
-                                             deep_size(preds_ours) / float(raw)))
+          'retained <= 1.1x raw (got %.3f)'
+          % (mine / base, medians[list(methods)[2]] / mine, deep_size(preds_ours) / float(raw)))
 
 
 if __name__ == '__main__':

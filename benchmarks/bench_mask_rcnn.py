@@ -87,8 +87,8 @@ def main():
     detection._inference_model()
     copied = time.time() - start
     print('detection: inference model built in %.1f s (once), weights copied in %.2f s, '
-          '%.3f s per image (detect alone, %d images)' % (built - copied, copied,
-                                                        result.seconds_per_image, args.images))
+          '%.3f s per image (detect alone, %d images)'
+          % (built - copied, copied, result.seconds_per_image, args.images))
 
 
 if __name__ == '__main__':

@@ -105,7 +105,8 @@ def problems(lock_name, python_version, constraints_path, setup_path):
     found = []
     for name, (requirement, hashes) in sorted(lock.items()):
         if not applies(requirement, env):
-            found.append('%s: marker of %s is false for Python %s' % (lock_name, requirement, python_version))
+            found.append('%s: marker of %s is false for Python %s'
+                         % (lock_name, requirement, python_version))
         if not hashes:
             found.append('%s: %s has no hash' % (lock_name, requirement))
         wanted = constraints.get(name)

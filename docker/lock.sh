@@ -6,7 +6,7 @@
 #   docker/lock.sh cuda10     # Python 3.6 (tensorflow/tensorflow:1.15.5-gpu-py3)
 #   docker/lock.sh ngc        # Python 3.8 (nvcr.io/nvidia/tensorflow:23.03-tf1-py3), no TF
 #
-# Run it after changing constraints.txt; `make check-docker` fails while a lock's pins
+# Run it after changing constraints.txt; `make lint` fails while a lock's pins
 # disagree with constraints.txt. pip-compile runs in a venv of the image's Python under
 # .cache/lock/ (pip-tools pinned in constraints.txt), so markers resolve as in the image.
 set -euo pipefail

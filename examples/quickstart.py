@@ -30,5 +30,5 @@ model.fit_generator(batches(0, 150), steps_per_epoch=5, epochs=2, verbose=0,
                     validation_data=batches(150, 200), validation_steps=2,
                     callbacks=[LambdaCallback(on_epoch_end=show)], get_predict=True)
 metrics, preds = model.evaluate_generator(batches(150, 200), steps=2, get_predict=True)
-print('loss %.3f acc %.3f from the same %d batches' % (metrics[0], metrics[1],
-                                                     len(preds['y_pred'])))
+print('loss %.3f acc %.3f from the same %d batches'
+      % (metrics[0], metrics[1], len(preds['y_pred'])))

@@ -24,7 +24,7 @@ def _quiet_tensorflow():
 
 def _parser():
     # demo.py imports TensorFlow and Keras only inside `run_demo`.
-    from .analysis.demo import DEFAULT_EPOCHS
+    from .demo import DEFAULT_EPOCHS
     parser = argparse.ArgumentParser(
         prog='keras-getpredict',
         description='Validation predictions in every epoch of Keras 2.x training. '
@@ -72,7 +72,7 @@ def main(argv=None):
     if args.command is None:
         args = _parser().parse_args(['demo'])
     _quiet_tensorflow()
-    from .analysis.demo import run_demo, summary_text
+    from .demo import run_demo, summary_text
     result = run_demo(args.out, epochs=args.epochs, steps_per_epoch=args.steps,
                       verbose=0 if args.quiet else 1)
     print(summary_text(result))

@@ -222,7 +222,8 @@ def test_maskrcnn_like_model_inputs_capture_and_selection():
     for epoch_preds in keeper.per_epoch:
         assert len(epoch_preds['y_pred']) == 3
         assert set(epoch_preds) == {'y_true', 'y_pred', 'inputs'}
-        for logits, gt_batch in zip(epoch_preds['y_pred'], epoch_preds['inputs']['input_gt_class_ids']):
+        for logits, gt_batch in zip(epoch_preds['y_pred'],
+                                    epoch_preds['inputs']['input_gt_class_ids']):
             np.testing.assert_array_equal(gt_batch, gt[index_of(logits)])
 
 
@@ -245,7 +246,8 @@ def test_callback_that_evaluates_during_training_is_not_recorded():
                         callbacks=[EvaluatesEveryBatch(), keeper], get_predict=True)
     for preds in keeper.per_epoch:
         assert len(preds['y_pred']) == 2
-        assert sorted(np.concatenate([index_of(p) for p in preds['y_pred']])) == list(range(100, 106))
+        indices = np.concatenate([index_of(p) for p in preds['y_pred']])
+        assert sorted(indices) == list(range(100, 106))
 
 
 def test_concat_batches_single_and_multi_output():

@@ -469,7 +469,7 @@ def test_refuses_an_unsupported_keras_when_training_starts(monkeypatch):
     model = Sequential([Dense(2, input_shape=(3,))])
     model.compile('sgd', 'mse')
     from keras_getpredict.core.keras_internals import SUPPORTED_KERAS
-    # A Keras with no adapter: refused whatever the preview variable says.
+    # A Keras with no adapter: refused.
     monkeypatch.setattr(keras, '__version__', '2.0.8')
     message = 'BatchPredictions works with Keras %s only; found Keras 2.0.8' % (
         ', '.join(SUPPORTED_KERAS))

@@ -32,7 +32,7 @@ def _run(*argv):
     child = subprocess.run([sys.executable, '-c', CHILD] + list(argv), env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, timeout=300)
-    line = [l for l in child.stdout.splitlines() if l.startswith('IMPORTED ')][-1]
+    line = [row for row in child.stdout.splitlines() if row.startswith('IMPORTED ')][-1]
     return child, json.loads(line[len('IMPORTED '):])
 
 

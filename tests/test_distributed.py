@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from keras_getpredict.core import keras_internals
-from keras_getpredict.core import horovod_gather as distributed, gather_payload as payload, gather_order as shards
+from keras_getpredict.core import gather_order as shards
+from keras_getpredict.core import gather_payload as payload
+from keras_getpredict.core import horovod_gather as distributed
 from keras_getpredict.core.results import GtsAndPreds, concat_batches
 from keras_getpredict.core.selection import parse_get_predict
 

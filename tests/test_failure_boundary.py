@@ -125,7 +125,7 @@ def test_our_failure_warns_once_and_the_epochs_go_on_as_stock(installed, lenient
 
 @pytest.mark.parametrize('method', ['fit', 'fit_generator'])
 def test_a_failure_in_a_later_epoch_keeps_the_epochs_before_it(installed, lenient, monkeypatch,
-                                                                method):
+                                                               method):
     # `take` fails from its 2nd call: epoch 1 is published, 2 and 3 are not.
     _inject(monkeypatch, 'capture', 'BatchRecorder', 'take', call_number=2)
     with warnings.catch_warnings(record=True) as record:

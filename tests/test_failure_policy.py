@@ -208,7 +208,7 @@ def test_saver_failure_warns_once_and_leaves_no_partial_file(installed, lenient,
 
 
 def test_saver_key_missing_after_a_metrics_failure_only_warns(installed, lenient, tmpdir,
-                                                               monkeypatch):
+                                                              monkeypatch):
     # EpochMetrics fails at epoch 2; its keys are NaN then, so the saver's template
     # still formats and each epoch has its file.
     _fails_from_call(2, classification, 'classification_metrics', monkeypatch)

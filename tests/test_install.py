@@ -69,7 +69,6 @@ def test_signature_and_help_show_get_predict(installed):
 @pytest.mark.monkeypatch_only
 def test_version_guard(monkeypatch):
     keras_getpredict.uninstall()
-    monkeypatch.delenv(keras_internals.PREVIEW_VARIABLE, raising=False)
     supported = r'supports Keras %s; found Keras ' % re.escape(
         ', '.join(keras_internals.SUPPORTED_KERAS))
     for version in ('2.0.8', '2.2.0', '2.3.0', '2.4.3'):
@@ -77,17 +76,12 @@ def test_version_guard(monkeypatch):
         with pytest.raises(RuntimeError, match=supported + re.escape(version)):
             keras_getpredict.install()
         assert not keras_getpredict.is_installed()
-    # Families with an adapter that tests/ do not prove yet: refused, saying why.
+    # Every supported release has its own adapter.
     for family in keras_internals._ADAPTERS:
         for version in family.versions:
             monkeypatch.setattr(keras, '__version__', version)
-            if family.not_yet is None:
-                assert isinstance(keras_internals.adapter(), family)
-                continue
-            with pytest.raises(RuntimeError, match=r'does not support Keras %s yet: .*'
-                               r'Supported: Keras ' % re.escape(version)):
-                keras_getpredict.install()
-            assert not keras_getpredict.is_installed()
+            assert isinstance(keras_internals.adapter(), family)
+    assert set(keras_internals.SUPPORTED_KERAS) == {'2.1.6', '2.2.4', '2.2.5', '2.3.1'}
     monkeypatch.undo()
     monkeypatch.setattr(K, 'backend', lambda: 'theano')
     with pytest.raises(RuntimeError, match='TensorFlow backend'):

@@ -231,8 +231,8 @@ def test_capture_log_reports_wrong_batch_and_sample_counts():
 def test_capture_log_reports_predictions_that_are_not_the_models(installed):
     model = _model()
     log = forcing.CaptureLog()
-    right = keras_getpredict.GtsAndPreds(['y'], [Y[:5], Y[5:]], [X[:5].dot([[1.], [2.]]),
-                                                                X[5:].dot([[1.], [2.]])])
+    right = keras_getpredict.GtsAndPreds(
+        ['y'], [Y[:5], Y[5:]], [X[:5].dot([[1.], [2.]]), X[5:].dot([[1.], [2.]])])
     log.check_predictions(right, 'evaluate', model, X, 5)
     assert log.problems == [] and log.predictions_checked == 1
     shifted = keras_getpredict.GtsAndPreds(['y'], right['y_true'], right['y_pred'][::-1])

@@ -6,7 +6,6 @@ captured value can be computed by hand from the inputs.
 import numpy as np
 import pytest
 import keras
-from keras import backend as K
 from keras.engine import Layer
 
 from keras_getpredict import concat_batches

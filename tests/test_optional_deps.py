@@ -4,7 +4,6 @@ the report fail at their start with an `ImportError` that says what to install.
 Each case runs in a child process where `sys.modules[name] = None` makes `import name`
 fail, as it would were the package not installed."""
 import json
-import os
 import subprocess
 import sys
 
@@ -57,7 +56,7 @@ def _run_without(modules, tmpdir):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, timeout=300)
     assert child.returncode == 0, child.stderr
-    line = [l for l in child.stdout.splitlines() if l.startswith('OUTCOME ')][-1]
+    line = [row for row in child.stdout.splitlines() if row.startswith('OUTCOME ')][-1]
     return json.loads(line[len('OUTCOME '):]), child.stderr
 
 

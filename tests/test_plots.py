@@ -37,8 +37,8 @@ def test_per_class_bars_show_their_values_and_the_support():
     expected = ['%.2f' % v for values in (result.precision, result.recall, result.f1)
                 for v in values]
     assert _texts(axes) == expected
-    assert [t.get_text() for t in axes.get_xticklabels()] == ['cat\nn=6', 'dog\nn=3',
-                                                             'bird\nn=0']
+    assert [t.get_text() for t in axes.get_xticklabels()] == [
+        'cat\nn=6', 'dog\nn=3', 'bird\nn=0']
 
 
 def test_confusion_matrix_has_row_normalised_shares_beside_the_counts():

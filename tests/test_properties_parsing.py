@@ -4,12 +4,12 @@ import pytest
 import scipy.sparse
 from hypothesis import given, settings, strategies as st
 
-# Cheap (about 1 ms a case): more cases than the profile's default.
-MANY = settings(max_examples=200)
-
 from keras_getpredict import GtsAndPreds, concat_batches
 from keras_getpredict.core.selection import (GATHER_NAMES, SHARDS_NAMES, Selection,
                                              parse_get_predict)
+
+# Cheap (about 1 ms a case): more cases than the profile's default.
+MANY = settings(max_examples=200)
 
 NAMES = st.text(min_size=1, max_size=8)
 NAME_LISTS = st.lists(NAMES, min_size=1, max_size=5)
@@ -102,7 +102,9 @@ def batches_of_outputs(draw):
         whole_true.append(None if draw(st.booleans()) else
                           (rng.rand(sum(sizes), *tail) * 10).astype(draw(DTYPES)))
     ends = np.cumsum(sizes)
-    cut = lambda a: None if a is None else [a[e - s:e] for s, e in zip(sizes, ends)]
+
+    def cut(a):
+        return None if a is None else [a[e - s:e] for s, e in zip(sizes, ends)]
     pred_batches = [cut(a) for a in whole_pred]
     true_batches = [cut(a) for a in whole_true]
     if n_outputs == 1:

@@ -30,7 +30,8 @@ def write_atomic(path, write):
     POSIX and Windows). On any error the temporary file is removed and `path` is
     untouched. A process killed while writing leaves its temporary file behind;
     the first `write_atomic` of a process into a directory removes such files
-    (see `remove_stale_temp_files`). The file gets the mode a plain `open(path, 'wb')` would give it:
+    (see `remove_stale_temp_files`). The file gets the mode a plain `open(path, 'wb')`
+    would give it:
     that of the file it replaces, or `0o666` less the umask for a new one.
 
     # Arguments

@@ -6,10 +6,10 @@ so `load_predictions` (and `keras-getpredict report`) never fail later with a
 """
 from __future__ import absolute_import
 
-import numpy as np
-
 from .classification import TASKS
 
+#: The format of the prediction files this package writes; it reads 1 up to this one.
+FORMAT = 1
 #: Members kept per output, as `<kind>/<output name>`.
 PER_OUTPUT_KINDS = ('y_true', 'y_pred', 'task', 'threshold', 'class_names')
 _NUMERIC = 'biuf'
@@ -18,7 +18,6 @@ _NUMERIC = 'biuf'
 def check_arrays(arrays):
     """Raises `ValueError` unless `arrays` (member name to array) is a readable
     predictions file of a format this package knows (see `prediction_files`)."""
-    from .prediction_files import FORMAT
     file_format = _integer_scalar(arrays, 'format')
     if file_format > FORMAT or file_format < 1:
         raise ValueError('it has format %d; this keras-getpredict reads formats 1 to %d.'

@@ -24,9 +24,7 @@ from ..core.streaming import is_streaming
 from .atomic_files import write_npz_atomic
 from .count_files import CountsFile, count_arrays, is_count_file
 from .npz_reading import read_npz
-from .prediction_file_checks import check_arrays
-
-FORMAT = 1
+from .prediction_file_checks import FORMAT, check_arrays
 
 
 def prediction_arrays(gts_and_preds, epoch=None, metrics=None, logs=None,

@@ -154,7 +154,8 @@ class EpochMetrics(PredictionsCallback):
         ValueError: In case `task` is unknown, `class_names` repeats a name, or
             (with `per_class`) a class name would make a key another value has,
             such as `'macro'` (`val_precision_macro`) or `'a b'` next to `'a_b'`
-            (at construction, or at the first epoch for names from the shapes); at the first epoch with predictions, in case they
+            (at construction, or at the first epoch for names from the shapes);
+            at the first epoch with predictions, in case they
             do not fit the settings (outputs, shapes, task, number of class
             names), or a key it would write is already in the logs (choose
             another `prefix`). Later, an error in computing the metrics warns

@@ -22,7 +22,6 @@ from ..analysis import detection, mask_rcnn_heads, plots
 from ..analysis.mask_rcnn_heads import HEADS_GET_PREDICT
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
-from ..core.results import LOGS_KEY
 from .epoch_metrics import PER_CLASS_NAMES, EpochMetrics, metric_keys
 from .failure_policy import FailurePolicy
 
@@ -35,10 +34,10 @@ class MaskRCNNHeadMetrics(EpochMetrics):
 
     It asks `fit_generator` for what it reads, `HEADS_GET_PREDICT` (see
     `keras_getpredict.mask_rcnn`), so passing it in `custom_callbacks` (or in a
-    `keras_getpredict.capturing` block around `MaskRCNN.train`) is enough. The ROI classifier is scored over the ROIs
-    `proposal_targets` sampled from the validation images (padding ROIs left out,
-    background is class 0); the RPN over the anchors `input_rpn_match` marks
-    positive (1) or negative (-1). Writes into the epoch logs:
+    `keras_getpredict.capturing` block around `MaskRCNN.train`) is enough. The ROI
+    classifier is scored over the ROIs `proposal_targets` sampled from the validation
+    images (padding ROIs left out, background is class 0); the RPN over the anchors
+    `input_rpn_match` marks positive (1) or negative (-1). Writes into the epoch logs:
     `<prefix>mrcnn_class_{precision,recall,f1}_<class>`,
     `<prefix>mrcnn_class_accuracy`, `<prefix>mrcnn_class_{precision,recall,f1}_{macro,
     micro,weighted}`, `<prefix>mrcnn_class_roc_auc_{macro,micro}` and
@@ -343,12 +342,12 @@ class MaskRCNNDetectionMetrics(Callback):
         rows = ['Detection metrics %s (%d images, IoU >= %.2f, %.2f s/image; COCO AP by %s):'
                 % (when, len(result.images), self.iou_threshold, result.seconds_per_image,
                    result.coco_implementation),
-                '%16s %12s %12s %10s %10s' % ('', 'AP matterport', 'AP coco101', 'precision',
-                                             'recall')]
+                '%16s %12s %12s %10s %10s' % (
+                    '', 'AP matterport', 'AP coco101', 'precision', 'recall')]
         for name, per in result.per_class():
             rows.append('%16s %12.3f %12.3f %10.3f %10.3f' % (
                 name, per['ap_matterport'], per['ap_coco101'], per['precision'],
                 per['recall']))
-        rows.append('%16s %12.3f %12.3f' % ('mAP', result.mean_ap['matterport'],
-                                           result.mean_ap['coco101']))
+        rows.append('%16s %12.3f %12.3f' % (
+            'mAP', result.mean_ap['matterport'], result.mean_ap['coco101']))
         return '\n'.join(rows)

@@ -25,9 +25,10 @@ def count_tensors(y_true, y_pred, spec):
     c, bins = spec.num_classes, spec.bins
     units = int(y_pred.shape[-1])
     if not (units == c or (units == 1 and c == 2)):
-        raise ConfigurationError("`get_predict['reduce']['num_classes']` is %d but the output "
-                         'has %d unit(s) on its last axis (allowed: %d, or 1 for a '
-                         'binary output with num_classes=2).' % (c, units, c))
+        raise ConfigurationError(
+            "`get_predict['reduce']['num_classes']` is %d but the output has %d unit(s) on "
+            'its last axis (allowed: %d, or 1 for a binary output with num_classes=2).'
+            % (c, units, c))
     scores = tf.reshape(y_pred, [-1, units])
     if units == 1:
         labels = tf.cast(tf.reshape(y_true, [-1]) >= 0.5, tf.int32)

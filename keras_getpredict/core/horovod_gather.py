@@ -45,6 +45,7 @@ _SHARDS_CODES = {'contiguous': 1, 'strided': 2}
 
 # ---------------------------------------------------------------------- Horovod
 
+
 class HorovodAllgather(object):
     """Two allgather ops built once per graph and fed through placeholders.
 
@@ -130,9 +131,10 @@ def _bounded_run(session, op, feed, rank, label):
 def _check_same_choices(counts, to, shards):
     rows = [(int(a), int(b)) for a, b in counts[:, 2:]]
     if len(set(rows)) > 1:
-        names = lambda codes, code: [k for k, v in codes.items() if v == code] or ['?']
-        choices = ['%s/%s' % (names(_TO_CODES, a)[0], names(_SHARDS_CODES, b)[0])
-                   for a, b in rows]
+        def name(codes, code):
+            return [k for k, v in codes.items() if v == code][0] if code in codes.values() \
+                else '?'
+        choices = ['%s/%s' % (name(_TO_CODES, a), name(_SHARDS_CODES, b)) for a, b in rows]
         raise ValueError(
             "The Horovod ranks gather with different `get_predict` settings "
             "('gather'/'shards' per rank, rank 0 first: %s); pass the same on every rank."

@@ -184,10 +184,6 @@ def legacy_generator_method(make):
 
 # ------------------------------------------------------------ version adapters
 
-#: Set to one refused version to install on it anyway (the version matrix's tests/ run).
-PREVIEW_VARIABLE = 'KERAS_GETPREDICT_PREVIEW_KERAS'
-
-
 class _Keras22(object):
     """Keras 2.2.4: keras/engine/training.py calls keras/engine/training_arrays.py's
     `fit_loop(model, f, ins, ..., val_f=...)`; keras/callbacks.py's
@@ -195,8 +191,6 @@ class _Keras22(object):
     `Function` caches a session callable (`_make_callable`)."""
 
     versions = ('2.2.4',)
-    #: Why `install()` refuses this family, while it is not proven by tests/.
-    not_yet = None
     validation_argument = 'val_f'
     session_callable_state = SESSION_CALLABLE_STATE
     function_parts = FUNCTION_PARTS
@@ -259,7 +253,6 @@ class _Keras225(_Keras22):
     (and `evaluate`/`evaluate_generator` take `callbacks`, passed through untouched)."""
 
     versions = ('2.2.5',)
-    not_yet = None
     validation_argument = 'val_function'
 
     def fit_hands_to_fit_generator(self, x):
@@ -284,10 +277,7 @@ class _Keras21(_Keras22):
     functions."""
 
     versions = ('2.1.6',)
-    not_yet = None
     session_callable_state = ()
-    function_parts = ('inputs', 'outputs', 'updates_op', 'name', 'feed_dict', 'fetches',
-                      'session_kwargs')
 
     def fit_loop(self):
         from keras.engine import training
@@ -331,7 +321,6 @@ class _Keras23(_Keras225):
     `options`/`run_metadata` apart and caches its fetch list (`_fetches`)."""
 
     versions = ('2.3.1',)
-    not_yet = None
     session_callable_state = SESSION_CALLABLE_STATE + ('_fetches',)
     function_parts = ('inputs', 'outputs', 'updates_op', 'name', 'feed_dict', 'fetches',
                       'run_options', 'run_metadata', 'fetch_callbacks')
@@ -356,10 +345,9 @@ class _Keras23(_Keras225):
 
 
 _ADAPTERS = (_Keras21, _Keras22, _Keras225, _Keras23)
-#: Keras releases the run-time patch supports (on TensorFlow 1.15): those whose adapter
-#: is proven by tests/ (`not_yet` cleared).
-SUPPORTED_KERAS = tuple(sorted(version for family in _ADAPTERS if family.not_yet is None
-                               for version in family.versions))
+#: Keras releases the run-time patch supports (on TensorFlow 1.15): one adapter each,
+#: each proven by tests/ in the version matrix.
+SUPPORTED_KERAS = tuple(sorted(version for family in _ADAPTERS for version in family.versions))
 
 
 def adapter_for(version):
@@ -368,15 +356,9 @@ def adapter_for(version):
     # Raises
         RuntimeError: In case that version is not supported, listing the supported ones.
     """
-    import os
     for family in _ADAPTERS:
-        if version in family.versions and (family.not_yet is None or
-                                            os.environ.get(PREVIEW_VARIABLE) == version):
-            return family()
         if version in family.versions:
-            raise RuntimeError('keras_getpredict does not support Keras %s yet: %s. '
-                               'Supported: Keras %s.'
-                               % (version, family.not_yet, ', '.join(SUPPORTED_KERAS)))
+            return family()
     raise RuntimeError('keras_getpredict supports Keras %s; found Keras %s. Install '
                        'one of those, or use the fork in `patches/` against Keras 2.2.4.'
                        % (', '.join(SUPPORTED_KERAS), version))
@@ -484,7 +466,6 @@ def _takes(function, parameter):
 
 def missing_internals():
     """The names of the private attributes above that the imported libraries lack."""
-    import tensorflow as tf
     from keras.engine import training
     from keras.legacy import interfaces
 

@@ -33,8 +33,8 @@ class Block(object):
         self.callbacks = tuple(callbacks)
 
     def __repr__(self):
-        return 'capturing(get_predict=%r, callbacks=%r)' % (self.get_predict,
-                                                          list(self.callbacks))
+        return 'capturing(get_predict=%r, callbacks=%r)' % (
+            self.get_predict, list(self.callbacks))
 
 
 def open_blocks():

@@ -241,8 +241,8 @@ def layer_outputs(model, pairs, argument="`get_predict['layers']`"):
         outputs = _outputs_of(by_name[name])
         if index is None and len(outputs) > 1:
             raise ValueError('Layer %r in %s has %d outputs: give an output index, as '
-                             '(%r, 0) .. (%r, %d).' % (name, argument, len(outputs), name,
-                                                         name, len(outputs) - 1))
+                             '(%r, 0) .. (%r, %d).'
+                             % (name, argument, len(outputs), name, name, len(outputs) - 1))
         if index is not None and index >= len(outputs):
             raise ValueError('Layer %r in %s has %d output(s) (indices 0 to %d); got '
                              'index %d.' % (name, argument, len(outputs), len(outputs) - 1,

@@ -200,10 +200,10 @@ def _labels(y_true, y_pred, num_classes):
     if y_true.shape == sample_shape + (1,):
         y_true = y_true[..., 0]
     if y_true.shape != sample_shape:
-        raise ConfigurationError('Reducing mode cannot match targets of shape %s to outputs of '
-                         'shape %s: targets should be one-hot (the same shape) or '
-                         'integer class ids (shape %s, or with a last axis of 1).'
-                         % (y_true.shape, y_pred.shape, sample_shape))
+        raise ConfigurationError(
+            'Reducing mode cannot match targets of shape %s to outputs of shape %s: targets '
+            'should be one-hot (the same shape) or integer class ids (shape %s, or with a '
+            'last axis of 1).' % (y_true.shape, y_pred.shape, sample_shape))
     if y_pred.shape[-1] == 1:
         # Binary targets may be soft (label smoothing): round at 0.5.
         return (y_true >= 0.5).astype(np.intp)
@@ -223,9 +223,10 @@ def fold(counts, spec, y_true, y_pred):
         y_pred = y_pred[:, None]
     units = y_pred.shape[-1]
     if not (units == c or (units == 1 and c == 2)):
-        raise ConfigurationError("`get_predict['reduce']['num_classes']` is %d but the output "
-                         'has %d unit(s) on its last axis (allowed: %d, or 1 for a '
-                         'binary output with num_classes=2).' % (c, units, c))
+        raise ConfigurationError(
+            "`get_predict['reduce']['num_classes']` is %d but the output has %d unit(s) on "
+            'its last axis (allowed: %d, or 1 for a binary output with num_classes=2).'
+            % (c, units, c))
     labels = _labels(y_true, y_pred, c).ravel()
     if not labels.size:
         return
@@ -313,7 +314,7 @@ class StreamingRecorder(object):
                  if target is not None]
         if not names:
             raise ConfigurationError("`get_predict['reduce']` needs targets: none of the "
-                             'captured outputs %s has one.' % (plan.output_names,))
+                                     'captured outputs %s has one.' % (plan.output_names,))
         self.output_names = names
         self._counts = StreamingCounts(self.spec, names)
 

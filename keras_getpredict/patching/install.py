@@ -24,8 +24,8 @@ def _check_versions():
 
 def _check_no_foreign_get_predict():
     """A Keras hand-edited to take `get_predict` (by copying a recipe into
-    site-packages) has its own, different implementation; wrapping it would give two arguments of one
-    name. Say so instead of failing somewhere inside the patching."""
+    site-packages) has its own, different implementation; wrapping it would give two
+    arguments of one name. Say so instead of failing somewhere inside the patching."""
     import inspect
     from keras.engine import training
     for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):

@@ -1,9 +1,12 @@
 """The demo: a small CNN on scikit-learn's bundled 8x8 digits, trained the way Keras
 2.2.4 users train (`ImageDataGenerator` + `fit_generator`, `TensorBoard` first in the
-callbacks, `ModelCheckpoint`), with `get_predict=True` feeding per-class metrics,
-TensorBoard PR curves and confusion matrices, and per-epoch prediction files.
+callbacks, `ModelCheckpoint`), with `EpochMetrics` asking for the validation
+predictions that feed per-class metrics, TensorBoard PR curves and confusion matrices,
+and per-epoch prediction files.
 
-Run it with `make demo`, `keras-getpredict demo` or `python -m keras_getpredict`.
+Run it with `make demo`, `keras-getpredict demo` or `python -m keras_getpredict`. It sits
+beside `__main__.py`, not in `analysis/`: it trains (Keras, the callbacks), while
+`analysis/` holds the numbers, pictures and files and imports neither.
 """
 from __future__ import absolute_import
 
@@ -13,7 +16,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .optional_deps import optional_module
+from .analysis.optional_deps import optional_module
 
 DEFAULT_EPOCHS = 10
 # What the demo's curves show on the right (the rest is in history.csv and TensorBoard).
@@ -80,9 +83,9 @@ def run_demo(run_dir=None, epochs=DEFAULT_EPOCHS, steps_per_epoch=None, batch_si
     from keras.preprocessing.image import ImageDataGenerator
 
     import keras_getpredict
-    from . import plots
-    from ..callbacks import EpochMetrics, PredictionSaver, TensorBoardPredictions
-    from .report import report
+    from .analysis import plots
+    from .analysis.report import report
+    from .callbacks import EpochMetrics, PredictionSaver, TensorBoardPredictions
 
     run_dir = run_dir or default_run_dir()
     tensorboard_dir = os.path.join(run_dir, 'tensorboard')
@@ -122,7 +125,7 @@ def run_demo(run_dir=None, epochs=DEFAULT_EPOCHS, steps_per_epoch=None, batch_si
         history = model.fit_generator(
             train_flow, steps_per_epoch=steps_per_epoch or len(train_flow), epochs=epochs,
             validation_data=val_flow, validation_steps=len(val_flow),
-            callbacks=callbacks, verbose=verbose, get_predict=True)
+            callbacks=callbacks, verbose=verbose)   # EpochMetrics asks for the predictions
 
     curves = plots.history_figure(history.history, 'Digits CNN', CURVE_METRICS)
     written = [plots.save_figure(curves, os.path.join(plots_dir, 'training_curves.png'))]

@@ -44,13 +44,14 @@ from keras import backend as K
 from keras.callbacks import Callback
 
 from ..core import keras_internals
+from ..core.attached import attach, attached, attached_or_new
 from ..core.results import GtsAndPreds
 from ..core.selection import layer_key, layer_outputs, parse_layers
 
-# Attributes this module keeps on a Keras `Function` (the model's train function).
-_ATTACHED = '_keras_getpredict_batch_fetches'     # [(fetch, run)] currently wanted
-_CALLABLES = '_keras_getpredict_callables'        # [(fetch list, callable state)]
-_PLANS = '_keras_getpredict_batch_plans'          # [_Plan] built for this function
+# Entries this module keeps on a Keras `Function` (the model's train function).
+_ATTACHED = 'batch_fetches'     # [(fetch, run)] currently wanted
+_CALLABLES = 'callables'        # [(fetch list, callable state)]
+_PLANS = 'batch_plans'          # [_Plan] built for this function
 #: Graph collection holding every fetch this module made: how leftovers are recognised.
 FETCH_COLLECTION = 'keras_getpredict_batch_fetches'
 _MAX_CALLABLES = 4
@@ -140,7 +141,7 @@ def _plan_for(function, tensors):
     Sharing keeps the graph from growing by a few ops at every `fit`, and keeps the
     fetch list -- and so the cached session callable -- the same from fit to fit.
     """
-    plans = function.__dict__.setdefault(_PLANS, [])
+    plans = attached_or_new(function, _PLANS, list)
     for plan in plans:
         if plan.matches(tensors):
             return plan
@@ -164,7 +165,7 @@ def _set_fetches(function, fetches):
     current = keras_internals.function_fetches(function)
     if _same(fetches, current):
         return
-    cache = function.__dict__.setdefault(_CALLABLES, [])
+    cache = attached_or_new(function, _CALLABLES, list)
     cache[:] = [(f, state) for f, state in cache if not _same(f, current)]
     cache.append((current, keras_internals.session_callable_state(function)))
     del cache[:-_MAX_CALLABLES]
@@ -179,7 +180,7 @@ def _sync_fetches(function):
     ours = graph.get_collection(FETCH_COLLECTION) if graph is not None else []
     user = [f for f in fetches if not any(f is o for o in ours)]
     wanted = []
-    for fetch, _ in function.__dict__.get(_ATTACHED, []):
+    for fetch, _ in attached(function, _ATTACHED, []):
         if not any(fetch is w for w in wanted):
             wanted.append(fetch)
     _set_fetches(function, user + wanted)
@@ -193,17 +194,17 @@ def _attach(function, fetch, run):
     `on_train_end` when training raises -- are dropped; those of other
     `BatchPredictions` in the same run stay.
     """
-    attached = [(f, r) for f, r in function.__dict__.get(_ATTACHED, []) if r is run]
-    function.__dict__[_ATTACHED] = attached + [(fetch, run)]
+    wanted = [(f, r) for f, r in attached(function, _ATTACHED, []) if r is run]
+    attach(function, _ATTACHED, wanted + [(fetch, run)])
     _sync_fetches(function)
 
 
 def _detach(function, fetch):
     """Removes one `_attach` of `fetch`; the fetch goes when no collector wants it."""
-    attached = function.__dict__.get(_ATTACHED, [])
-    for i, (f, _) in enumerate(attached):
+    wanted = attached(function, _ATTACHED, [])
+    for i, (f, _) in enumerate(wanted):
         if f is fetch:
-            del attached[i]
+            del wanted[i]
             break
     else:
         return

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse
 
 from . import keras_internals
+from .attached import attached_or_new
 from .failures import Boundary, ConfigurationError
 from .results import GtsAndPreds
 from .selection import check_names, layer_key, layer_outputs
@@ -146,7 +147,7 @@ class CapturePlan(object):
 
 def plan_for(model, stock_function, selection):
     """The cached `CapturePlan`; a recompiled model has a new stock function, so a new plan."""
-    plans = stock_function.__dict__.setdefault('_keras_getpredict_plans', {})
+    plans = attached_or_new(stock_function, 'plans', dict)
     plan = plans.get(selection.key)
     if plan is None:
         plan_class = CapturePlan

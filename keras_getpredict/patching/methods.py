@@ -22,15 +22,12 @@ from __future__ import absolute_import
 import inspect
 
 from ..core import keras_internals, publishing
+from ..core.attached import attach, detach
 from ..core.results import LOGS_KEY
 from .signatures import with_get_predict, wraps_original
 
 # Set on a model while its `fit` call waits for `fit_loop`.
-_PENDING_FIT_LOOP = '_keras_getpredict_pending_fit_loop'
-
-
-def _pop_pending(model, attribute):
-    return model.__dict__.pop(attribute, None) if hasattr(model, '__dict__') else None
+_PENDING_FIT_LOOP = 'pending_fit_loop'
 
 
 _FIT_EFFECT = ("At each epoch end `logs['%s']` holds the validation batches'\n"
@@ -78,12 +75,12 @@ def _make_fit_method(raw, name, validates, window):
         # `Sequential` forwards to.
         trained = keras_internals.compiled_model(self)
         if not windowed:
-            trained.__dict__[_PENDING_FIT_LOOP] = capture
+            attach(trained, _PENDING_FIT_LOOP, capture)
         capture.begin(arguments['callbacks'])
         try:
             return raw(*bound.args, **bound.kwargs)
         finally:
-            trained.__dict__.pop(_PENDING_FIT_LOOP, None)
+            detach(trained, _PENDING_FIT_LOOP)
             capture.end()
 
     return with_get_predict(raw, publishing.entry_point(fit_method), _FIT_EFFECT)
@@ -117,7 +114,7 @@ def make_fit_loop(raw):
 
     @wraps_original(raw)
     def fit_loop(model, *args, **kwargs):
-        capture = _pop_pending(model, _PENDING_FIT_LOOP)
+        capture = detach(model, _PENDING_FIT_LOOP)
         if capture is None:
             return raw(model, *args, **kwargs)
         bound = signature.bind(model, *args, **kwargs)

@@ -226,7 +226,12 @@ def test_detection_callback_copies_weights_and_logs_per_class():
     logs = {}
     callback.on_train_begin()
     callback.on_epoch_end(0, logs)
-    assert logs == {}  # not due
+    # Not due: every key, NaN (known from the class names before any evaluation).
+    assert sorted(logs) == sorted(
+        ['val_det_map50_matterport', 'val_det_map50_coco101', 'val_det_ap50_matterport_thing',
+         'val_det_ap50_coco101_thing', 'val_det_precision_thing', 'val_det_recall_thing',
+         'val_det_seconds_per_image'])
+    assert all(np.isnan(v) for v in logs.values())
     callback.on_predictions_published(1, logs)
     np.testing.assert_allclose(fake.keras_model.get_layer('head').get_weights()[0], 1.)
     assert logs['val_det_ap50_matterport_thing'] == pytest.approx(1 / 3. + 2 / 9.)
@@ -235,6 +240,7 @@ def test_detection_callback_copies_weights_and_logs_per_class():
     assert logs['val_det_seconds_per_image'] >= 0
     callback.on_epoch_end(1, logs)  # already done from the published hook
     callback.on_epoch_end(2, logs)
+    assert np.isnan(logs['val_det_map50_matterport'])  # not due: not epoch 1's number
     callback.on_train_end()
     assert [epoch for epoch, _ in callback.history] == [1, 'train_end']
 

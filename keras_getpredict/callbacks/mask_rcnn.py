@@ -16,13 +16,13 @@ from collections import OrderedDict
 import numpy as np
 import six
 from keras import backend as K
-from keras.callbacks import Callback
 
 from ..analysis import detection, mask_rcnn_heads, plots
 from ..analysis.mask_rcnn_heads import HEADS_GET_PREDICT
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
 from .epoch_metrics import PER_CLASS_NAMES, EpochMetrics, metric_keys
+from .epoch_scalars import EpochScalars
 from .failure_policy import FailurePolicy
 
 ROI_OUTPUT = 'mrcnn_class'
@@ -155,7 +155,7 @@ def threshold_label(iou_threshold):
     return ('%g' % (100. * iou_threshold)).replace('.', '_')
 
 
-class MaskRCNNDetectionMetrics(Callback):
+class MaskRCNNDetectionMetrics(EpochScalars):
     """Detection metrics of the user's Mask R-CNN in inference mode, on validation images,
     every `every` epochs and at the end of training.
 
@@ -168,7 +168,8 @@ class MaskRCNNDetectionMetrics(Callback):
     the threshold in percent (`50` for 0.5, `30` for 0.3, `33_3` for 0.333):
     `<prefix>ap<T>_matterport_<class>`, `<prefix>ap<T>_coco101_<class>`,
     `<prefix>map<T>_matterport`, `<prefix>map<T>_coco101`,
-    `<prefix>{precision,recall}_<class>` and `<prefix>seconds_per_image`, and keeps
+    `<prefix>{precision,recall}_<class>` and `<prefix>seconds_per_image` (the same keys
+    every epoch: NaN in the epochs it does not evaluate), and keeps
     each evaluation in `history` (`(epoch, DetectionMetrics)`; epoch `'train_end'`
     for the final one when the last epoch was not evaluated).
 
@@ -229,7 +230,6 @@ class MaskRCNNDetectionMetrics(Callback):
             require(*plots.REQUIRES)
         self.verbose = verbose
         self._writer = None
-        self._written = set()
         self._last_epoch = None
         self.inference_model = None
         self.history = []
@@ -237,39 +237,37 @@ class MaskRCNNDetectionMetrics(Callback):
         self._done_epoch = None
 
     def _due(self, epoch):
-        return self.every and (epoch + 1) % self.every == 0 and self._done_epoch != epoch
+        return self.every and (epoch + 1) % self.every == 0
 
     def on_train_begin(self, logs=None):
+        super(MaskRCNNDetectionMetrics, self).on_train_begin(logs)
         self._done_epoch = None
 
-    def on_predictions_published(self, epoch, logs):
-        # Before any other callback's on_epoch_end: TensorBoard listed first sees them.
-        if self._due(epoch):
-            self._log(epoch, logs)
-
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self._due(epoch):
-            self._log(epoch, logs)
+        super(MaskRCNNDetectionMetrics, self).on_epoch_end(epoch, logs)
         self._last_epoch = epoch
 
     def on_train_end(self, logs=None):
         if self._last_epoch is not None and self._done_epoch != self._last_epoch:
-            self._log('train_end', {})
+            self._evaluate_and_log('train_end')
         if self._writer is not None:
             self._writer.close()
             self._writer = None
 
-    def _log(self, epoch, logs):
+    def log_epoch(self, epoch, logs):
+        # Not due: no values (NaN under the keys). Due: the evaluation's, or NaN.
+        return self._evaluate_and_log(epoch) if self._due(epoch) else None
+
+    def expected_keys(self):
+        names = getattr(self.dataset, 'class_names', None)
+        return list(self.scalar_keys(names)) if names is not None else []
+
+    def _evaluate_and_log(self, epoch):
         self._done_epoch = epoch
         result = self.evaluate()
         if result is None:
-            # Same keys every evaluation (CSVLogger needs them): NaN, not stale numbers.
-            logs.update((k, np.float64(np.nan)) for k in self._written)
-            return
+            return None
         values = self.scalars(result)
-        logs.update((k, np.float64(v)) for k, v in values.items())
-        self._written = set(values)
         self.history.append((epoch, result))
         if self.log_dir is not None:
             self.failure_policy.call('writing the detection confusion matrix',
@@ -277,6 +275,7 @@ class MaskRCNNDetectionMetrics(Callback):
         if self.verbose:
             sys.stdout.write(self.table(result, epoch) + '\n')
             sys.stdout.flush()
+        return values
 
     def _write_image(self, result, epoch):
         import tensorflow as tf
@@ -321,19 +320,35 @@ class MaskRCNNDetectionMetrics(Callback):
         result.seconds_per_image = seconds / max(len(images), 1)
         return result
 
-    def scalars(self, result):
-        """The logs entries of one `DetectionMetrics`, as an `OrderedDict`."""
-        values = OrderedDict()
+    def scalar_keys(self, class_names):
+        """The logs keys, in order: `(key, what)` pairs, what naming the value of a
+        `DetectionMetrics` (`('mean_ap', method)`, `('ap_<method>', class)`,
+        `('precision'|'recall', class)`, `('seconds_per_image', None)`)."""
         ap = 'ap' + threshold_label(self.iou_threshold)
+        keys = OrderedDict()
         for method in detection.AP_METHODS:
-            values['%sm%s_%s' % (self.prefix, ap, method)] = result.mean_ap[method]
-        for name, per in result.per_class():
+            keys['%sm%s_%s' % (self.prefix, ap, method)] = ('mean_ap', method)
+        # Background is no detection class.
+        for name in list(class_names)[1:]:
             key = safe_key(name)
             for method in detection.AP_METHODS:
-                values['%s%s_%s_%s' % (self.prefix, ap, method, key)] = per['ap_' + method]
-            values['%sprecision_%s' % (self.prefix, key)] = per['precision']
-            values['%srecall_%s' % (self.prefix, key)] = per['recall']
-        values[self.prefix + 'seconds_per_image'] = result.seconds_per_image
+                keys['%s%s_%s_%s' % (self.prefix, ap, method, key)] = ('ap_' + method, name)
+            keys['%sprecision_%s' % (self.prefix, key)] = ('precision', name)
+            keys['%srecall_%s' % (self.prefix, key)] = ('recall', name)
+        keys[self.prefix + 'seconds_per_image'] = ('seconds_per_image', None)
+        return keys
+
+    def scalars(self, result):
+        """The logs entries of one `DetectionMetrics`, as an `OrderedDict`."""
+        per_class = dict(result.per_class())
+        values = OrderedDict()
+        for key, (what, which) in self.scalar_keys(result.class_names).items():
+            if what == 'mean_ap':
+                values[key] = result.mean_ap[which]
+            elif what == 'seconds_per_image':
+                values[key] = result.seconds_per_image
+            else:
+                values[key] = per_class[which][what]
         return values
 
     def table(self, result, epoch):

@@ -2,21 +2,19 @@
 
 Asking for the capture it needs (`get_predict`), finding the predictions (and saying
 once when they are missing), validating the configuration against the first epoch that
-has them, running the analysis under the `FailurePolicy`, and the epoch bookkeeping of
-callbacks that write scalars into the logs: once per epoch, the same keys every epoch.
+has them, and running the analysis under the `FailurePolicy`; the epoch bookkeeping of
+those that write scalars comes from `EpochScalars`.
 """
 from __future__ import absolute_import
 
 import warnings
 
-import numpy as np
-from keras.callbacks import Callback
-
 from ..core.results import LOGS_KEY
+from .epoch_scalars import EpochScalars
 from .failure_policy import FailurePolicy
 
 
-class PredictionsCallback(Callback):
+class PredictionsCallback(EpochScalars):
     """Base class of the callbacks that work on the epoch's validation predictions.
 
     A subclass asks for what it needs in `get_predict` (the language of the argument
@@ -24,18 +22,11 @@ class PredictionsCallback(Callback):
     callbacks in their list with their own `get_predict`, so the callback alone
     switches capture on. Any Keras callback may ask the same way.
 
-    A subclass that writes scalars into the epoch logs implements `log_epoch`;
-    the base class runs it exactly once per epoch, from `on_predictions_published`
-    (right after the predictions are published, before any callback's
-    `on_epoch_end`, so `TensorBoard` or `ModelCheckpoint` anywhere in the list see
-    the scalars) or from `on_epoch_end` in loops that fill the logs without
-    keras-getpredict's publisher. It writes the same keys every epoch: NaN under the
-    keys of the last epoch with values when an epoch has no predictions or its
-    analysis failed, so `CSVLogger` keeps its columns, `ModelCheckpoint`'s
-    `filepath` keeps formatting, and a reused logs dict never shows an earlier
-    epoch's numbers as this one's. Callbacks that write files or pictures override
-    `on_epoch_end` instead, and call `predictions_in`, `validate_once` and
-    `run_analysis` themselves.
+    A subclass that writes scalars into the epoch logs implements `log_epoch`
+    (see `EpochScalars`: once per epoch, the same keys every epoch, NaN when an epoch
+    has no predictions or its analysis failed). Callbacks that write files or
+    pictures override `on_epoch_end` instead, and call `predictions_in`,
+    `validate_once` and `run_analysis` themselves.
 
     # Attributes
         get_predict: what the callback asks `fit`/`fit_generator` to capture, a
@@ -54,13 +45,11 @@ class PredictionsCallback(Callback):
         self.failure_policy = FailurePolicy(type(self).__name__)
         self._warned_missing = False
         self._validated = False
-        self._logged = None
-        self._written = []
 
     def on_train_begin(self, logs=None):
+        super(PredictionsCallback, self).on_train_begin(logs)
         # A callback reused for another `fit` checks its settings against that run.
         self._validated = False
-        self._logged = None
 
     def predictions_in(self, logs):
         """`logs['val_gts_and_preds']`, or `None` (with one warning per callback)."""
@@ -85,41 +74,3 @@ class PredictionsCallback(Callback):
         """`function(*args)` under the failure policy: its result, or `None` when it
         failed outside strict mode (after one warning per callback)."""
         return self.failure_policy.call(doing, function, *args)
-
-    # -- scalars into the epoch logs -------------------------------------------------
-
-    def log_epoch(self, epoch, logs):
-        """The scalars this callback writes for `epoch`, computed from `logs` (with
-        `predictions_in`, `validate_once` and `run_analysis`): a dict of logs key to
-        number, or `None` when this epoch has none (no predictions, or the analysis
-        failed). Callbacks that write no scalars leave it as it is."""
-        return None
-
-    def on_predictions_published(self, epoch, logs):
-        self._log_once(epoch, logs)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._log_once(epoch, logs)
-
-    def _log_once(self, epoch, logs):
-        if logs is None:
-            return
-        # Once per epoch and predictions object: the published hook, then `on_epoch_end`.
-        key = (epoch, id(logs.get(LOGS_KEY)))
-        if self._logged == key:
-            return
-        self._logged = key
-        values = self.log_epoch(epoch, logs)
-        if values is None:
-            logs.update((k, np.float64(np.nan)) for k in self._written)
-            return
-        # Our own keys from the previous epoch are no clash.
-        clash = [k for k in values if k in logs and k not in self._written]
-        if clash:
-            raise ValueError('%s would overwrite %s, already in the epoch logs (Keras 2.3 '
-                             "logs `compile(metrics=['accuracy'])` as `val_accuracy`). Pass "
-                             "another `prefix` (now %r), e.g. 'val_sk_', or compile with "
-                             "'acc'." % (type(self).__name__, clash,
-                                         getattr(self, 'prefix', None)))
-        logs.update((k, np.float64(v)) for k, v in values.items())
-        self._written = list(values)

@@ -133,6 +133,38 @@ def set_test_function(model, function):
     compiled_model(model).test_function = function
 
 
+def int_shape(tensor):
+    """The shape Keras knows for `tensor` (`None` where unknown), which can know more
+    than TensorFlow's static shape (after `Reshape` with -1); keras/backend/
+    tensorflow_backend.py, `int_shape` (public)."""
+    from keras import backend as K
+    try:
+        return K.int_shape(tensor)
+    except (TypeError, ValueError):
+        return None
+
+
+def run_checked(function, inputs, mark, explain):
+    """`function(inputs)`; when one of our `tf.debugging.assert_equal` ops fails (its
+    message is `mark` then a tag), raises what `explain(tag, x)` returns instead of
+    TensorFlow's `InvalidArgumentError` (`x`: the first compared value, as text).
+
+    tensorflow/python/ops/check_ops.py, `_binary_assert`'s message layout:
+    `[<message>] [Condition x == y did not hold element-wise:] [x (...) = ] [<x>] ...`.
+    """
+    import re
+    import tensorflow as tf
+    try:
+        return function(inputs)
+    except tf.errors.InvalidArgumentError as e:
+        message = str(e)
+        found = re.search(re.escape(mark) + r'(\w+)', message)
+        if found is None:
+            raise
+        value = re.search(r'\[x \([^)]*\) = \] \[([^\]]*)\]', message)
+        raise explain(found.group(1), value.group(1) if value else '?')
+
+
 def is_tensor(value):
     """Whether a fed value is a symbolic tensor rather than data; keras/backend/
     tensorflow_backend.py's `is_tensor` (Keras >= 2.2; on 2.1, TensorFlow's own)."""

@@ -36,7 +36,7 @@ from .failures import Boundary
 from .requests import (CALL, FALLBACK_ATTRIBUTE, describe, merge, parse_request,
                        requested_by)
 from .results import LOGS_KEY
-from .streaming import StreamingRecorder, expected_output_names
+from .streaming import StreamingRecorder, check_class_axes, expected_output_names
 
 #: Decorates the four methods (see `core/scope.py`).
 entry_point = scope.entry_point
@@ -309,6 +309,9 @@ def fit_call(model, method, get_predict, callbacks, validates):
             return callbacks, None
         if not (validates() if callable(validates) else validates):
             raise needs_validation_data(method, requests)
+        if selection.reduce is not None:
+            # Before the first training batch, where the shapes tell.
+            check_class_axes(model, selection)
         return callbacks, FitCapture(model, selection, boundary)
     except (TypeError, ValueError):
         raise  # the documented configuration errors, as they are

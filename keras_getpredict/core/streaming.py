@@ -105,6 +105,46 @@ def parse_reduce(value):
                       given=value)
 
 
+def units_mismatch(c, units):
+    return ("`get_predict['reduce']['num_classes']` is %d but the output has %s unit(s) "
+            'on its last axis (allowed: %d, or 1 for a binary output with num_classes=2).'
+            % (c, units, c))
+
+
+def class_units(y_pred, num_classes):
+    """The length of `y_pred`'s class axis: TensorFlow's static shape, else Keras'
+    (`K.int_shape`), else `num_classes` (checked on the graph by `count_tensors`).
+
+    # Raises
+        ConfigurationError: In case a known length does not fit `num_classes`.
+    """
+    from . import keras_internals
+    units = y_pred.shape[-1].value if y_pred.shape.ndims else None
+    if units is None:
+        keras_shape = keras_internals.int_shape(y_pred)
+        units = keras_shape[-1] if keras_shape else None
+    if units is None:
+        return num_classes
+    units = int(units)  # Keras' shapes may hold numpy integers
+    if not (units == num_classes or (units == 1 and num_classes == 2)):
+        raise ConfigurationError(units_mismatch(num_classes, units))
+    return units
+
+
+def check_class_axes(model, selection):
+    """Raises `ConfigurationError` before anything runs when an output the reducing mode
+    counts has a known class axis that does not fit `num_classes`."""
+    targets = list(getattr(model, 'targets', None) or [])
+    names = list(getattr(model, 'output_names', None) or [])
+    for i, (name, output) in enumerate(zip(names, getattr(model, 'outputs', None) or [])):
+        counted = selection.outputs is None or name in selection.outputs
+        if counted and i < len(targets) and targets[i] is not None:
+            try:
+                class_units(output, selection.reduce.num_classes)
+            except ConfigurationError as e:
+                raise ConfigurationError('Output %r: %s' % (name, e))
+
+
 class OutputCounts(object):
     """The running counts of one output.
 
@@ -223,10 +263,7 @@ def fold(counts, spec, y_true, y_pred):
         y_pred = y_pred[:, None]
     units = y_pred.shape[-1]
     if not (units == c or (units == 1 and c == 2)):
-        raise ConfigurationError(
-            "`get_predict['reduce']['num_classes']` is %d but the output has %d unit(s) on "
-            'its last axis (allowed: %d, or 1 for a binary output with num_classes=2).'
-            % (c, units, c))
+        raise ConfigurationError(units_mismatch(c, units))
     labels = _labels(y_true, y_pred, c).ravel()
     if not labels.size:
         return

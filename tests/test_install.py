@@ -1,4 +1,5 @@
 """install()/uninstall() restore the exact objects; the guard; bad input; flag off is stock."""
+import functools
 import inspect
 import pydoc
 import re
@@ -213,3 +214,52 @@ def test_install_leaves_the_keras_session_and_the_models_variables_alone():
     assert K.get_session() is session
     model.fit(x, y, epochs=1, verbose=0)
     model.evaluate(x, y, verbose=0, get_predict=True)
+
+
+def _wrap(method, with_wraps):
+    def wrapper(*args, **kwargs):
+        wrapper.calls += 1
+        return method(*args, **kwargs)
+    wrapper.calls = 0
+    return functools.wraps(method)(wrapper) if with_wraps else wrapper
+
+
+@pytest.mark.monkeypatch_only
+@pytest.mark.parametrize('with_wraps', [True, False], ids=['functools.wraps', 'bare'])
+def test_a_users_wrapper_before_install_is_named_not_blamed_on_keras(monkeypatch, with_wraps):
+    from keras.engine import training
+    keras_getpredict.uninstall()
+    originals = snapshot()
+    monkeypatch.setattr(training.Model, 'fit_generator',
+                        _wrap(vars(training.Model)['fit_generator'], with_wraps))
+    with pytest.raises(RuntimeError) as raised:
+        keras_getpredict.install()
+    message = str(raised.value)
+    assert '`Model.fit_generator` wrapped by code that is not Keras\' own' in message
+    assert "`wrapper` (%s, line" % __file__ in message
+    assert 'call keras_getpredict.install() before that wrapper' in message
+    assert 'Keras/TensorFlow/Horovod is not one' not in message
+    assert not keras_getpredict.is_installed()
+    monkeypatch.undo()
+    assert all(a is b for a, b in zip(originals, snapshot()))
+
+
+@pytest.mark.monkeypatch_only
+def test_a_users_wrapper_after_install_keeps_working_and_uninstall_says_so(monkeypatch):
+    from keras.engine import training
+    keras_getpredict.uninstall()
+    originals = snapshot()
+    keras_getpredict.install()
+    wrapper = _wrap(vars(training.Model)['fit_generator'], with_wraps=True)
+    training.Model.fit_generator = wrapper
+    x, y = make_data(8)
+    seen = []
+    linear_model().fit_generator(
+        batches(x, y, 4), 2, epochs=1, verbose=0, validation_data=batches(x, y, 4),
+        validation_steps=2, get_predict=True,
+        callbacks=[keras.callbacks.LambdaCallback(
+            on_epoch_end=lambda epoch, logs: seen.append(logs.get('val_gts_and_preds')))])
+    assert wrapper.calls == 1 and len(seen[0]['y_pred']) == 2
+    with pytest.warns(UserWarning, match='`Model.fit_generator` was wrapped again after'):
+        keras_getpredict.uninstall()
+    assert all(a is b for a, b in zip(originals, snapshot()))

@@ -450,6 +450,40 @@ def wrap_metric_average(callback, make):
     return lambda: delattr(callback, _HOROVOD_AVERAGE)
 
 
+# --------------------------------------------------------------- foreign wrappers
+
+def _keras_directory():
+    import os
+    import keras
+    return os.path.dirname(os.path.abspath(keras.__file__))
+
+
+def foreign_code(function):
+    """`(function name, file, line)` of `function`'s own code when that code is not
+    Keras' (someone else's wrapper, even one made with `functools.wraps`, which copies
+    the name and module but not the code), else `None`."""
+    import os
+    code = getattr(function, '__code__', None)
+    if code is None:
+        return None
+    filename = os.path.abspath(code.co_filename)
+    if filename.startswith(_keras_directory() + os.sep):
+        return None
+    return code.co_name, code.co_filename, code.co_firstlineno
+
+
+def foreign_wrappers(patched):
+    """The methods among `patched` (`(owner, name)` pairs of what `install()` replaces)
+    whose current object is not Keras' own but a wrapper someone put there, as
+    `(owner, name, (function name, file, line))`."""
+    found = []
+    for owner, name in patched:
+        code = foreign_code(vars(owner).get(name))
+        if code is not None:
+            found.append((owner, name, code))
+    return found
+
+
 # --------------------------------------------------------------------- check
 
 def _missing_message(missing):

@@ -3,12 +3,14 @@ from __future__ import absolute_import
 
 import contextlib
 import threading
+import warnings
 
 from .native import is_native
 
 
 _lock = threading.RLock()
 _originals = {}  # (owner, name) -> the exact object found in owner.__dict__
+_replacements = {}  # (owner, name) -> what install() put there
 
 
 def _check_versions():
@@ -37,6 +39,25 @@ def _check_no_foreign_get_predict():
                 'not the keras-getpredict fork: a hand-edited Keras? Reinstall stock '
                 'Keras to use keras_getpredict.install(), or install the fork '
                 'built from `patches/`.' % (name, inspect.getsourcefile(method)))
+
+
+def _check_no_foreign_wrapper(patches):
+    """A training method someone wrapped before `install()` (a user's own patch, another
+    library's) is no Keras we lack internals of: say what was found and what to do."""
+    from ..core import keras_internals
+    found = keras_internals.foreign_wrappers(
+        [(owner, name) for owner, name, _ in patches
+         if name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')])
+    if found:
+        raise RuntimeError(
+            'keras_getpredict.install() found %s wrapped by code that is not Keras\' own: '
+            '%s. keras-getpredict replaces these methods with its own, so it must come '
+            'first: call keras_getpredict.install() before that wrapper is applied (the '
+            'wrapper then wraps keras-getpredict\'s method and keeps working), or remove '
+            'the wrapper.' % (
+                ', '.join('`%s.%s`' % (owner.__name__, name) for owner, name, _ in found),
+                '; '.join('`%s.%s` by `%s` (%s, line %d)' % ((owner.__name__, name) + code)
+                          for owner, name, code in found)))
 
 
 def _patch_list():
@@ -93,11 +114,14 @@ def install():
             return
         _check_versions()
         from ..core import keras_internals
+        if not is_native():
+            # Before the internals check, which would blame the Keras version for them.
+            _check_no_foreign_get_predict()
+            _check_no_foreign_wrapper(_patch_list())
         keras_internals.check()
         if is_native():
             # Wrapping the fork's own get_predict in ours would run both.
             return
-        _check_no_foreign_get_predict()
         patches = _patch_list()
         try:
             for owner, name, factory in patches:
@@ -105,6 +129,7 @@ def install():
                 replacement = factory(original)
                 replacement._keras_getpredict_original = original
                 _originals[(owner, name)] = original
+                _replacements[(owner, name)] = replacement
                 setattr(owner, name, replacement)
         except Exception:
             uninstall()
@@ -114,10 +139,19 @@ def install():
 def uninstall():
     """Restores the exact original objects. Safe to call when nothing is installed.
 
-    On the Keras fork there is nothing to restore: `get_predict` stays.
+    On the Keras fork there is nothing to restore: `get_predict` stays. A method that
+    something wrapped again after `install()` is restored all the same (Keras is then
+    stock), with a warning naming the wrapper that goes with it.
     """
     with _lock:
         for (owner, name), original in list(_originals.items()):
+            current = vars(owner).get(name)
+            if current is not _replacements.pop((owner, name), None):
+                warnings.warn(
+                    '`%s.%s` was wrapped again after keras_getpredict.install() (now %r); '
+                    'uninstall() restores Keras\' own method, so that wrapper is removed '
+                    'too. Wrap again after uninstall() to keep it.'
+                    % (owner.__name__, name, current))
             setattr(owner, name, original)
             del _originals[(owner, name)]
 

@@ -26,7 +26,7 @@ with warnings.catch_warnings():
 
 import keras_getpredict  # noqa: E402
 from keras_getpredict import LOGS_KEY, concat_batches  # noqa: E402
-from keras_getpredict.callbacks import EpochMetrics  # noqa: E402
+from keras_getpredict.callbacks import EpochMetrics, StreamingMetrics  # noqa: E402
 
 #: EpochMetrics keys compared with a single-process run.
 METRIC_KEYS = ('val_accuracy', 'val_f1_macro', 'val_precision_weighted', 'val_roc_auc_macro')
@@ -76,12 +76,14 @@ class Keep(keras.callbacks.Callback):
         self.epochs = []
         self.val_losses = []
         self.metrics = []
+        self.count_accuracy = []
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         self.epochs.append(logs.get(LOGS_KEY))
         self.val_losses.append(logs.get('val_loss'))
         self.metrics.append([logs.get(key, np.nan) for key in METRIC_KEYS])
+        self.count_accuracy.append(logs.get('val_count_accuracy', np.nan))
 
 
 def flat_arrays(prefix, gts_and_preds):
@@ -157,9 +159,12 @@ def run_case(case, out, samples):
         build_model().fit_generator(
             train, len(train), epochs=2, verbose=0, validation_data=val,
             validation_steps=len(val),
+            # StreamingMetrics' keys, from the summed counts, averaged by Horovod too.
             callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0),
-                       hvd.callbacks.MetricAverageCallback(), keep],
+                       hvd.callbacks.MetricAverageCallback(),
+                       StreamingMetrics(num_classes=3, per_class=False), keep],
             get_predict={'reduce': {'num_classes': 3, 'bins': 10}})
+        arrays['fit_generator_count_accuracy'] = np.array(keep.count_accuracy)
         for epoch, counts in enumerate(keep.epochs):
             for field in ('confusion', 'positives', 'negatives'):
                 arrays['fit_generator_%d_%s' % (epoch, field)] = getattr(
@@ -172,6 +177,22 @@ def run_case(case, out, samples):
         _, summed = model.evaluate_generator(val, len(val), get_predict={
             'reduce': {'num_classes': 3, 'on_graph': True}, 'gather': 'all'})
         arrays['evaluate_all_confusion'] = summed['scores'].confusion
+    elif case in ('counts_bins', 'counts_classes', 'counts_some_ranks'):
+        # Reducing mode asked differently on rank 1: other `bins` (the sums could not
+        # match), another `num_classes` (refused on that rank, whose output has 3 units),
+        # or nothing at all.
+        val = Batches(shard(x_val, 'contiguous'), shard(y_val, 'contiguous'))
+        spec = {'num_classes': 3, 'bins': 10}
+        if hvd.rank() == 1:
+            spec = {'counts_bins': dict(spec, bins=20), 'counts_classes': dict(spec, num_classes=4),
+                    'counts_some_ranks': None}[case]
+        arrays['error'] = np.array(_error_of(lambda: build_model().fit_generator(
+            train, len(train), epochs=2, verbose=0, validation_data=val,
+            validation_steps=len(val), callbacks=[hvd.callbacks.MetricAverageCallback()],
+            get_predict={'reduce': spec} if spec else False)))
+        if case == 'counts_bins':
+            # Both raised at the same epoch end: still in step for one more collective.
+            arrays['after'] = np.array(hvd.allreduce(np.array([1.0]), average=False))
     elif case == 'steps':
         # Rank 0 validates one batch more than the others.
         val = Batches(x_val, y_val, steps=3 if hvd.rank() == 0 else 2)

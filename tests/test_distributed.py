@@ -119,7 +119,7 @@ def test_merge_strided_refuses_sizes_a_strided_split_cannot_give():
 
 
 class ThreadRanks(object):
-    """In-process stand-in for Horovod's allgather: one thread per rank."""
+    """In-process stand-in for the Horovod collectives: one thread per rank."""
 
     def __init__(self, size):
         self.size = size
@@ -130,24 +130,28 @@ class ThreadRanks(object):
     def for_rank(self, rank):
         ranks = self
 
-        class Allgather(object):
-            def _allgather(self, value):
+        class Collectives(object):
+            def _exchange(self, value, combine):
                 ranks.calls[rank] += 1
                 ranks.slots[rank] = np.asarray(value)
                 ranks.barrier.wait()
-                out = np.concatenate(ranks.slots, axis=0)
+                out = combine(ranks.slots)
                 ranks.barrier.wait()
                 return out
 
-            def counts(self, row, label='counts'):
-                return self._allgather(np.asarray(row, np.int64).reshape(1, -1))
+            def rows(self, row, label):
+                return self._exchange(np.asarray(row, np.int64).reshape(1, -1),
+                                      lambda slots: np.concatenate(slots, axis=0))
 
-            def payloads(self, payload, label='payloads'):
-                return self._allgather(payload)
+            def payloads(self, payload, label):
+                return self._exchange(payload, lambda slots: np.concatenate(slots, axis=0))
 
-        allgather = Allgather()
-        allgather.rank = rank
-        return allgather
+            def sum(self, vector, label):
+                return self._exchange(vector, lambda slots: np.sum(slots, axis=0))
+
+        collectives = Collectives()
+        collectives.rank = rank
+        return collectives
 
     def run(self, per_rank, function=None, **kwargs):
         results, errors = [None] * self.size, [None] * self.size
@@ -155,7 +159,7 @@ class ThreadRanks(object):
 
         def work(rank):
             try:
-                results[rank] = function(per_rank[rank], allgather=self.for_rank(rank),
+                results[rank] = function(per_rank[rank], collectives=self.for_rank(rank),
                                          **kwargs)
             except Exception as e:  # noqa: B902 - reported per rank below
                 errors[rank] = e
@@ -313,35 +317,36 @@ def test_ranks_choosing_different_gather_settings_raise_on_every_rank():
     ranks = ThreadRanks(2)
     per_rank = [shard_of(range(4), 2), shard_of(range(4, 8), 2)]
 
-    def gather(gts_and_preds, allgather):
-        to = 'all' if allgather.rank == 0 else 'root'
-        return distributed.gather(gts_and_preds, to=to, allgather=allgather)
+    def gather(gts_and_preds, collectives):
+        to = 'all' if collectives.rank == 0 else 'root'
+        return distributed.gather(gts_and_preds, to=to, collectives=collectives)
 
     results, errors = ranks.run(per_rank, function=gather)
     for error in errors:
         assert isinstance(error, ValueError)
-        assert "different `get_predict` settings ('gather'/'shards' per rank, rank 0 " \
-               "first: ['all/contiguous', 'root/contiguous'])" in str(error)
-    assert ranks.calls == [1, 1]
+        assert 'gather: rank 0 "all", rank 1 "root"' in str(error)
+    # The handshake, then the descriptions that differ: no payload exchange.
+    assert ranks.calls == [2, 2]
 
 
 def test_logs_keys_only_some_ranks_have_raise_on_every_rank():
     from keras_getpredict.core.horovod_gather import check_same_keys
     ranks = ThreadRanks(3)
     keys = [['val_loss', 'val_f1_macro', 'val_accuracy'], ['val_loss'], ['val_loss']]
-    results, errors = ranks.run(keys, function=lambda k, allgather: check_same_keys(k, allgather))
+    results, errors = ranks.run(keys, function=lambda k, collectives: check_same_keys(
+        k, collectives))
     for error in errors:
         assert isinstance(error, ValueError)
         assert "'val_accuracy' on ranks [0], 'val_f1_macro' on ranks [0]" in str(error)
     # Equal keys cost one exchange.
     ranks = ThreadRanks(2)
     results, errors = ranks.run([['a', 'b'], ['b', 'a']],
-                                function=lambda k, allgather: check_same_keys(k, allgather))
+                                function=lambda k, collectives: check_same_keys(k, collectives))
     assert errors == [None, None] and ranks.calls == [1, 1]
 
 
 def test_a_collective_no_other_rank_joins_raises_after_the_timeout(monkeypatch):
-    from keras_getpredict.core import horovod_gather
+    from keras_getpredict.core import horovod_collectives as horovod_gather
     never = threading.Event()
 
     class StuckSession(object):
@@ -351,8 +356,61 @@ def test_a_collective_no_other_rank_joins_raises_after_the_timeout(monkeypatch):
     monkeypatch.setenv(horovod_gather.TIMEOUT_ENV, '0.2')
     with pytest.raises(RuntimeError, match=r"rank 1 waited 0.2 s .* 'counts' exchange.*"
                                            r"KERAS_GETPREDICT_GATHER_TIMEOUT"):
-        horovod_gather._bounded_run(StuckSession(), None, {}, 1, 'counts')
+        horovod_gather.bounded_run(StuckSession(), None, {}, 1, 'counts')
     never.set()
     monkeypatch.setenv(horovod_gather.TIMEOUT_ENV, 'soon')
     with pytest.raises(ValueError, match='KERAS_GETPREDICT_GATHER_TIMEOUT should be a number'):
         horovod_gather.gather_timeout()
+
+
+def _counts(num_classes=3, outputs=('seg',), batches=2):
+    from keras_getpredict.core.streaming import ReduceSpec, StreamingCounts
+    counts = StreamingCounts(ReduceSpec(num_classes, bins=4), list(outputs))
+    for name in outputs:
+        counts[name].confusion[0, 0] = batches
+    counts.batches = batches
+    return counts
+
+
+def test_summed_counts_from_ranks_that_count_alike_and_uneven_steps():
+    from keras_getpredict.core.horovod_sum import sum_counts
+    ranks = ThreadRanks(3)
+    results, errors = ranks.run([_counts(batches=3), _counts(batches=2), _counts(batches=0)],
+                                function=sum_counts, to='all')
+    assert errors == [None] * 3
+    for total in results:
+        assert total.batches == 5 and total['seg'].confusion[0, 0] == 5
+    assert ranks.calls == [2, 2, 2]  # the handshake, the sum
+
+
+@pytest.mark.parametrize('changed, named', [
+    ({'num_classes': 4}, 'num_classes: rank 0 3, rank 1 4'),
+    ({'outputs': ('seg', 'edges')}, 'outputs: rank 0 ["seg"], rank 1 ["seg", "edges"]'),
+])
+def test_ranks_that_count_differently_raise_on_every_rank_before_the_sum(changed, named):
+    from keras_getpredict.core.horovod_sum import sum_counts
+    ranks = ThreadRanks(2)
+    results, errors = ranks.run([_counts(), _counts(**changed)], function=sum_counts, to='all')
+    for error in errors:
+        assert isinstance(error, ValueError)
+        assert 'The Horovod ranks capture differently' in str(error) and named in str(error)
+    assert ranks.calls == [2, 2]  # the handshake, the descriptions: never the sum
+
+
+@pytest.mark.parametrize('mode', ['gather', 'sum'])
+def test_a_rank_whose_capture_failed_takes_part_and_no_rank_publishes(mode):
+    from keras_getpredict.core.horovod_sum import sum_counts
+    ranks = ThreadRanks(2)
+    if mode == 'gather':
+        per_rank = [shard_of(range(4), 2), None]
+        function = distributed.gather
+    else:
+        per_rank = [_counts(), None]
+        function = sum_counts
+
+    def run(recorded, collectives):
+        return function(recorded, collectives=collectives, failed=recorded is None)
+
+    results, errors = ranks.run(per_rank, function=run)
+    assert errors == [None, None] and results == [None, None]
+    assert ranks.calls == [1, 1]  # the handshake only

@@ -171,12 +171,41 @@ def test_reducing_mode_sums_counts_over_ranks_that_validate_different_steps(tmpd
     # Not gathered unless asked: each rank's own shard.
     assert per_rank[0]['evaluate_own_confusion'].sum() == 7
     assert per_rank[1]['evaluate_own_confusion'].sum() == 6
+    # StreamingMetrics next to MetricAverageCallback: the whole set's accuracy everywhere.
+    accuracy = np.trace(expected) / 13.
+    for arrays in per_rank:
+        np.testing.assert_allclose(arrays['fit_generator_count_accuracy'], [accuracy] * 2,
+                                   rtol=1e-6)
+
+
+def test_reducing_mode_with_other_bins_on_one_rank_raises_on_every_rank(tmpdir):
+    per_rank = horovodrun(2, 'counts_bins', 12, tmpdir, timeout=120)
+    for arrays in per_rank:
+        error = str(arrays['error'])
+        assert error.startswith('ConfigurationError: The Horovod ranks capture differently')
+        assert 'bins: rank 0 10, rank 1 20' in error
+        assert float(arrays['after'][0]) == 2.0
+
+
+def test_reducing_mode_with_another_num_classes_on_one_rank_ends_with_errors(tmpdir):
+    per_rank = horovodrun(2, 'counts_classes', 12, tmpdir, timeout=120,
+                          env={'KERAS_GETPREDICT_GATHER_TIMEOUT': '10'})
+    # Refused on rank 1 before training; rank 0 does not wait for it for good.
+    assert "['num_classes']` is 4 but the output has 3 unit" in str(per_rank[1]['error'])
+    assert str(per_rank[0]['error'])
+
+
+def test_reducing_mode_on_some_ranks_only_raises_within_the_timeout(tmpdir):
+    per_rank = horovodrun(2, 'counts_some_ranks', 12, tmpdir, timeout=120,
+                          env={'KERAS_GETPREDICT_GATHER_TIMEOUT': '10'})
+    assert str(per_rank[0]['error']).startswith('RanksDidNotJoin: Horovod rank 0 waited 10 s')
+    assert 'Horovod has been shut down' in str(per_rank[1]['error'])
 
 
 def test_get_predict_on_some_ranks_only_raises_on_every_rank_within_the_timeout(tmpdir):
     per_rank = horovodrun(2, 'some_ranks', 12, tmpdir, timeout=120,
                           env={'KERAS_GETPREDICT_GATHER_TIMEOUT': '10'})
-    assert str(per_rank[0]['error']).startswith('RuntimeError: Horovod rank 0 waited 10 s')
+    assert str(per_rank[0]['error']).startswith('RanksDidNotJoin: Horovod rank 0 waited 10 s')
     # The other rank's own collective failed once rank 0 shut Horovod down.
     assert 'Horovod has been shut down' in str(per_rank[1]['error'])
 
@@ -185,6 +214,7 @@ def test_epoch_metrics_on_the_root_only_next_to_metric_average_raises_on_every_r
     per_rank = horovodrun(2, 'root_metrics', 12, tmpdir, timeout=120)
     for arrays in per_rank:
         error = str(arrays['error'])
-        assert error.startswith("ValueError: The Horovod ranks' epoch logs hold different keys")
+        assert error.startswith(
+            "ConfigurationError: The Horovod ranks' epoch logs hold different keys")
         assert "'val_f1_macro' on ranks [0]" in error
         assert float(arrays['after'][0]) == 2.0

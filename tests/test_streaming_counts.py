@@ -194,14 +194,18 @@ def test_reduce_argument_parses():
 
 
 class FakeAllreduce(object):
-    """Horovod's allreduce-sum over ranks simulated in one process: every rank's
-    vector is known up front (the collective is the same on every rank)."""
+    """The Horovod collectives of `sum_counts` simulated in one process: every rank's
+    vector is known up front, and every rank's handshake row is taken to be this one's
+    (the ranks count alike; test_distributed.py runs the handshake between threads)."""
 
     def __init__(self, vectors, rank):
         self.vectors, self.rank = vectors, rank
         self.calls = 0
 
-    def __call__(self, vector):
+    def rows(self, row, label):
+        return np.tile(np.asarray(row, np.int64), (len(self.vectors), 1))
+
+    def sum(self, vector, label):
         self.calls += 1
         assert all(v.shape == vector.shape for v in self.vectors)
         return np.sum(self.vectors, axis=0)

@@ -5,51 +5,16 @@ the ranks need one allreduce-sum of one int64 vector per epoch instead of an all
 of predictions: `[batches] + each counted output's OutputCounts.flat()`, in output
 order. Its length depends only on the spec and the outputs, never on the data, so a
 rank that validated nothing still takes part with zeros, and the collective is the
-same on every rank whatever they recorded.
+same on every rank whatever they recorded. The handshake before it
+(`horovod_collectives.handshake`, bounded, as gathering's) checks that every rank
+counts the same way, so a mismatch is an error on every rank rather than a hang.
 """
 from __future__ import absolute_import
 
-import weakref
-
 import numpy as np
 
-from . import keras_internals
+from .horovod_collectives import handshake
 from .streaming import OutputCounts, StreamingCounts
-
-
-class HorovodAllreduce(object):
-    """One allreduce-sum op per graph (and vector length), fed through a placeholder.
-
-    Built once like `HorovodAllgather`'s ops, so the graph does not grow per epoch.
-    """
-
-    _ops = weakref.WeakKeyDictionary()  # graph -> {size: (placeholder, op)}
-
-    def __init__(self, hvd):
-        self.hvd = hvd
-
-    def __call__(self, vector):
-        """The element-wise sum of every rank's int64 `vector`."""
-        import tensorflow as tf
-        from keras import backend as K
-        vector = np.asarray(vector, np.int64)
-        session = K.get_session()
-        ops = self._ops.setdefault(session.graph, {})
-        size = vector.size
-        if size not in ops:
-            with session.graph.as_default():
-                placeholder = tf.compat.v1.placeholder(
-                    tf.int64, (size,), name='keras_getpredict_counts_%d' % size)
-                # Public Horovod API; `op=Sum` keeps int64 counts exact (no averaging).
-                ops[size] = (placeholder, self.hvd.allreduce(
-                    placeholder, op=self.hvd.Sum,
-                    name='keras_getpredict_allreduce_counts_%d' % size))
-        placeholder, op = ops[size]
-        return session.run(op, {placeholder: vector})
-
-    @property
-    def rank(self):
-        return self.hvd.rank()
 
 
 def pack(counts):
@@ -69,25 +34,51 @@ def unpack(vector, like):
     return StreamingCounts(spec, like.output_names, parts, int(vector[0]))
 
 
-def sum_counts(counts, to='all', allreduce=None):
+def _counts_description(counts, to):
+    spec = counts.spec
+    # What the summed vector's layout depends on, and what makes counts comparable
+    # (`on_graph` gives the same counts either way).
+    return {'mode': 'reduce', 'gather': to, 'num_classes': spec.num_classes,
+            'bins': spec.bins, 'threshold': spec.threshold,
+            'outputs': list(counts.output_names)}
+
+
+def sum_counts(counts, to='all', collectives=None, failed=False):
     """Every rank's counts summed; call it on every rank, the same number of times.
 
     # Arguments
-        counts: this rank's `StreamingCounts`.
+        counts: this rank's `StreamingCounts` (ignored when `failed`).
         to: `'all'` (every rank gets the sum) or `'root'` (only rank 0 does).
-        allreduce: the collective (vector -> summed vector); a
-            `HorovodAllreduce` by default.
+        collectives: a `HorovodCollectives` (or a stand-in with `rows`, `payloads`,
+            `sum` and `rank`); the running job's by default.
+        failed: whether this rank's capture failed this epoch (it still takes part).
 
     # Returns
         The summed `StreamingCounts`; `None` on ranks other than 0 when
-        `to='root'`, and when no rank recorded a batch.
+        `to='root'`, when no rank recorded a batch, and on every rank when some
+        rank's capture failed.
+
+    # Raises
+        ConfigurationError: In case the ranks count differently (another
+            `num_classes`, `bins`, `threshold`, output list or `gather`), on every
+            rank, before the sum could hang on vectors of different sizes.
+        RanksDidNotJoin: In case some rank does not join within the timeout.
     """
-    if allreduce is None:
-        hvd = keras_internals.horovod_if_active()
-        if hvd is None:
+    if collectives is None:
+        from .horovod_collectives import active_collectives
+        collectives = active_collectives()
+        if collectives is None:
             raise RuntimeError('Horovod is not initialised with more than one rank.')
-        allreduce = HorovodAllreduce(hvd)
-    total = unpack(np.asarray(allreduce(pack(counts)), np.int64), counts)
-    if to == 'root' and allreduce.rank != 0:
+    if failed:
+        # Takes part, so no rank waits; nothing is summed.
+        handshake(collectives, {}, 0, True, 0, 'sum')
+        return None
+    vector = pack(counts)
+    rows = handshake(collectives, _counts_description(counts, to), counts.batches, False,
+                     vector.size, 'sum')
+    if rows[:, 3].any():
+        return None
+    total = unpack(np.asarray(collectives.sum(vector, 'sum_counts'), np.int64), counts)
+    if to == 'root' and collectives.rank != 0:
         return None
     return total if total.batches else None

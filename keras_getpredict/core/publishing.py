@@ -130,6 +130,23 @@ def needs_validation_data(method, requests=()):
            ' `%s` was called from %s, line %d.' % ((method,) + where) if where else ''))
 
 
+def collect(recorder, gather, boundary, doing):
+    """What `recorder` holds, combined across Horovod ranks by `gather` when given, under
+    the call's failure `boundary`: `None` when nothing was recorded or our code failed.
+
+    A rank whose capture failed still takes part in `gather`'s collectives (saying it
+    failed), so no rank waits for it, and then no rank publishes that epoch.
+    """
+    if gather is None:
+        if boundary.failed:
+            return None
+        result = boundary.run(doing, lambda: recorder.take() if len(recorder) else None)
+    else:
+        recorded = None if boundary.failed else boundary.run(doing, recorder.take)
+        result = boundary.run(doing, gather, recorded, boundary.failed)
+    return None if boundary.failed else result
+
+
 class Publisher(Callback):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
 
@@ -160,12 +177,8 @@ class Publisher(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.disarm()
-        result = None
-        if not self.boundary.failed:
-            result = self.boundary.run('publishing the predictions of epoch %d' % (epoch + 1),
-                                       self._collect)
-        if self.boundary.failed:
-            result = None
+        result = collect(self.recorder, self.gather, self.boundary,
+                         'publishing the predictions of epoch %d' % (epoch + 1))
         if logs is None:
             return
         if result is None:
@@ -174,11 +187,6 @@ class Publisher(Callback):
         logs[LOGS_KEY] = result
         for callback in self.hooked:
             getattr(callback, PUBLISHED_HOOK)(epoch, logs)
-
-    def _collect(self):
-        if self.gather is not None:
-            return self.gather(self.recorder.take())
-        return self.recorder.take() if len(self.recorder) else None
 
     def on_train_end(self, logs=None):
         self.disarm()
@@ -372,11 +380,8 @@ class EvaluateCapture(object):
     def result(self, metrics):
         """`(metrics, gts_and_preds)`: what the evaluation recorded, gathered if asked;
         `None` for the predictions when our own code failed during the call."""
-        taken = None
-        if not self.boundary.failed:
-            taken = self.boundary.run('collecting the predictions', self._collect)
-        return metrics, (None if self.boundary.failed else taken)
-
-    def _collect(self):
-        taken = self.recorder.take()
-        return taken if self.gather is None else self.gather(taken)
+        if self.gather is None and not self.boundary.failed:
+            # Evaluation returns an empty result rather than None when nothing ran.
+            return metrics, self.boundary.run('collecting the predictions', self.recorder.take)
+        return metrics, collect(self.recorder, self.gather, self.boundary,
+                                'collecting the predictions')

@@ -237,24 +237,32 @@ def fake_horovod(monkeypatch):
     return state
 
 
+def combiner(value, default):
+    """The Horovod combiner of a call with `get_predict=value` and that default."""
+    from keras_getpredict.core.modes import combiner_for, mode_for
+    selection = parse_get_predict(value)
+    return combiner_for(mode_for(selection), selection, default)
+
+
 def test_nothing_is_gathered_without_horovod(monkeypatch):
     monkeypatch.delitem(sys.modules, keras_internals.HOROVOD_MODULE, raising=False)
     assert keras_internals.horovod_if_active() is None
-    assert distributed.gatherer(parse_get_predict(True), default='all') is None
-    assert distributed.gatherer(parse_get_predict({'gather': 'root'}), 'all') is None
+    assert combiner(True, default='all') is None
+    assert combiner({'gather': 'root'}, 'all') is None
 
 
-def test_gatherer_follows_horovod_state_and_the_choice(fake_horovod):
-    assert distributed.gatherer(parse_get_predict(True), default='all') is not None
+def test_the_combiner_follows_horovod_state_and_the_choice(fake_horovod):
+    assert combiner(True, default='all') is not None
+    assert combiner({'reduce': {'num_classes': 2}}, default='all') is not None
     # evaluate* default: off unless asked.
-    assert distributed.gatherer(parse_get_predict(True), default=False) is None
-    assert distributed.gatherer(parse_get_predict({'gather': 'all'}), False) is not None
-    assert distributed.gatherer(parse_get_predict({'gather': False}), 'all') is None
+    assert combiner(True, default=False) is None
+    assert combiner({'gather': 'all'}, False) is not None
+    assert combiner({'gather': False}, 'all') is None
     fake_horovod['size'] = 1
-    assert distributed.gatherer(parse_get_predict(True), default='all') is None
+    assert combiner(True, default='all') is None
     fake_horovod['size'] = 2
     fake_horovod['initialized'] = False
-    assert distributed.gatherer(parse_get_predict(True), default='all') is None
+    assert combiner(True, default='all') is None
 
 
 def test_importing_keras_getpredict_does_not_import_horovod():

@@ -159,11 +159,11 @@ def test_an_evaluation_returns_its_stock_result_and_none(installed, lenient, mon
 
 
 def test_a_failing_gather_falls_back_too(installed, lenient, monkeypatch):
-    def failing_gatherer(selection, default):
-        def gather(recorded):
+    def failing_combiner(mode, selection, default):
+        def combine(recorded, failed=False):
             raise RuntimeError('injected failure')
-        return gather
-    monkeypatch.setattr(core('horovod_gather'), 'gatherer', failing_gatherer)
+        return combine
+    monkeypatch.setattr(core('publishing'), 'combiner_for', failing_combiner)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter('always')
         _, epochs = _fit('fit_generator', True, epochs=2)

@@ -17,8 +17,8 @@ import scipy.sparse
 from . import keras_internals
 from .attached import attached_or_new
 from .failures import Boundary, ConfigurationError
+from .resolve import resolve
 from .results import GtsAndPreds
-from .selection import check_names, layer_key, layer_outputs
 
 
 class _Item(object):
@@ -42,32 +42,24 @@ class CapturePlan(object):
 
     def __init__(self, model, stock_function, selection):
         try:
-            check_names(model, selection)
+            resolved = resolve(model, selection)
         except ValueError as e:
             # Names only a built model has (a `Sequential` built by its first batch).
             raise ConfigurationError(str(e))
-        names = list(model.output_names)
-        wanted = names if selection.outputs is None else selection.outputs
-        indices = [i for i, name in enumerate(names) if name in wanted]
-        self.output_names = [names[i] for i in indices]
-        self.output_tensors = [model.outputs[i] for i in indices]
         inputs = stock_function.inputs
-        targets = getattr(model, 'targets', [None] * len(names))
-        self.targets = []
-        for i in indices:
-            target = targets[i] if i < len(targets) else None
-            self.targets.append(None if target is None else
-                                _Item(_feed_position(inputs, target), target))
-        self.input_names = list(selection.inputs)
-        self.inputs = []
-        for name in self.input_names:
-            tensor = model.inputs[list(model.input_names).index(name)]
-            self.inputs.append(_Item(_feed_position(inputs, tensor), tensor))
+
+        def item(tensor):
+            return None if tensor is None else _Item(_feed_position(inputs, tensor), tensor)
+
+        self.output_names = resolved.output_names
+        self.output_tensors = resolved.outputs
+        self.targets = [item(target) for target in resolved.targets]
+        self.input_names = resolved.input_names
+        self.inputs = [item(tensor) for tensor in resolved.inputs]
         # Layer outputs (`get_predict['layers']`): fetched, or copied from the feed for
         # an input layer (a fed placeholder cannot be fetched).
-        self.layer_keys = [layer_key(name, index) for name, index in selection.layers]
-        self.layers = [_Item(_feed_position(inputs, tensor), tensor)
-                       for tensor in layer_outputs(model, selection.layers)]
+        self.layer_keys = resolved.layer_keys
+        self.layers = [item(tensor) for tensor in resolved.layers]
         self._stock = stock_function
         self._functions = {}
 
@@ -145,15 +137,14 @@ class CapturePlan(object):
         return stock_outputs
 
 
-def plan_for(model, stock_function, selection):
-    """The cached `CapturePlan`; a recompiled model has a new stock function, so a new plan."""
+def plan_for(model, stock_function, selection, make_plan):
+    """The plan of `selection` on `stock_function`, made by `make_plan(model,
+    stock_function, selection)` (the call's mode) the first time and cached on the
+    function; a recompiled model has a new stock function, so a new plan."""
     plans = attached_or_new(stock_function, 'plans', dict)
     plan = plans.get(selection.key)
     if plan is None:
-        plan_class = CapturePlan
-        if selection.reduce is not None and selection.reduce.on_graph:
-            from .graph_reduce import GraphCountingPlan as plan_class
-        plan = plans[selection.key] = plan_class(model, stock_function, selection)
+        plan = plans[selection.key] = make_plan(model, stock_function, selection)
     return plan
 
 
@@ -232,22 +223,26 @@ class CapturingFunction(object):
             each batch.
         boundary: the call's `failures.Boundary`: once our code has failed, batches
             run through the stock function alone.
+        make_plan: the plan of the call's mode (`modes.FullCapture.plan`, ...);
+            `CapturePlan` by default.
     """
 
-    def __init__(self, model, stock_function, selection, recorder, boundary=None):
+    def __init__(self, model, stock_function, selection, recorder, boundary=None,
+                 make_plan=CapturePlan):
         self.model = model
         self.stock_function = stock_function
         self.selection = selection
         self.recorder = recorder
         self.boundary = boundary if boundary is not None else Boundary('evaluate')
+        self.make_plan = make_plan
 
     def __call__(self, inputs):
         if self.boundary.failed:
             return self.stock_function(inputs)
         recording = _RecordingGuard(self.recorder)
         try:
-            outputs = plan_for(self.model, self.stock_function, self.selection).run_into(
-                recording, inputs)
+            outputs = plan_for(self.model, self.stock_function, self.selection,
+                               self.make_plan).run_into(recording, inputs)
         except ConfigurationError:
             raise
         except Exception:

@@ -2,10 +2,10 @@
 
 Under Horovod every rank validates its own shard. When `horovod.keras` (or
 `horovod.tensorflow`) is imported and initialised with more than one rank, `fit` and
-`fit_generator` gather the shards at every epoch end (the publisher calls `gatherer`'s
-function before any user callback runs), so `logs['val_gts_and_preds']` holds the
-whole validation set. Horovod is never imported here, so it stays an optional
-dependency.
+`fit_generator` gather the shards at every epoch end (the publisher calls the mode's
+combiner, `modes.combiner_for`, before any user callback runs), so
+`logs['val_gts_and_preds']` holds the whole validation set. Horovod is never imported
+here, so it stays an optional dependency.
 
 The gather is two fixed collectives per epoch (`horovod_collectives.py`), the same on
 every rank whatever it recorded: first the handshake (each rank's choices, step count,
@@ -29,7 +29,6 @@ from .gather_order import MERGERS
 from .gather_payload import decode, encode
 from .horovod_collectives import (TIMEOUT_ENV, active_collectives,  # noqa: F401 (documented here)
                                   handshake)
-from .horovod_sum import sum_counts
 from .results import LOGS_KEY
 
 
@@ -94,34 +93,6 @@ def _required_collectives():
     if collectives is None:
         raise RuntimeError('Horovod is not initialised with more than one rank.')
     return collectives
-
-
-def gatherer(selection, default):
-    """What the publisher and the evaluate methods call on what they recorded.
-
-    # Arguments
-        selection: the call's `Selection`; its `gather` (`None` for the
-            method's default, `'all'`, `'root'`, `False`) and `shards`.
-        default: the method's default for `gather=None`: `'all'` for `fit` and
-            `fit_generator` (every rank runs them), `False` for `evaluate*`
-            (scripts often evaluate on rank 0 only, where a gather would hang).
-
-    # Returns
-        A function `(recorded, failed) -> whole set or None` (predictions gathered,
-        or the reducing mode's counts summed), or `None` when nothing is to be
-        combined (no Horovod, one rank, or gathering off).
-    """
-    to = default if selection.gather is None else selection.gather
-    if not to:
-        return None
-    collectives = active_collectives()
-    if collectives is None:
-        return None
-    if selection.reduce is not None:
-        # Reducing mode: fixed-shape counts, summed instead of gathered.
-        return lambda counts, failed=False: sum_counts(counts, to, collectives, failed)
-    return lambda gts_and_preds, failed=False: gather(gts_and_preds, to, selection.shards,
-                                                      collectives, failed)
 
 
 # ------------------------------------------------ Horovod's MetricAverageCallback

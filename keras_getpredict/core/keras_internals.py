@@ -165,6 +165,18 @@ def run_checked(function, inputs, mark, explain):
         raise explain(found.group(1), value.group(1) if value else '?')
 
 
+def model_targets(model):
+    """The target tensor of each output (`None` where an output has none);
+    keras/engine/training.py, `Model.compile` (`self.targets`)."""
+    return list(getattr(model, 'targets', None) or [])
+
+
+def model_sample_weights(model):
+    """The sample-weight tensor of each output; keras/engine/training.py,
+    `Model.compile` (`self.sample_weights`)."""
+    return list(getattr(model, 'sample_weights', None) or [])
+
+
 def is_tensor(value):
     """Whether a fed value is a symbolic tensor rather than data; keras/backend/
     tensorflow_backend.py's `is_tensor` (Keras >= 2.2; on 2.1, TensorFlow's own)."""

@@ -31,12 +31,12 @@ import sys
 from keras.callbacks import Callback
 
 from . import call_site, horovod_gather, keras_internals, scope
-from .capture import BatchRecorder, CapturingFunction
+from .modes import combiner_for, mode_for
+from .capture import CapturingFunction
 from .failures import Boundary
 from .requests import (CALL, FALLBACK_ATTRIBUTE, describe, merge, parse_request,
                        requested_by)
 from .results import LOGS_KEY
-from .streaming import StreamingRecorder, check_class_axes, expected_output_names
 
 #: Decorates the four methods (see `core/scope.py`).
 entry_point = scope.entry_point
@@ -93,14 +93,6 @@ def selection_for(model, get_predict, callbacks=None):
             or two requests cannot be merged.
     """
     return merge(call_requests(model, get_predict, callbacks))
-
-
-def recorder_for(model, selection):
-    """A `StreamingRecorder` in reducing mode (`get_predict['reduce']`), else a
-    `BatchRecorder`."""
-    if selection.reduce is not None:
-        return StreamingRecorder(selection.reduce, expected_output_names(model, selection))
-    return BatchRecorder()
 
 
 def fit_validates(validation_data=None, validation_split=0., validation_steps=None):
@@ -207,54 +199,73 @@ class Armer(Callback):
             self.arm()
 
 
-class TestFunctionSwap(object):
-    """Swaps `model.test_function` for a `CapturingFunction` and back."""
+class Capture(object):
+    """What one call with capture on holds: its selection, its mode (chosen once), the
+    recorder, the Horovod combiner and the failure boundary.
 
-    def __init__(self, model, selection, recorder, boundary):
+    # Arguments
+        model: the model the call runs.
+        selection: the call's merged `Selection`.
+        boundary: the call's `failures.Boundary`.
+        combine_by_default: the method's default for `gather=None` (see
+            `modes.combiner_for`).
+    """
+
+    def __init__(self, model, selection, boundary, combine_by_default):
         self.model = model
         self.selection = selection
-        self.recorder = recorder
+        self.mode = mode_for(selection)
         self.boundary = boundary
+        self.recorder = self.mode.recorder(model, selection)
+        self.gather = combiner_for(self.mode, selection, combine_by_default)
+
+    def capturing_function(self, f):
+        """`f` (a test function) that also records each batch it runs."""
+        return CapturingFunction(self.model, f, self.selection, self.recorder, self.boundary,
+                                 self.mode.plan)
+
+
+class TestFunctionSwap(object):
+    """Swaps `model.test_function` for a `CapturingFunction` of `capture` and back."""
+
+    def __init__(self, capture):
+        self.capture = capture
         self.stock = None
 
     def arm(self):
-        if self.stock is not None or self.boundary.failed:
+        if self.stock is not None or self.capture.boundary.failed:
             return
-        self.boundary.run('swapping in the capturing test function', self._arm)
+        self.capture.boundary.run('swapping in the capturing test function', self._arm)
 
     def _arm(self):
-        stock = keras_internals.built_test_function(self.model)
-        keras_internals.set_test_function(self.model, CapturingFunction(
-            self.model, stock, self.selection, self.recorder, self.boundary))
+        model = self.capture.model
+        stock = keras_internals.built_test_function(model)
+        keras_internals.set_test_function(model, self.capture.capturing_function(stock))
         self.stock = stock
 
     def disarm(self):
         if self.stock is None:
             return
-        current = keras_internals.test_function_set_on(self.model)
+        current = keras_internals.test_function_set_on(self.capture.model)
         # If the model was recompiled meanwhile, its new function stays.
-        if isinstance(current, CapturingFunction) and current.recorder is self.recorder:
-            keras_internals.set_test_function(self.model, self.stock)
+        if isinstance(current, CapturingFunction) and \
+                current.recorder is self.capture.recorder:
+            keras_internals.set_test_function(self.capture.model, self.stock)
         self.stock = None
 
 
-class FitCapture(object):
-    """One `fit`/`fit_generator` call with `get_predict` on; see the module doc."""
+class FitCapture(Capture):
+    """One `fit`/`fit_generator` call with capture on; see the module doc."""
 
     def __init__(self, model, selection, boundary=None):
-        self.model = model
-        self.selection = selection
-        self.boundary = boundary if boundary is not None else Boundary('fit')
-        self.recorder = recorder_for(model, selection)
-        self._swap = TestFunctionSwap(model, selection, self.recorder, self.boundary)
-        # Every rank runs `fit`, so the shards are gathered by default.
-        self.gather = horovod_gather.gatherer(selection, default='all')
+        # Every rank runs `fit`, so the shards are combined by default.
+        super(FitCapture, self).__init__(model, selection, boundary or Boundary('fit'), 'all')
+        self._swap = TestFunctionSwap(self)
         self._restore = None
 
     def validation_function(self, val_f):
         """`val_f` that also records each batch (`fit`: the function `fit_loop` validates with)."""
-        return CapturingFunction(self.model, val_f, self.selection, self.recorder,
-                                 self.boundary)
+        return self.capturing_function(val_f)
 
     def arm(self):
         """From now on `model.test_function` records (until `disarm()`)."""
@@ -317,10 +328,10 @@ def fit_call(model, method, get_predict, callbacks, validates):
             return callbacks, None
         if not (validates() if callable(validates) else validates):
             raise needs_validation_data(method, requests)
-        if selection.reduce is not None:
-            # Before the first training batch, where the shapes tell.
-            check_class_axes(model, selection)
-        return callbacks, FitCapture(model, selection, boundary)
+        capture = FitCapture(model, selection, boundary)
+        # Before the first training batch, where the shapes tell.
+        capture.mode.check(model, selection)
+        return callbacks, capture
     except (TypeError, ValueError):
         raise  # the documented configuration errors, as they are
     except Exception:
@@ -348,20 +359,13 @@ def evaluate_capture(model, get_predict):
         return None
 
 
-class EvaluateCapture(object):
-    """One `evaluate`/`evaluate_generator` call with `get_predict` on."""
+class EvaluateCapture(Capture):
+    """One `evaluate`/`evaluate_generator` call with capture on."""
 
     def __init__(self, model, selection, boundary=None):
-        self.model = model
-        self.selection = selection
-        self.boundary = boundary if boundary is not None else Boundary('evaluate')
-        self.recorder = recorder_for(model, selection)
-        # Not gathered unless asked: scripts often evaluate on Horovod's rank 0 only.
-        self.gather = horovod_gather.gatherer(selection, default=False)
-
-    def capturing_function(self, f):
-        """`f` (the test function `evaluate` hands to `test_loop`) that also records."""
-        return CapturingFunction(self.model, f, self.selection, self.recorder, self.boundary)
+        # Not combined unless asked: scripts often evaluate on Horovod's rank 0 only.
+        super(EvaluateCapture, self).__init__(model, selection,
+                                              boundary or Boundary('evaluate'), False)
 
     def run(self, call):
         """Runs `call()` (the stock evaluation) with a capturing `model.test_function`.
@@ -369,7 +373,7 @@ class EvaluateCapture(object):
         # Returns
             `(metrics, gts_and_preds)`, as `result` makes it.
         """
-        swap = TestFunctionSwap(self.model, self.selection, self.recorder, self.boundary)
+        swap = TestFunctionSwap(self)
         swap.arm()
         try:
             metrics = call()

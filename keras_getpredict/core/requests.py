@@ -19,7 +19,7 @@ nothing else in the call asks for anything.
 from __future__ import absolute_import
 
 from .selection import Selection, check_names, parse_get_predict
-from .streaming import ReduceSpec
+from .reduce_spec import ReduceSpec
 
 #: The attribute a callback asks with.
 REQUEST_ATTRIBUTE = 'get_predict'

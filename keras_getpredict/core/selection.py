@@ -4,7 +4,7 @@ from __future__ import absolute_import
 import numpy as np
 import six
 
-from .streaming import parse_reduce
+from .reduce_spec import parse_reduce
 
 ACCEPTED_FORMS = ('`True`/`False`, an output name, a list of output names, or a dict '
                   "with keys 'outputs' (output names, or True for all), "

@@ -20,89 +20,11 @@ every bin edge; see `keras_getpredict.analysis.count_metrics` for the curves.
 """
 from __future__ import absolute_import
 
-import numbers
-
 import numpy as np
 
 from .failures import ConfigurationError
-
-#: Keys of `get_predict['reduce']`.
-REDUCE_KEYS = ('num_classes', 'bins', 'threshold', 'on_graph')
-DEFAULT_BINS = 200
-# Measured faster than numpy on CPU (docs/streaming_metrics.md); same counts.
-DEFAULT_ON_GRAPH = True
-
-
-class ReduceSpec(object):
-    """What the reducing mode counts.
-
-    # Arguments
-        num_classes: number of classes `C` (2 for a binary output with one unit).
-        bins: score histogram bins per class (0: confusion matrix only).
-        threshold: the score from which a binary output predicts class 1.
-        on_graph: count in the same session run (TensorFlow ops; only the counts
-            are fetched, the default) rather than in numpy on the fetched
-            outputs. The counts are the same either way.
-        given: the keys of `get_predict['reduce']` that were spelled out (merging
-            two requests fills a key one leaves out from the other).
-    """
-
-    def __init__(self, num_classes, bins=DEFAULT_BINS, threshold=0.5, on_graph=True,
-                 given=()):
-        self.num_classes = num_classes
-        self.bins = bins
-        self.threshold = threshold
-        self.on_graph = on_graph
-        self.given = frozenset(given)
-
-    @property
-    def key(self):
-        return (self.num_classes, self.bins, self.threshold, self.on_graph)
-
-    def __repr__(self):
-        return 'ReduceSpec(num_classes=%r, bins=%r, threshold=%r, on_graph=%r)' % self.key
-
-
-def _is_int(value):
-    return isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, bool)
-
-
-def parse_reduce(value):
-    """Turns `get_predict['reduce']` into a `ReduceSpec` (`None` when absent/False).
-
-    # Raises
-        TypeError: In case `value` is not a dict (or None/False).
-        ValueError: In case of unknown keys or values out of range.
-    """
-    if value is None or value is False:
-        return None
-    if not isinstance(value, dict):
-        raise TypeError("`get_predict['reduce']` should be a dict with keys %s, "
-                        "e.g. {'num_classes': 21, 'bins': 200}; got %r."
-                        % (', '.join(repr(k) for k in REDUCE_KEYS), value))
-    unknown = sorted(set(value) - set(REDUCE_KEYS))
-    if unknown:
-        raise ValueError("Unknown keys in `get_predict['reduce']`: %s. Allowed keys: %s."
-                         % (unknown, ', '.join(repr(k) for k in REDUCE_KEYS)))
-    num_classes = value.get('num_classes')
-    if not _is_int(num_classes) or num_classes < 2:
-        raise ValueError("`get_predict['reduce']['num_classes']` should be an integer "
-                         ">= 2 (2 for a binary output); got %r." % (num_classes,))
-    bins = value.get('bins', DEFAULT_BINS)
-    if not _is_int(bins) or bins < 0:
-        raise ValueError("`get_predict['reduce']['bins']` should be an integer >= 0 "
-                         "(0: no score histograms); got %r." % (bins,))
-    threshold = value.get('threshold', 0.5)
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or \
-            not 0. <= threshold <= 1.:
-        raise ValueError("`get_predict['reduce']['threshold']` should be a number in "
-                         "[0, 1]; got %r." % (threshold,))
-    on_graph = value.get('on_graph', DEFAULT_ON_GRAPH)
-    if not isinstance(on_graph, (bool, np.bool_)):
-        raise TypeError("`get_predict['reduce']['on_graph']` should be True or False; "
-                        "got %r." % (on_graph,))
-    return ReduceSpec(int(num_classes), int(bins), float(threshold), bool(on_graph),
-                      given=value)
+# The spec lives apart, so that parsing `get_predict` needs nothing of the counting.
+from .reduce_spec import ReduceSpec, parse_reduce  # noqa: F401 (its public home)
 
 
 def units_mismatch(c, units):
@@ -134,11 +56,11 @@ def class_units(y_pred, num_classes):
 def check_class_axes(model, selection):
     """Raises `ConfigurationError` before anything runs when an output the reducing mode
     counts has a known class axis that does not fit `num_classes`."""
-    targets = list(getattr(model, 'targets', None) or [])
-    names = list(getattr(model, 'output_names', None) or [])
-    for i, (name, output) in enumerate(zip(names, getattr(model, 'outputs', None) or [])):
-        counted = selection.outputs is None or name in selection.outputs
-        if counted and i < len(targets) and targets[i] is not None:
+    from .resolve import resolve
+    resolved = resolve(model, selection)
+    for name, output, target in zip(resolved.output_names, resolved.outputs,
+                                    resolved.targets):
+        if target is not None:
             try:
                 class_units(output, selection.reduce.num_classes)
             except ConfigurationError as e:
@@ -348,7 +270,7 @@ class StreamingRecorder(object):
 
     def _start(self, plan):
         names = [name for name, target in zip(plan.output_names, plan.targets)
-                 if target is not None]
+                 if target is not None]  # the plan's `resolve`d targets
         if not names:
             raise ConfigurationError("`get_predict['reduce']` needs targets: none of the "
                                      'captured outputs %s has one.' % (plan.output_names,))
@@ -397,9 +319,9 @@ def is_streaming(value):
 
 
 def expected_output_names(model, selection):
-    """The outputs a reducing run counts, from the model (before any batch)."""
-    names = list(getattr(model, 'output_names', None) or [])
-    targets = list(getattr(model, 'targets', None) or [None] * len(names))
-    wanted = names if selection.outputs is None else selection.outputs
-    return [n for i, n in enumerate(names) if n in wanted and
-            i < len(targets) and targets[i] is not None] or None
+    """The outputs a reducing run counts, from the model (before any batch); `None`
+    for a model not built yet."""
+    from .resolve import resolve
+    if getattr(model, 'outputs', None) is None:
+        return None
+    return resolve(model, selection).names_with_targets or None

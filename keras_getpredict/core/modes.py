@@ -1,0 +1,82 @@
+"""The capture mode of a call, chosen once from its selection and passed down.
+
+Full capture keeps every validation batch (`BatchRecorder`, `CapturePlan`) and gathers
+the shards under Horovod; the reducing mode (`get_predict['reduce']`) folds each batch
+into counts (`StreamingRecorder`, `GraphCountingPlan` or numpy) and sums them. A mode
+gives the recorder, the plan of the capturing function, the Horovod combiner and the
+check made before training: no other module asks which mode a call is in.
+"""
+from __future__ import absolute_import
+
+from .capture import BatchRecorder, CapturePlan
+from .graph_reduce import GraphCountingPlan
+from .horovod_collectives import active_collectives
+from .horovod_gather import gather
+from .horovod_sum import sum_counts
+from .streaming import StreamingRecorder, check_class_axes, expected_output_names
+
+
+class FullCapture(object):
+    """Every batch kept, as captured (`get_predict=True`, outputs, inputs, layers)."""
+
+    def check(self, model, selection):
+        """Raises before training when the selection cannot work on `model`."""
+
+    def recorder(self, model, selection):
+        return BatchRecorder()
+
+    def plan(self, model, stock_function, selection):
+        return CapturePlan(model, stock_function, selection)
+
+    def combiner(self, selection, to, collectives):
+        """`(recorded, failed) -> whole set`: the shards gathered across the ranks."""
+        return lambda recorded, failed=False: gather(recorded, to, selection.shards,
+                                                     collectives, failed)
+
+
+class Reducing(object):
+    """Each batch folded into counts, then dropped (`get_predict['reduce']`)."""
+
+    def check(self, model, selection):
+        # A `num_classes` that a known class axis contradicts: before the first batch.
+        check_class_axes(model, selection)
+
+    def recorder(self, model, selection):
+        return StreamingRecorder(selection.reduce, expected_output_names(model, selection))
+
+    def plan(self, model, stock_function, selection):
+        plan_class = GraphCountingPlan if selection.reduce.on_graph else CapturePlan
+        return plan_class(model, stock_function, selection)
+
+    def combiner(self, selection, to, collectives):
+        """`(counts, failed) -> summed counts`: fixed-size, so summed, not gathered."""
+        return lambda counts, failed=False: sum_counts(counts, to, collectives, failed)
+
+
+def mode_for(selection):
+    """The mode of a call with this `Selection`."""
+    return Reducing() if selection.reduce is not None else FullCapture()
+
+
+def combiner_for(mode, selection, default):
+    """What the publisher and the evaluate methods call on what they recorded.
+
+    # Arguments
+        mode: the call's mode.
+        selection: the call's `Selection`; its `gather` (`None` for the method's
+            default, `'all'`, `'root'`, `False`) and `shards`.
+        default: the method's default for `gather=None`: `'all'` for `fit` and
+            `fit_generator` (every rank runs them), `False` for `evaluate*`
+            (scripts often evaluate on rank 0 only, where a collective would hang).
+
+    # Returns
+        A function `(recorded, failed) -> whole set or None`, or `None` when nothing
+        is to be combined (no Horovod, one rank, or combining off).
+    """
+    to = default if selection.gather is None else selection.gather
+    if not to:
+        return None
+    collectives = active_collectives()
+    if collectives is None:
+        return None
+    return mode.combiner(selection, to, collectives)

@@ -1,0 +1,214 @@
+"""The layering rules of docs/architecture.md, read from the source with `ast`.
+
+- `core/` imports only its siblings, the standard library and numpy, six, scipy, Keras and
+  TensorFlow: the fork vendors it unchanged as `keras/getpredict/`.
+- `analysis/` imports neither Keras, TensorFlow nor the callbacks: numbers, pictures and
+  files for any process.
+- `patching/` builds on `core/` only; `callbacks/` on `core/` and `analysis/`.
+- The package's import graph has no circle.
+- Only `core/keras_internals.py` reads or writes private attributes of Keras, TensorFlow
+  or Horovod objects, and only `core/attached.py` keeps our own state in their `__dict__`.
+"""
+import ast
+import glob
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(ROOT, 'keras_getpredict')
+# What core/ may import besides its siblings and the standard library.
+CORE_THIRD_PARTY = {'numpy', 'six', 'scipy', 'keras', 'tensorflow'}
+FORBIDDEN_IN_ANALYSIS = {'keras', 'tensorflow', 'keras_getpredict.callbacks',
+                         'keras_getpredict.patching'}
+# Which subpackage may import which (the top-level modules may import anything).
+MAY_IMPORT = {'core': {'core'}, 'analysis': {'core', 'analysis'},
+              'patching': {'core', 'patching'}, 'callbacks': {'core', 'analysis', 'callbacks'}}
+
+
+def _modules():
+    """`{dotted module name: path}` of every module of the package."""
+    modules = {}
+    for path in glob.glob(os.path.join(PACKAGE, '**', '*.py'), recursive=True):
+        relative = os.path.relpath(path, ROOT)[:-len('.py')].split(os.sep)
+        if relative[-1] == '__init__':
+            relative = relative[:-1]
+        modules['.'.join(relative)] = path
+    return modules
+
+
+MODULES = _modules()
+
+
+def _imports(module):
+    """Every module `module` imports, at any depth of its code, as dotted names."""
+    path = MODULES[module]
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    package = module if path.endswith('__init__.py') else module.rpartition('.')[0]
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split('.')
+                base = base[:len(base) - node.level + 1]
+                stem = '.'.join(base + ([node.module] if node.module else []))
+            else:
+                stem = node.module
+            # `from . import x` imports the submodule x when there is one.
+            for alias in node.names:
+                candidate = '%s.%s' % (stem, alias.name)
+                found.append(candidate if candidate in MODULES else stem)
+    return found
+
+
+def _subpackage(module):
+    parts = module.split('.')
+    return parts[1] if len(parts) > 2 else None
+
+
+def _top(name):
+    return name.split('.')[0]
+
+
+def _is_stdlib(name):
+    top = _top(name)
+    if top in sys.builtin_module_names or top == '__future__':
+        return True
+    spec = __import__('importlib').util.find_spec(top)
+    if spec is None or spec.origin in (None, 'built-in', 'frozen'):
+        return spec is not None
+    return 'site-packages' not in spec.origin and 'dist-packages' not in spec.origin
+
+
+def test_core_imports_only_its_siblings_and_its_libraries():
+    wrong = []
+    for module in MODULES:
+        if _subpackage(module) != 'core':
+            continue
+        for name in _imports(module):
+            if name.startswith('keras_getpredict.'):
+                ok = name.startswith('keras_getpredict.core')
+            else:
+                ok = _top(name) in CORE_THIRD_PARTY or _is_stdlib(name)
+            if not ok:
+                wrong.append('%s imports %s' % (module, name))
+    assert not wrong, '\n'.join(wrong)
+
+
+def test_analysis_imports_neither_keras_nor_the_callbacks():
+    wrong = ['%s imports %s' % (module, name) for module in MODULES
+             if _subpackage(module) == 'analysis' for name in _imports(module)
+             if any(name == f or name.startswith(f + '.') for f in FORBIDDEN_IN_ANALYSIS)]
+    assert not wrong, '\n'.join(wrong)
+
+
+def test_subpackages_import_only_the_layers_below_them():
+    wrong = []
+    for module in MODULES:
+        layer = _subpackage(module)
+        if layer not in MAY_IMPORT:
+            continue
+        for name in _imports(module):
+            if name.startswith('keras_getpredict.') and _subpackage(name) is not None and \
+                    _subpackage(name) not in MAY_IMPORT[layer]:
+                wrong.append('%s (%s) imports %s' % (module, layer, name))
+    assert not wrong, '\n'.join(wrong)
+
+
+def test_the_import_graph_has_no_circle():
+    graph = {module: {name for name in _imports(module) if name in MODULES and name != module}
+             for module in MODULES}
+    # A package's __init__ is imported with each of its modules; leave those arrows out.
+    for module in graph:
+        graph[module] = {name for name in graph[module] if not module.startswith(name + '.')}
+    visiting, done, circles = [], set(), []
+
+    def visit(module):
+        if module in done:
+            return
+        if module in visiting:
+            circles.append(' -> '.join(visiting[visiting.index(module):] + [module]))
+            return
+        visiting.append(module)
+        for name in sorted(graph[module]):
+            visit(name)
+        visiting.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert not circles, '\n'.join(circles)
+
+
+# --- private attributes ------------------------------------------------------------------
+
+def _private(name):
+    # `_keras_getpredict_*` names are ours wherever they are set (core/attached.py's prefix).
+    return name.startswith('_') and not (name.startswith('__') and name.endswith('__')) and \
+        not name.startswith('_keras_getpredict')
+
+
+def _our_private_names():
+    """Private names the package defines itself (methods, attributes it assigns, class
+    attributes): reading those is no reach into Keras."""
+    names = set()
+    for path in MODULES.values():
+        with open(path) as f:
+            tree = ast.parse(f.read(), path)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and _private(node.name):
+                names.add(node.name)
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and \
+                    isinstance(node.value, ast.Name) and node.value.id in ('self', 'cls'):
+                names.add(node.attr)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return {name for name in names if _private(name)}
+
+
+def _reaches(path, ours):
+    """`(line, what)` for each private attribute of someone else read or written, and
+    each `__dict__` / `vars()` use, in one file."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute):
+            if node.attr == '__dict__':
+                found.append((node.lineno, '.__dict__'))
+            elif _private(node.attr) and node.attr not in ours and not (
+                    isinstance(node.value, ast.Name) and node.value.id in ('self', 'cls')):
+                found.append((node.lineno, '.' + node.attr))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in ('getattr', 'setattr', 'hasattr', 'delattr') and \
+                    len(node.args) > 1 and isinstance(node.args[1], ast.Str) and \
+                    _private(node.args[1].s) and node.args[1].s not in ours:
+                found.append((node.lineno, '%s(..., %r)' % (node.func.id, node.args[1].s)))
+    return found
+
+
+#: Where reaching in is the module's job.
+ALLOWED = {'keras_getpredict.core.keras_internals': 'the one module of Keras internals',
+           'keras_getpredict.core.attached': 'our own state on Keras objects'}
+#: `__dict__` of our own objects or classes, never of a Keras object.
+OWN_DICT_USES = {'keras_getpredict.patching.install': 'vars(owner) of the patched classes'}
+
+
+def test_only_keras_internals_reaches_into_keras_tensorflow_and_horovod():
+    ours = _our_private_names()
+    wrong = []
+    for module, path in sorted(MODULES.items()):
+        if module in ALLOWED:
+            continue
+        for line, what in _reaches(path, ours):
+            wrong.append('%s:%d %s' % (os.path.relpath(path, ROOT), line, what))
+    assert not wrong, '\n'.join(wrong)
+
+
+@pytest.mark.parametrize('module', sorted(ALLOWED))
+def test_the_allowed_modules_exist(module):
+    assert module in MODULES, ALLOWED[module]

@@ -8,7 +8,7 @@ their class axes) and `BatchPredictions` (what its fetches assign) all start her
 from __future__ import absolute_import
 
 from . import keras_internals
-from .selection import check_names, layer_key, layer_outputs
+from .selection import GET_PREDICT_ARGUMENTS, check_names, layer_key, layer_outputs
 
 
 class Resolved(object):
@@ -47,13 +47,13 @@ def _per_output(values, count):
     return values + [None] * (count - len(values))
 
 
-def resolve(model, selection, layers_argument="`get_predict['layers']`"):
+def resolve(model, selection, arguments=None):
     """The tensors `selection` captures of `model`.
 
     # Arguments
         model: a built Keras model (compiled, for targets and sample weights).
         selection: a `Selection`.
-        layers_argument: how messages name the layer selection.
+        arguments: how messages name the selection's parts (see `check_names`).
 
     # Returns
         A `Resolved`.
@@ -61,7 +61,8 @@ def resolve(model, selection, layers_argument="`get_predict['layers']`"):
     # Raises
         ValueError: In case a name is unknown (the message lists the model's names).
     """
-    check_names(model, selection)
+    arguments = arguments or GET_PREDICT_ARGUMENTS
+    check_names(model, selection, arguments)
     names = list(model.output_names)
     wanted = names if selection.outputs is None else selection.outputs
     indices = [i for i, name in enumerate(names) if name in wanted]
@@ -76,4 +77,4 @@ def resolve(model, selection, layers_argument="`get_predict['layers']`"):
         input_names=list(selection.inputs),
         inputs=[model.inputs[input_names.index(name)] for name in selection.inputs],
         layer_keys=[layer_key(name, index) for name, index in selection.layers],
-        layers=layer_outputs(model, selection.layers, layers_argument))
+        layers=layer_outputs(model, selection.layers, arguments['layers']))

@@ -116,17 +116,22 @@ def parse_layers(value):
     return tuple(sorted(set(pairs), key=pairs.index))
 
 
-def _names(value, what):
+def name_list(value, argument):
+    """A tuple of names from a name or a list of names: the first occurrence of each,
+    in the order given.
+
+    # Raises
+        TypeError: In case `value` is neither, naming `argument` (`'`outputs`'`).
+    """
     if isinstance(value, six.string_types):
         value = (value,)
     if not isinstance(value, (list, tuple)):
-        raise TypeError('`get_predict` %s should be a name or a list of names; '
-                        'got %s.' % (what, type(value).__name__))
+        raise TypeError('%s should be a name or a list of names; got %r of type %s.'
+                        % (argument, value, type(value).__name__))
     for name in value:
         if not isinstance(name, six.string_types):
-            raise TypeError('`get_predict` %s should be names (strings); '
-                            'got %r of type %s.' % (what, name, type(name).__name__))
-    # Keep the first occurrence of each name, in the order given.
+            raise TypeError('%s should hold names (strings); got %r of type %s.'
+                            % (argument, name, type(name).__name__))
     return tuple(sorted(set(value), key=list(value).index))
 
 
@@ -165,8 +170,8 @@ def parse_get_predict(value):
             raise ValueError("`get_predict['outputs']` cannot be False: "
                              'select at least one output (or True for all).')
         else:
-            outputs = _names(outputs, "'outputs'")
-        inputs = _names(value.get('inputs', ()), "'inputs'")
+            outputs = name_list(outputs, "`get_predict['outputs']`")
+        inputs = name_list(value.get('inputs', ()), "`get_predict['inputs']`")
         gather = value.get('gather')
         if gather is True:
             gather = 'all'
@@ -186,7 +191,7 @@ def parse_get_predict(value):
                              'mode keeps counts only.')
         selection = Selection(outputs, inputs, gather, shards, layers, reduce, given=value)
     elif isinstance(value, (six.string_types, list, tuple)):
-        selection = Selection(outputs=_names(value, 'outputs'))
+        selection = Selection(outputs=name_list(value, '`get_predict` outputs'))
     else:
         raise TypeError('`get_predict` should be %s; got %r of type %s.'
                         % (ACCEPTED_FORMS, value, type(value).__name__))
@@ -196,26 +201,36 @@ def parse_get_predict(value):
     return selection
 
 
-def check_names(model, selection):
+#: How messages name each part of a selection made by `get_predict`.
+GET_PREDICT_ARGUMENTS = {'outputs': '`get_predict`', 'inputs': '`get_predict`',
+                         'layers': "`get_predict['layers']`"}
+
+
+def check_names(model, selection, arguments=None):
     """Raises `ValueError` naming the model's outputs/inputs when a name is unknown.
 
     Models that are not built yet (a `Sequential` without an input shape) have no
     names; they are checked when capture starts.
+
+    # Arguments
+        arguments: how messages name the selection's `'outputs'`, `'inputs'` and
+            `'layers'` (`GET_PREDICT_ARGUMENTS` by default).
     """
+    arguments = arguments or GET_PREDICT_ARGUMENTS
     output_names = getattr(model, 'output_names', None)
     input_names = getattr(model, 'input_names', None)
     if output_names is not None and selection.outputs is not None:
         unknown = [n for n in selection.outputs if n not in output_names]
         if unknown:
-            raise ValueError('Unknown output name(s) in `get_predict`: %s. '
-                             'The model\'s outputs are: %s.' % (unknown, list(output_names)))
+            raise ValueError('Unknown output name(s) in %s: %s. The model\'s outputs are: %s.'
+                             % (arguments['outputs'], unknown, list(output_names)))
     if input_names is not None:
         unknown = [n for n in selection.inputs if n not in input_names]
         if unknown:
-            raise ValueError('Unknown input name(s) in `get_predict`: %s. '
-                             'The model\'s inputs are: %s.' % (unknown, list(input_names)))
+            raise ValueError('Unknown input name(s) in %s: %s. The model\'s inputs are: %s.'
+                             % (arguments['inputs'], unknown, list(input_names)))
     if selection.layers and getattr(model, 'layers', None) is not None:
-        layer_outputs(model, selection.layers)
+        layer_outputs(model, selection.layers, arguments['layers'])
 
 
 def _outputs_of(layer):

@@ -122,20 +122,21 @@ def needs_validation_data(method, requests=()):
            ' `%s` was called from %s, line %d.' % ((method,) + where) if where else ''))
 
 
-def collect(recorder, gather, boundary, doing):
-    """What `recorder` holds, combined across Horovod ranks by `gather` when given, under
-    the call's failure `boundary`: `None` when nothing was recorded or our code failed.
+def collect(recorder, combine, boundary, doing):
+    """What `recorder` holds, combined across Horovod ranks by `combine` when given (the
+    mode's combiner: predictions gathered, counts summed), under the call's failure
+    `boundary`: `None` when nothing was recorded or our code failed.
 
-    A rank whose capture failed still takes part in `gather`'s collectives (saying it
+    A rank whose capture failed still takes part in `combine`'s collectives (saying it
     failed), so no rank waits for it, and then no rank publishes that epoch.
     """
-    if gather is None:
+    if combine is None:
         if boundary.failed:
             return None
         result = boundary.run(doing, lambda: recorder.take() if len(recorder) else None)
     else:
         recorded = None if boundary.failed else boundary.run(doing, recorder.take)
-        result = boundary.run(doing, gather, recorded, boundary.failed)
+        result = boundary.run(doing, combine, recorded, boundary.failed)
     return None if boundary.failed else result
 
 
@@ -143,8 +144,8 @@ class Publisher(Callback):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
 
     At every epoch end it closes the capture window (`disarm`) before any user
-    callback runs, takes what the recorder holds (gathered across Horovod ranks by
-    `gather`, which then runs on every rank at every epoch end, even one that
+    callback runs, takes what the recorder holds (combined across Horovod ranks by
+    `combine`, which then runs on every rank at every epoch end, even one that
     recorded nothing, so the collectives match), puts it under
     `logs['val_gts_and_preds']`, and calls `on_predictions_published(epoch, logs)` of
     the user callbacks that define it, in list order. An epoch without predictions
@@ -152,13 +153,13 @@ class Publisher(Callback):
     epoch in which our own code failed (`boundary`, see `core/failures.py`).
     """
 
-    def __init__(self, recorder, callbacks=(), gather=None, disarm=None, boundary=None):
+    def __init__(self, recorder, callbacks=(), combine=None, disarm=None, boundary=None):
         super(Publisher, self).__init__()
         self.recorder = recorder
         self.disarm = disarm or (lambda: None)
         self.hooked = [cb for cb in callbacks
                        if callable(getattr(cb, PUBLISHED_HOOK, None))]
-        self.gather = gather
+        self.combine = combine
         self.boundary = boundary if boundary is not None else Boundary('fit')
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -169,7 +170,7 @@ class Publisher(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.disarm()
-        result = collect(self.recorder, self.gather, self.boundary,
+        result = collect(self.recorder, self.combine, self.boundary,
                          'publishing the predictions of epoch %d' % (epoch + 1))
         if logs is None:
             return
@@ -217,7 +218,7 @@ class Capture(object):
         self.mode = mode_for(selection)
         self.boundary = boundary
         self.recorder = self.mode.recorder(model, selection)
-        self.gather = combiner_for(self.mode, selection, combine_by_default)
+        self.combine = combiner_for(self.mode, selection, combine_by_default)
 
     def capturing_function(self, f):
         """`f` (a test function) that also records each batch it runs."""
@@ -278,7 +279,7 @@ class FitCapture(Capture):
         """The callbacks to train with: the `Publisher`, then `user_callbacks` (a copy:
         the caller's list is never changed), then, with `window`, the `Armer`."""
         user_callbacks = list(user_callbacks or [])
-        publisher = Publisher(self.recorder, user_callbacks, self.gather, self.disarm,
+        publisher = Publisher(self.recorder, user_callbacks, self.combine, self.disarm,
                               self.boundary)
         return [publisher] + user_callbacks + ([Armer(self.arm)] if window else [])
 
@@ -384,8 +385,8 @@ class EvaluateCapture(Capture):
     def result(self, metrics):
         """`(metrics, gts_and_preds)`: what the evaluation recorded, gathered if asked;
         `None` for the predictions when our own code failed during the call."""
-        if self.gather is None and not self.boundary.failed:
+        if self.combine is None and not self.boundary.failed:
             # Evaluation returns an empty result rather than None when nothing ran.
             return metrics, self.boundary.run('collecting the predictions', self.recorder.take)
-        return metrics, collect(self.recorder, self.gather, self.boundary,
+        return metrics, collect(self.recorder, self.combine, self.boundary,
                                 'collecting the predictions')

@@ -56,7 +56,7 @@ def _check_no_foreign_wrapper(patches):
             'wrapper then wraps keras-getpredict\'s method and keeps working), or remove '
             'the wrapper.' % (
                 ', '.join('`%s.%s`' % (owner.__name__, name) for owner, name, _ in found),
-                '; '.join('`%s.%s` by `%s` (%s, line %d)' % ((owner.__name__, name) + code)
+                '; '.join('`%s.%s` by `%s` (%s)' % ((owner.__name__, name) + code)
                           for owner, name, code in found)))
 
 
@@ -115,9 +115,10 @@ def install():
         _check_versions()
         from ..core import keras_internals
         if not is_native():
-            # Before the internals check, which would blame the Keras version for them.
-            _check_no_foreign_get_predict()
+            # Before the internals check, which would blame the Keras version for them;
+            # a wrapper first: reading a wrapper's signature may fail.
             _check_no_foreign_wrapper(_patch_list())
+            _check_no_foreign_get_predict()
         keras_internals.check()
         if is_native():
             # Wrapping the fork's own get_predict in ours would run both.

@@ -255,6 +255,9 @@ WRAPPERS = {
     'bare': (lambda method: _wrap(method, False), re.escape('`wrapper` (%s, line ' % __file__)),
     'object': (CountingWrapper, re.escape('`%s.CountingWrapper object` (%s, line '
                                           % (__name__, __file__))),
+    # A callable whose signature cannot be read (so no hand-edited `get_predict` check).
+    'no signature': (lambda method: len,
+                     re.escape('`builtin_function_or_method object` (<built-in function len>)')),
     # wrapt's C proxy type names no module; its repr says what it wraps.
     'wrapt': (_wrapt_proxy,
               r'`(wrapt\.wrappers\.)?FunctionWrapper object` \(<FunctionWrapper at 0x\w+ for '

@@ -33,7 +33,11 @@ def _check_no_foreign_get_predict():
     for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
         method = vars(training.Model)[name]
         method = getattr(method, '__wrapped__', method)
-        if 'get_predict' in inspect.signature(method).parameters:
+        try:
+            parameters = inspect.signature(method).parameters
+        except (TypeError, ValueError):  # a wrapper object: the next check names it
+            continue
+        if 'get_predict' in parameters:
             raise RuntimeError(
                 'This Keras already takes `get_predict` in `Model.%s` (%s), but it is '
                 'not the keras-getpredict fork: a hand-edited Keras? Reinstall stock '
@@ -115,10 +119,9 @@ def install():
         _check_versions()
         from ..core import keras_internals
         if not is_native():
-            # Before the internals check, which would blame the Keras version for them;
-            # a wrapper first: reading a wrapper's signature may fail.
-            _check_no_foreign_wrapper(_patch_list())
+            # Before the internals check, which would blame the Keras version for them.
             _check_no_foreign_get_predict()
+            _check_no_foreign_wrapper(_patch_list())
         keras_internals.check()
         if is_native():
             # Wrapping the fork's own get_predict in ours would run both.

@@ -177,20 +177,22 @@ def run_case(case, out, samples):
         _, summed = model.evaluate_generator(val, len(val), get_predict={
             'reduce': {'num_classes': 3, 'on_graph': True}, 'gather': 'all'})
         arrays['evaluate_all_confusion'] = summed['scores'].confusion
-    elif case in ('counts_bins', 'counts_classes', 'counts_some_ranks'):
+    elif case in ('counts_bins', 'counts_mode', 'counts_classes', 'counts_some_ranks'):
         # Reducing mode asked differently on rank 1: other `bins` (the sums could not
-        # match), another `num_classes` (refused on that rank, whose output has 3 units),
-        # or nothing at all.
+        # match), predictions gathered instead of counts, another `num_classes` (refused
+        # on that rank, whose output has 3 units), or no `get_predict` at all.
         val = Batches(shard(x_val, 'contiguous'), shard(y_val, 'contiguous'))
-        spec = {'num_classes': 3, 'bins': 10}
+        get_predict = {'reduce': {'num_classes': 3, 'bins': 10}}
         if hvd.rank() == 1:
-            spec = {'counts_bins': dict(spec, bins=20), 'counts_classes': dict(spec, num_classes=4),
-                    'counts_some_ranks': None}[case]
+            get_predict = {'counts_bins': {'reduce': {'num_classes': 3, 'bins': 20}},
+                           'counts_mode': True,
+                           'counts_classes': {'reduce': {'num_classes': 4, 'bins': 10}},
+                           'counts_some_ranks': False}[case]
         arrays['error'] = np.array(_error_of(lambda: build_model().fit_generator(
             train, len(train), epochs=2, verbose=0, validation_data=val,
             validation_steps=len(val), callbacks=[hvd.callbacks.MetricAverageCallback()],
-            get_predict={'reduce': spec} if spec else False)))
-        if case == 'counts_bins':
+            get_predict=get_predict)))
+        if case in ('counts_bins', 'counts_mode'):
             # Both raised at the same epoch end: still in step for one more collective.
             arrays['after'] = np.array(hvd.allreduce(np.array([1.0]), average=False))
     elif case == 'steps':

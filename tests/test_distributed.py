@@ -118,36 +118,50 @@ def test_merge_strided_refuses_sizes_a_strided_split_cannot_give():
         shards.merge_strided(per_rank)
 
 
+class NeverMatched(Exception):
+    """The ranks entered collectives of different names: Horovod would wait for good."""
+
+
 class ThreadRanks(object):
-    """In-process stand-in for the Horovod collectives: one thread per rank."""
+    """In-process stand-in for the Horovod collectives: one thread per rank. As Horovod,
+    it matches collectives by kind and name; ranks in different ones raise `NeverMatched`
+    where Horovod would hang."""
 
     def __init__(self, size):
         self.size = size
         self.barrier = threading.Barrier(size, timeout=20)
         self.slots = [None] * size
+        self.names = [None] * size
         self.calls = [0] * size
 
     def for_rank(self, rank):
         ranks = self
 
         class Collectives(object):
-            def _exchange(self, value, combine):
+            def _exchange(self, name, value, combine):
                 ranks.calls[rank] += 1
+                ranks.names[rank] = name
                 ranks.slots[rank] = np.asarray(value)
                 ranks.barrier.wait()
-                out = combine(ranks.slots)
+                names = list(ranks.names)
+                out = None if len(set(names)) > 1 else combine(ranks.slots)
                 ranks.barrier.wait()
+                if out is None:
+                    raise NeverMatched('collectives per rank: %s' % names)
                 return out
 
             def rows(self, row, label):
-                return self._exchange(np.asarray(row, np.int64).reshape(1, -1),
+                row = np.asarray(row, np.int64).reshape(1, -1)
+                return self._exchange(('rows', label, row.shape[1]), row,
                                       lambda slots: np.concatenate(slots, axis=0))
 
             def payloads(self, payload, label):
-                return self._exchange(payload, lambda slots: np.concatenate(slots, axis=0))
+                return self._exchange(('payloads', label), payload,
+                                      lambda slots: np.concatenate(slots, axis=0))
 
             def sum(self, vector, label):
-                return self._exchange(vector, lambda slots: np.sum(slots, axis=0))
+                return self._exchange(('sum', label, np.size(vector)), vector,
+                                      lambda slots: np.sum(slots, axis=0))
 
         collectives = Collectives()
         collectives.rank = rank
@@ -395,6 +409,26 @@ def test_ranks_that_count_differently_raise_on_every_rank_before_the_sum(changed
         assert isinstance(error, ValueError)
         assert 'The Horovod ranks capture differently' in str(error) and named in str(error)
     assert ranks.calls == [2, 2]  # the handshake, the descriptions: never the sum
+
+
+def test_a_rank_that_gathers_and_one_that_sums_raise_on_every_rank():
+    # Both modes start with the same handshake, so the ranks meet there and compare.
+    from keras_getpredict.core.horovod_sum import sum_counts
+    ranks = ThreadRanks(2)
+
+    def gather_or_sum(recorded, collectives):
+        if collectives.rank == 0:
+            return distributed.gather(recorded, collectives=collectives)
+        return sum_counts(recorded, collectives=collectives)
+
+    results, errors = ranks.run([shard_of(range(4), 2), _counts()], function=gather_or_sum)
+    for error in errors:
+        assert isinstance(error, ValueError) and not isinstance(error, NeverMatched)
+        # Only the mode: the other keys belong to one mode or the other.
+        assert str(error).endswith('cannot match: mode: rank 0 "predictions", rank 1 '
+                                   '"reduce". Pass the same `get_predict` and the same '
+                                   'capturing callbacks on every rank.')
+    assert ranks.calls == [2, 2]
 
 
 @pytest.mark.parametrize('mode', ['gather', 'sum'])

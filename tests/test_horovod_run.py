@@ -178,21 +178,30 @@ def test_reducing_mode_sums_counts_over_ranks_that_validate_different_steps(tmpd
                                    rtol=1e-6)
 
 
-def test_reducing_mode_with_other_bins_on_one_rank_raises_on_every_rank(tmpdir):
-    per_rank = horovodrun(2, 'counts_bins', 12, tmpdir, timeout=120)
+@pytest.mark.parametrize('case, named', [
+    ('counts_bins', 'bins: rank 0 10, rank 1 20'),
+    # Both modes start with the same handshake: the ranks meet there and compare.
+    ('counts_mode', 'mode: rank 0 "reduce", rank 1 "predictions"'),
+])
+def test_reducing_mode_asked_differently_on_one_rank_raises_on_every_rank(tmpdir, case, named):
+    per_rank = horovodrun(2, case, 12, tmpdir, timeout=120)
     for arrays in per_rank:
         error = str(arrays['error'])
         assert error.startswith('ConfigurationError: The Horovod ranks capture differently')
-        assert 'bins: rank 0 10, rank 1 20' in error
+        assert named in error
+        # Both raised at the same epoch end: still in step for one more collective.
         assert float(arrays['after'][0]) == 2.0
 
 
 def test_reducing_mode_with_another_num_classes_on_one_rank_ends_with_errors(tmpdir):
     per_rank = horovodrun(2, 'counts_classes', 12, tmpdir, timeout=120,
                           env={'KERAS_GETPREDICT_GATHER_TIMEOUT': '10'})
-    # Refused on rank 1 before training; rank 0 does not wait for it for good.
-    assert "['num_classes']` is 4 but the output has 3 unit" in str(per_rank[1]['error'])
-    assert str(per_rank[0]['error'])
+    # Refused on rank 1 before training (its output has 3 units)...
+    assert str(per_rank[1]['error']).startswith(
+        "ConfigurationError: Output 'scores': `get_predict['reduce']['num_classes']` is 4 "
+        'but the output has 3 unit')
+    # ...whose exit then fails rank 0's next collective instead of leaving it waiting.
+    assert 'Horovod has been shut down' in str(per_rank[0]['error'])
 
 
 def test_reducing_mode_on_some_ranks_only_raises_within_the_timeout(tmpdir):

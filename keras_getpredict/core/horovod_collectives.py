@@ -36,6 +36,9 @@ TIMEOUT_ENV = 'KERAS_GETPREDICT_GATHER_TIMEOUT'
 DEFAULT_TIMEOUT = 600.0
 #: The handshake row: description checksum, description size, steps, failed, payload size.
 ROW = 5
+#: The handshake's name, the same in both modes: Horovod matches collectives by name, so a
+#: rank that gathers and one that sums meet in it and raise, rather than wait for good.
+HANDSHAKE = 'handshake'
 
 
 class RanksDidNotJoin(ConfigurationError, RuntimeError):
@@ -148,11 +151,7 @@ def active_collectives():
     return None if hvd is None else HorovodCollectives(hvd)
 
 
-def _described(rows, blobs):
-    return [json.loads(bytes(blob).decode('utf-8')) for blob in blobs]
-
-
-def handshake(collectives, description, steps, failed, payload_size, label):
+def handshake(collectives, description, steps, failed, payload_size, label=HANDSHAKE):
     """Every rank's handshake row (see `ROW`), in one collective; when the ranks'
     descriptions differ, a second exchange of them and a `ConfigurationError` on every
     rank.
@@ -163,7 +162,8 @@ def handshake(collectives, description, steps, failed, payload_size, label):
         steps: the batches this rank validated.
         failed: whether this rank's capture failed this epoch.
         payload_size: the size of what this rank sends next.
-        label: the exchange's name, for its ops and messages.
+        label: the exchange's name, for its ops and messages (`HANDSHAKE` for
+            both modes' epoch exchange).
 
     # Returns
         The rows, `(ranks, ROW)` int64: `[checksum, size, steps, failed, payload size]`.
@@ -179,13 +179,20 @@ def handshake(collectives, description, steps, failed, payload_size, label):
         return rows
     everything = collectives.payloads(blob, label + '_descriptions')
     ends = np.cumsum(rows[:, 1])
-    per_rank = _described(rows, [everything[end - size:end]
-                                 for end, size in zip(ends, rows[:, 1])])
-    keys = sorted(set().union(*per_rank))
-    differing = ['%s: %s' % (key, ', '.join('rank %d %s' % (r, json.dumps(d.get(key)))
-                                            for r, d in enumerate(per_rank)))
-                 for key in keys if len(set(json.dumps(d.get(key)) for d in per_rank)) > 1]
+    per_rank = [json.loads(bytes(everything[end - size:end]).decode('utf-8'))
+                for end, size in zip(ends, rows[:, 1])]
+
+    def values(key):
+        return [json.dumps(d.get(key)) for d in per_rank]
+
+    keys = [key for key in sorted(set().union(*per_rank)) if len(set(values(key))) > 1]
+    if 'mode' in keys:
+        # Ranks in different modes: the other keys describe different things.
+        keys = ['mode']
+    differing = ['%s: %s' % (key, ', '.join('rank %d %s' % (r, v)
+                                            for r, v in enumerate(values(key))))
+                 for key in keys]
     raise ConfigurationError(
-        'The Horovod ranks capture differently, so their %s exchange cannot match: %s. '
-        'Pass the same `get_predict` and the same capturing callbacks on every rank.'
-        % (label, '; '.join(differing)))
+        'The Horovod ranks capture differently, so what they exchange in keras-getpredict\'s '
+        '%r collectives cannot match: %s. Pass the same `get_predict` and the same capturing '
+        'callbacks on every rank.' % (label, '; '.join(differing)))

@@ -62,11 +62,11 @@ def gather(gts_and_preds, to='all', shards='contiguous', collectives=None, faile
     collectives = collectives or _required_collectives()
     if failed:
         # Takes part, so no rank waits; nothing is gathered.
-        handshake(collectives, {}, 0, True, 0, 'gather')
+        handshake(collectives, {}, 0, True, 0)
         return None
     payload = encode(gts_and_preds)
     rows = handshake(collectives, _payload_description(to, shards),
-                     len(gts_and_preds['y_pred']), False, payload.size, 'gather')
+                     len(gts_and_preds['y_pred']), False, payload.size)
     if rows[:, 3].any():
         return None
     steps = [int(n) for n in rows[:, 2]]

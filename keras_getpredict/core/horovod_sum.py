@@ -6,8 +6,9 @@ of predictions: `[batches] + each counted output's OutputCounts.flat()`, in outp
 order. Its length depends only on the spec and the outputs, never on the data, so a
 rank that validated nothing still takes part with zeros, and the collective is the
 same on every rank whatever they recorded. The handshake before it
-(`horovod_collectives.handshake`, bounded, as gathering's) checks that every rank
-counts the same way, so a mismatch is an error on every rank rather than a hang.
+(`horovod_collectives.handshake`: the same bounded collective as gathering's) checks that
+every rank counts the same way, and that no rank gathers predictions instead, so a
+mismatch is an error on every rank rather than a hang.
 """
 from __future__ import absolute_import
 
@@ -71,11 +72,11 @@ def sum_counts(counts, to='all', collectives=None, failed=False):
             raise RuntimeError('Horovod is not initialised with more than one rank.')
     if failed:
         # Takes part, so no rank waits; nothing is summed.
-        handshake(collectives, {}, 0, True, 0, 'sum')
+        handshake(collectives, {}, 0, True, 0)
         return None
     vector = pack(counts)
     rows = handshake(collectives, _counts_description(counts, to), counts.batches, False,
-                     vector.size, 'sum')
+                     vector.size)
     if rows[:, 3].any():
         return None
     total = unpack(np.asarray(collectives.sum(vector, 'sum_counts'), np.int64), counts)

@@ -43,6 +43,7 @@ PY36_VENV = .venv-py36
 HVD_VENV = .venv-horovod
 HVD_FORK_VENV = .venv-horovod-fork
 MRCNN_VENV = .venv-mrcnn
+LIBRARIES_VENV = .venv-libraries
 TEST_EXTRAS = cpu,metrics,test
 SUITE_EXTRAS = cpu,metrics,kerassuite
 
@@ -55,6 +56,11 @@ $(eval $(call venv,$(HVD_VENV),3.7,$(TEST_EXTRAS),,horovod))
 $(eval $(call venv,$(HVD_FORK_VENV),3.7,$(TEST_EXTRAS),$(FORK_WHEEL),horovod))
 # matterport's Mask R-CNN (PyPI mrcnn==0.2) with scikit-image and pycocotools.
 $(eval $(call venv,$(MRCNN_VENV),3.7,$(TEST_EXTRAS)$(comma)mrcnn))
+# Real libraries as clients (make test-libraries), from constraints-libraries.txt merged
+# into constraints.txt; keras-retinanet last, its Cython extension compiled against the
+# venv's numpy (with build isolation pip compiles it against the newest, and it fails
+# to import).
+$(eval $(call venv,$(LIBRARIES_VENV),3.7,$(TEST_EXTRAS)$(comma)libraries,,retinanet,.cache/constraints-libraries.txt))
 # Built after the stock one, so that it takes Horovod's wheel from pip's cache rather than
 # compiling it a second time alongside.
 $(HVD_FORK_VENV)/.installed: | $(HVD_VENV)/.installed
@@ -63,7 +69,7 @@ $(HVD_FORK_VENV)/.installed: | $(HVD_VENV)/.installed
 KERAS_MATRIX = 2.1.6 2.2.5 2.3.1
 MATRIX_VENVS = $(addprefix .venv-keras-,$(KERAS_MATRIX))
 ALL_VENVS = $(VENV) $(LINT_VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) $(HVD_VENV) \
-	$(HVD_FORK_VENV) $(MRCNN_VENV)
+	$(HVD_FORK_VENV) $(MRCNN_VENV) $(LIBRARIES_VENV)
 PYTEST = -m pytest -p no:cacheprovider
 
 .PHONY: venv venvs test demo lint test-compat test-fork test-py36 test-horovod
@@ -130,7 +136,8 @@ test-horovod-fork: $(HVD_FORK_VENV)/.installed
 # grouped per venv). Then the tiers one after another: each uses both cores, and tests
 # that fork workers are kept out of each other's way. Every tier runs even after one has
 # failed; the exit status is non-zero if any did.
-CI_TIERS = lint test test-compat test-fork test-py36 test-horovod test-mrcnn test-matrix
+CI_TIERS = lint test test-compat test-fork test-py36 test-horovod test-mrcnn test-libraries \
+	test-matrix
 ci:
 	$(MAKE) --no-print-directory -j2 --output-sync=target venvs
 	@failed=; \
@@ -185,13 +192,26 @@ test-mrcnn: $(MRCNN_VENV)/.installed
 bench-mrcnn: $(MRCNN_VENV)/.installed
 	$(MRCNN_VENV)/bin/python benchmarks/bench_mask_rcnn.py
 
+# --- Libraries tier: real Keras 2.2.4 libraries as clients, each run unedited ----------
+# image-segmentation-keras' train(), a segmentation-models script and keras-retinanet's
+# train.py main() on drawn shapes with random weights (nothing downloaded at run time),
+# capture switched on from outside (docs/libraries.md). `make test` skips these files where
+# the libraries are not installed.
+.PHONY: libraries-venv test-libraries
+LIBRARIES_TESTS = $(wildcard tests/test_libraries_*.py)
+libraries-venv: $(LIBRARIES_VENV)/.installed
+
+test-libraries: $(LIBRARIES_VENV)/.installed
+	$(LIBRARIES_VENV)/bin/python $(PYTEST) $(LIBRARIES_TESTS) -n 2
+
 # --- Keras version matrix: tests/ in one venv per supported Keras -----------------------
 # `make test-keras-2.2.5` runs tests/ in .venv-keras-2.2.5; `make test-matrix` runs every
 # supported version but the default 2.2.4 (that one is `make test`);
 # `make test-compat-keras-2.2.5` is that version's Keras suite gate. Each venv installs
 # with .cache/constraints-keras-X.txt: constraints.txt with the lines of the packages
 # that constraints-keras-X.txt pins replaced by its lines (keras==X, and what that
-# version's own tests need), so the other pins cannot drift apart.
+# version's own tests need), so the other pins cannot drift apart (the libraries tier
+# merges constraints-libraries.txt the same way).
 # What a version's venv adds to tests/' extras: matterport's Mask R-CNN where it trains
 # (on 2.3.1 it fails inside mrcnn itself), so tests/ runs the real Mask R-CNN tests there.
 MATRIX_EXTRAS_2.1.6 = $(comma)mrcnn
@@ -202,20 +222,20 @@ MATRIX_HOROVOD_2.1.6 = horovod
 MATRIX_HOROVOD_2.2.5 = horovod
 MATRIX_HOROVOD_2.3.1 = horovod
 
-.cache/constraints-keras-%.txt: constraints.txt constraints-keras-%.txt
+.cache/constraints-%.txt: constraints.txt constraints-%.txt
 	@mkdir -p .cache
 	awk 'NR == FNR { if ($$0 !~ /^#/ && match($$0, /^[A-Za-z0-9_.-]+/)) \
 		drop[tolower(substr($$0, 1, RLENGTH))] = 1; next } \
 		!(match($$0, /^[A-Za-z0-9_.-]+/) && tolower(substr($$0, 1, RLENGTH)) in drop)' \
-		constraints-keras-$*.txt constraints.txt > $@
-	cat constraints-keras-$*.txt >> $@
+		constraints-$*.txt constraints.txt > $@
+	cat constraints-$*.txt >> $@
 
 $(foreach v,$(KERAS_MATRIX),$(eval $(call venv,.venv-keras-$(v),$(PY_VERSION),$(TEST_EXTRAS)$(comma)kerassuite$(MATRIX_EXTRAS_$(v)),,$(MATRIX_HOROVOD_$(v)),.cache/constraints-keras-$(v).txt)))
 
 # As the fork's Horovod venv: after the stock one, so Horovod comes from pip's wheel cache.
 $(foreach v,$(KERAS_MATRIX),$(if $(MATRIX_HOROVOD_$(v)),$(eval .venv-keras-$(v)/.installed: | $(HVD_VENV)/.installed)))
 
-.PRECIOUS: .venv-keras-%/.installed .cache/constraints-keras-%.txt
+.PRECIOUS: .venv-keras-%/.installed .cache/constraints-%.txt
 # (test-keras-X is a pattern rule, so it cannot be .PHONY: make skips implicit rules for those.)
 .PHONY: test-matrix
 

@@ -51,6 +51,11 @@ setup(
         # The real Mask R-CNN tier (make test-mrcnn): matterport's code and what it imports,
         # and pycocotools as the reference (and implementation) of COCO-style AP.
         'mrcnn': ['mrcnn==0.2', 'scikit-image', 'imageio', 'pycocotools'],
+        # Real libraries as clients (make test-libraries; pins in constraints-libraries.txt).
+        # Cython comes first: keras-retinanet (`retinanet`, installed afterwards without
+        # build isolation) compiles its extension against the venv's numpy.
+        'libraries': ['keras-segmentation', 'segmentation-models', 'Cython'],
+        'retinanet': ['keras-retinanet'],
     },
     entry_points={'console_scripts': ['keras-getpredict=keras_getpredict.__main__:main']},
     classifiers=[

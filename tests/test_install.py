@@ -224,33 +224,86 @@ def _wrap(method, with_wraps):
     return functools.wraps(method)(wrapper) if with_wraps else wrapper
 
 
+class CountingWrapper(object):
+    """A wrapper object, as class-based decorators make them: `__call__`, `__get__` to
+    bind, and `functools.update_wrapper` (so it has `__wrapped__`, but no `__code__`)."""
+
+    def __init__(self, method):
+        functools.update_wrapper(self, method)
+        self.calls = 0
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        return self.__wrapped__(*args, **kwargs)
+
+    def __get__(self, instance, owner=None):
+        return self if instance is None else functools.partial(self, instance)
+
+
+def _wrapt_proxy(method):
+    # wrapt (a TensorFlow 1.15 requirement) is how tracing tools patch methods; its
+    # proxy forwards `__code__`, `__module__` and even `__class__` to the function.
+    import wrapt
+    return wrapt.FunctionWrapper(method, lambda wrapped, instance, args, kwargs:
+                                 wrapped(*args, **kwargs))
+
+
+# kind -> (wrap(method), what the message says of it: a regular expression)
+WRAPPERS = {
+    'functools.wraps': (lambda method: _wrap(method, True),
+                        re.escape('`wrapper` (%s, line ' % __file__)),
+    'bare': (lambda method: _wrap(method, False), re.escape('`wrapper` (%s, line ' % __file__)),
+    'object': (CountingWrapper, re.escape('`%s.CountingWrapper object` (%s, line '
+                                          % (__name__, __file__))),
+    # A callable whose signature cannot be read (so no hand-edited `get_predict` check).
+    'no signature': (lambda method: len,
+                     re.escape('`builtin_function_or_method object` (<built-in function len>)')),
+    # wrapt's C proxy type names no module; its repr says what it wraps.
+    'wrapt': (_wrapt_proxy,
+              r'`(wrapt\.wrappers\.)?FunctionWrapper object` \(<FunctionWrapper at 0x\w+ for '
+              r'function at 0x\w+>\)'),
+}
+
+
 @pytest.mark.monkeypatch_only
-@pytest.mark.parametrize('with_wraps', [True, False], ids=['functools.wraps', 'bare'])
-def test_a_users_wrapper_before_install_is_named_not_blamed_on_keras(monkeypatch, with_wraps):
-    from keras.engine import training
+@pytest.mark.parametrize('method', ['fit', 'fit_generator', 'evaluate', 'evaluate_generator'])
+@pytest.mark.parametrize('kind', sorted(WRAPPERS))
+def test_a_users_wrapper_before_install_is_named_not_blamed_on_keras(monkeypatch, method,
+                                                                     kind):
     keras_getpredict.uninstall()
     originals = snapshot()
-    monkeypatch.setattr(training.Model, 'fit_generator',
-                        _wrap(vars(training.Model)['fit_generator'], with_wraps))
+    wrap, named = WRAPPERS[kind]
+    monkeypatch.setattr(training.Model, method, wrap(vars(training.Model)[method]))
     with pytest.raises(RuntimeError) as raised:
         keras_getpredict.install()
     message = str(raised.value)
-    assert '`Model.fit_generator` wrapped by code that is not Keras\' own' in message
-    assert "`wrapper` (%s, line" % __file__ in message
+    assert '`Model.%s` wrapped by code that is not Keras\' own' % method in message
+    assert re.search(re.escape('`Model.%s` by ' % method) + named, message), message
     assert 'call keras_getpredict.install() before that wrapper' in message
     assert 'Keras/TensorFlow/Horovod is not one' not in message
     assert not keras_getpredict.is_installed()
     monkeypatch.undo()
     assert all(a is b for a, b in zip(originals, snapshot()))
+    keras_getpredict.install()  # and without the wrapper, it installs
+    assert keras_getpredict.is_installed()
 
 
 @pytest.mark.monkeypatch_only
-def test_a_users_wrapper_after_install_keeps_working_and_uninstall_says_so(monkeypatch):
-    from keras.engine import training
+def test_keras_own_methods_are_not_taken_for_wrappers():
+    owners = keras_internals.patch_owners()
+    methods = [(owner, name) for owner in (owners['model'],) + tuple(owners['forwarding_models'])
+               for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')]
+    keras_getpredict.uninstall()
+    assert keras_internals.foreign_wrappers(methods) == []
+
+
+@pytest.mark.monkeypatch_only
+@pytest.mark.parametrize('kind', ['functools.wraps', 'object'])
+def test_a_users_wrapper_after_install_keeps_working_and_uninstall_says_so(kind):
     keras_getpredict.uninstall()
     originals = snapshot()
     keras_getpredict.install()
-    wrapper = _wrap(vars(training.Model)['fit_generator'], with_wraps=True)
+    wrapper = WRAPPERS[kind][0](vars(training.Model)['fit_generator'])
     training.Model.fit_generator = wrapper
     x, y = make_data(8)
     seen = []

@@ -33,7 +33,11 @@ def _check_no_foreign_get_predict():
     for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
         method = vars(training.Model)[name]
         method = getattr(method, '__wrapped__', method)
-        if 'get_predict' in inspect.signature(method).parameters:
+        try:
+            parameters = inspect.signature(method).parameters
+        except (TypeError, ValueError):  # a wrapper object: the next check names it
+            continue
+        if 'get_predict' in parameters:
             raise RuntimeError(
                 'This Keras already takes `get_predict` in `Model.%s` (%s), but it is '
                 'not the keras-getpredict fork: a hand-edited Keras? Reinstall stock '
@@ -56,7 +60,7 @@ def _check_no_foreign_wrapper(patches):
             'wrapper then wraps keras-getpredict\'s method and keeps working), or remove '
             'the wrapper.' % (
                 ', '.join('`%s.%s`' % (owner.__name__, name) for owner, name, _ in found),
-                '; '.join('`%s.%s` by `%s` (%s, line %d)' % ((owner.__name__, name) + code)
+                '; '.join('`%s.%s` by `%s` (%s)' % ((owner.__name__, name) + code)
                           for owner, name, code in found)))
 
 

@@ -1,6 +1,6 @@
 """Mask R-CNN: the cost of the head metrics against plain training, and of detection per image.
 
-One model (mrcnn==0.2, the tiny shapes config of tests/mrcnn_shapes.py), epochs alternating
+One model (mrcnn==0.2, the tiny shapes config of tests/support/mrcnn_shapes.py), epochs alternating
 between plain `fit_generator` (no get_predict, no callback) and `fit_generator(...,
 get_predict=HEADS_GET_PREDICT)` with `MaskRCNNHeadMetrics`; then `MaskRCNNDetectionMetrics`
 once (inference model build + weight copy, then `detect` per image). Prints medians and the
@@ -29,8 +29,8 @@ import keras_getpredict  # noqa: E402
 from keras_getpredict.mask_rcnn import (HEADS_GET_PREDICT, MaskRCNNDetectionMetrics,  # noqa: E402
                                         MaskRCNNHeadMetrics)
 from mrcnn import model as modellib  # noqa: E402
-from mrcnn_shapes import (InferenceConfig, ShapesConfig, ShapesDataset,  # noqa: E402
-                          start_from_anchors)
+from support.mrcnn_shapes import (InferenceConfig, ShapesConfig, ShapesDataset,  # noqa: E402
+                                  start_from_anchors)
 
 
 def main():

@@ -1,6 +1,6 @@
 """y_true and y_pred line up sample by sample, on every validation path.
 
-The models copy each sample's index into their first output (see `handmade.py`), so
+The models copy each sample's index into their first output (see `support/handmade.py`), so
 every captured row is checked against the data it must come from.
 """
 import itertools
@@ -12,9 +12,9 @@ from keras.callbacks import Callback
 
 import keras_getpredict
 from keras_getpredict.core import keras_internals
-from handmade import (ArraySequence, batches, expected_output, index_of, linear_model,
-                      make_data, maskrcnn_like_model, needs_forked_workers,
-                      two_in_two_out_model)
+from support.handmade import (ArraySequence, batches, expected_output, index_of, linear_model,
+                              make_data, maskrcnn_like_model, needs_forked_workers,
+                              two_in_two_out_model)
 
 pytestmark = pytest.mark.usefixtures('installed')
 

@@ -11,7 +11,7 @@ from keras.callbacks import (CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLR
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import keras_getpredict
-from handmade import ArraySequence, linear_model, make_data
+from support.handmade import ArraySequence, linear_model, make_data
 
 pytestmark = pytest.mark.usefixtures('installed')
 

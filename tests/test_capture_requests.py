@@ -10,9 +10,9 @@ import pytest
 from keras.callbacks import Callback, LambdaCallback
 
 import keras_getpredict
-import tiny_library
-from handmade import (KERNEL, batches, expected_output, index_of, linear_model, make_data,
-                      two_in_two_out_model)
+from support import tiny_library
+from support.handmade import (KERNEL, batches, expected_output, index_of, linear_model, make_data,
+                              two_in_two_out_model)
 from keras_getpredict.callbacks import (EpochMetrics, PredictionSaver, StreamingMetrics,
                                         TensorBoardCounts, TensorBoardPredictions)
 from keras_getpredict.core.results import LOGS_KEY

@@ -7,6 +7,7 @@ Tensor or Operation"), so the fed matrix itself is kept. Found by Keras' own
 import numpy as np
 import keras
 import keras_getpredict
+from support.models import frozen_dense
 import pytest
 from scipy import sparse
 
@@ -17,11 +18,7 @@ Y = np.zeros((5, 2), dtype='float32')
 
 def _model():
     # y_pred = row sums of the sparse input in both units; lr=0 keeps it so.
-    x = keras.layers.Input(shape=(3,), sparse=True, name='sparse_in')
-    y = keras.layers.Dense(2, kernel_initializer='ones', use_bias=False, name='dense')(x)
-    model = keras.Model(x, y)
-    model.compile(keras.optimizers.SGD(lr=0.), 'mse')
-    return model
+    return frozen_dense(np.ones((3, 2)), input_name='sparse_in', sparse=True)
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import keras
 from keras import backend as K
+from support.models import frozen_dense
 
 X = np.arange(30, dtype='float32').reshape(10, 3)
 Y = np.full((10, 2), 7., dtype='float32')
@@ -16,10 +17,7 @@ Y = np.full((10, 2), 7., dtype='float32')
 
 def _model():
     # y_pred = sum of the inputs in both units; lr=0 keeps it so through training.
-    x = keras.layers.Input(shape=(3,), name='input')
-    y = keras.layers.Dense(2, kernel_initializer='ones', use_bias=False, name='dense')(x)
-    model = keras.Model(x, y)
-    model.compile(keras.optimizers.SGD(lr=0.), 'mse')
+    model = frozen_dense(np.ones((3, 2)), input_name='input')
     # Keras 2.1 takes no symbolic tensors as data: its `_standardize_input_data`
     # reads `.ndim` of whatever it is given. What stock Keras refuses is not ours to capture.
     try:

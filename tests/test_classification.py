@@ -10,6 +10,17 @@ def _softmax_scores(rng, n, classes):
     return rng.dirichlet(np.ones(classes), size=n)
 
 
+def _check_per_class_and_averages(result, y_true, y_hat):
+    """Per-class precision/recall/F1/support, their averages and the accuracy: scikit-learn's."""
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_hat, zero_division=0)
+    np.testing.assert_allclose(result.precision, p)
+    np.testing.assert_allclose(result.recall, r)
+    np.testing.assert_allclose(result.f1, f)
+    np.testing.assert_array_equal(result.support, s)
+    _check_averages(result, y_true, y_hat)
+    assert result.accuracy == pytest.approx(skm.accuracy_score(y_true, y_hat))
+
+
 def _check_averages(result, y_true, y_hat, **kwargs):
     for average in ('macro', 'micro', 'weighted'):
         p, r, f, _ = skm.precision_recall_fscore_support(y_true, y_hat, average=average,
@@ -27,13 +38,7 @@ def test_multiclass_one_hot_equals_sklearn():
     result = classification_metrics(np.eye(4)[index], scores)
     assert result.task == 'multiclass'
     predicted = scores.argmax(1)
-    p, r, f, s = skm.precision_recall_fscore_support(index, predicted)
-    np.testing.assert_allclose(result.precision, p)
-    np.testing.assert_allclose(result.recall, r)
-    np.testing.assert_allclose(result.f1, f)
-    np.testing.assert_array_equal(result.support, s)
-    _check_averages(result, index, predicted)
-    assert result.accuracy == pytest.approx(skm.accuracy_score(index, predicted))
+    _check_per_class_and_averages(result, index, predicted)
     np.testing.assert_array_equal(result.confusion_matrix, skm.confusion_matrix(index, predicted))
     assert result.roc_auc_macro == pytest.approx(
         skm.roc_auc_score(index, scores, multi_class='ovr', average='macro'))
@@ -76,13 +81,7 @@ def test_multilabel_equals_sklearn():
     result = classification_metrics(labels, scores, threshold=0.3)
     assert result.task == 'multilabel'
     predicted = (scores >= 0.3).astype(int)
-    p, r, f, s = skm.precision_recall_fscore_support(labels, predicted, zero_division=0)
-    np.testing.assert_allclose(result.precision, p)
-    np.testing.assert_allclose(result.recall, r)
-    np.testing.assert_allclose(result.f1, f)
-    np.testing.assert_array_equal(result.support, s)
-    _check_averages(result, labels, predicted)
-    assert result.accuracy == pytest.approx(skm.accuracy_score(labels, predicted))
+    _check_per_class_and_averages(result, labels, predicted)
     np.testing.assert_array_equal(result.confusion_matrix,
                                   skm.multilabel_confusion_matrix(labels, predicted))
     np.testing.assert_allclose(result.roc_auc, skm.roc_auc_score(labels, scores, average=None))

@@ -13,7 +13,7 @@ import pytest
 from keras.callbacks import Callback, LambdaCallback
 
 import keras_getpredict
-from handmade import batches, expected_output, index_of, linear_model, make_data
+from support.handmade import batches, expected_output, index_of, linear_model, make_data
 from keras_getpredict.core.failures import STRICT_ENV
 from keras_getpredict.core.results import LOGS_KEY
 

@@ -8,10 +8,6 @@ import warnings
 import numpy as np
 import pytest
 from keras.callbacks import Callback, CSVLogger
-from keras.initializers import Constant
-from keras.layers import Dense
-from keras.models import Sequential
-from keras.optimizers import SGD
 from sklearn import metrics as skm
 from tensorboard.backend.event_processing import event_accumulator
 
@@ -20,6 +16,7 @@ from keras_getpredict.callbacks import (AnalysisFailedWarning, EpochMetrics, Pre
                                         TensorBoardPredictions)
 from keras_getpredict.callbacks.failure_policy import STRICT_ENV, FailurePolicy, strict_mode
 from keras_getpredict.prediction_files import load_predictions
+from support.models import frozen_dense
 
 # Labels 0, 1, 2, ...; the frozen model predicts argmax(X): mostly right, not always.
 Y = np.eye(3, dtype='float32')[[0, 1, 2] * 3]
@@ -29,10 +26,8 @@ X = (np.random.RandomState(3).rand(9, 3) +
 
 def _model():
     # softmax(5 x), frozen: predicts argmax(x).
-    model = Sequential([Dense(3, input_shape=(3,), use_bias=False, activation='softmax',
-                              name='probs', kernel_initializer=Constant(5 * np.eye(3)))])
-    model.compile(SGD(lr=0.0), 'categorical_crossentropy')
-    return model
+    return frozen_dense(5 * np.eye(3), 'softmax', 'categorical_crossentropy', name='probs',
+                        sequential=True)
 
 
 class _Epochs(Callback):

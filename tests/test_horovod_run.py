@@ -2,7 +2,7 @@
 
 Needs Horovod (`make test-horovod` runs this file on stock Keras with `install()` and
 on the fork); skipped elsewhere.
-Each job is tests/horovod_job.py; see there for the model (y_pred = x @ KERNEL + BIAS).
+Each job is tests/support/horovod_job.py; see there for the model (y_pred = x @ KERNEL + BIAS).
 """
 import os
 import signal
@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip('horovod.keras')
 
-import horovod_job  # noqa: E402  (tests/ is on sys.path under pytest's rootdir conftest)
+from support import horovod_job  # noqa: E402  (tests/ is on sys.path: pytest rootdir)
 from sklearn.metrics import accuracy_score, confusion_matrix, mean_squared_error  # noqa: E402
 
 import keras_getpredict  # noqa: E402
@@ -29,7 +29,7 @@ HOROVODRUN = os.path.join(os.path.dirname(sys.executable), 'horovodrun')
 def horovodrun(ranks, case, samples, out, timeout=240, env=None):
     """Runs one job; kills the whole launch if it outlives `timeout` (a hang)."""
     command = [HOROVODRUN, '--gloo', '-np', str(ranks), '-H', 'localhost:%d' % ranks,
-               sys.executable, os.path.join(HERE, 'horovod_job.py'), case, str(out),
+               sys.executable, os.path.join(HERE, "support", "horovod_job.py"), case, str(out),
                str(samples)]
     env = dict(os.environ, **(env or {}))
     env = dict(env, PYTHONPATH=os.pathsep.join(

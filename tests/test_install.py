@@ -14,7 +14,7 @@ from keras.engine import training
 import keras_getpredict
 from keras_getpredict.core import keras_internals
 from keras_getpredict.core.capture import CapturingFunction
-from handmade import batches, linear_model, make_data
+from support.handmade import batches, linear_model, make_data
 
 PATCHED = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
            (training.Model, 'evaluate'), (training.Model, 'evaluate_generator'),

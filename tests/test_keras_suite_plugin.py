@@ -14,6 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from keras_suite import compare, forcing  # noqa: E402
+from support.models import frozen_dense  # noqa: E402
 from keras_suite.keras_getpredict_testplugin import (  # noqa: E402
     PROPERTY, UPSTREAM_TF_SKIP_REASON)
 
@@ -170,12 +171,7 @@ def forced():
 
 
 def _model():
-    x = keras.layers.Input(shape=(2,), name='x')
-    y = keras.layers.Dense(1, use_bias=False, name='y',
-                           kernel_initializer=keras.initializers.Constant([[1.], [2.]]))(x)
-    model = keras.Model(x, y)
-    model.compile(keras.optimizers.SGD(lr=0.), 'mse')
-    return model
+    return frozen_dense([[1.], [2.]], name='y', input_name='x')
 
 
 X = np.arange(20, dtype='float32').reshape(10, 2)

@@ -11,8 +11,8 @@ pytest.importorskip('keras_segmentation')
 
 import keras_getpredict  # noqa: E402
 from keras_getpredict.callbacks import EpochMetrics, StreamingMetrics  # noqa: E402
-from library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
-                             matching_index, one_hot, write_segmentation_set)
+from support.library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
+                                     matching_index, one_hot, write_segmentation_set)
 
 SIZE = 32
 CLASSES = ['background', 'rectangle', 'disc']

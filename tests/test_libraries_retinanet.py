@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip('keras_retinanet')
 
 import keras_getpredict  # noqa: E402
-from library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
-                             matching_index)
+from support.library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
+                                     matching_index)
 
 CLASSES = ['rectangle', 'disc']
 HEIGHT, WIDTH = 64, 96

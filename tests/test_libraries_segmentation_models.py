@@ -10,8 +10,8 @@ pytest.importorskip('segmentation_models')
 
 import keras_getpredict  # noqa: E402
 from keras_getpredict.callbacks import EpochMetrics, StreamingMetrics  # noqa: E402
-from library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
-                             draw_image, draw_label_map, one_hot)
+from support.library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
+                                     draw_image, draw_label_map, one_hot)
 
 SIZE = 32  # segmentation-models wants sides divisible by 32
 CLASSES = ['background', 'rectangle', 'disc']
@@ -38,12 +38,17 @@ def _model():
     return model, get_preprocessing(BACKBONE)
 
 
-def test_script_captures_exactly_and_epoch_metrics_reach_history():
+def _model_and_data(val_samples):
+    """The model, and drawn training and validation sets through its preprocessing."""
     keras_getpredict.install()
     model, preprocess_input = _model()
     x_train, y_train = _drawn_set(4, seed=0)
-    x_val, y_val = _drawn_set(4, seed=1)
-    x_train, x_val = preprocess_input(x_train), preprocess_input(x_val)
+    x_val, y_val = _drawn_set(val_samples, seed=1)
+    return model, preprocess_input(x_train), y_train, preprocess_input(x_val), y_val
+
+
+def test_script_captures_exactly_and_epoch_metrics_reach_history():
+    model, x_train, y_train, x_val, y_val = _model_and_data(4)
     recorder = CaptureRecorder(model.input_names[0])
 
     history = model.fit(x=x_train, y=y_train, batch_size=2, epochs=2, verbose=0,
@@ -69,11 +74,7 @@ def test_script_captures_exactly_and_epoch_metrics_reach_history():
 def test_streaming_metrics_equal_scikit_learn_on_the_trained_model():
     from sklearn.metrics import accuracy_score, jaccard_score
 
-    keras_getpredict.install()
-    model, preprocess_input = _model()
-    x_train, y_train = _drawn_set(4, seed=0)
-    x_val, y_val = _drawn_set(6, seed=1)
-    x_train, x_val = preprocess_input(x_train), preprocess_input(x_val)
+    model, x_train, y_train, x_val, y_val = _model_and_data(6)
 
     history = model.fit(x=x_train, y=y_train, batch_size=2, epochs=1, verbose=0,
                         validation_data=(x_val, y_val),

@@ -26,10 +26,10 @@ from mrcnn import utils  # noqa: E402
 from keras_getpredict.callbacks import TensorBoardPredictions  # noqa: E402
 from keras_getpredict.mask_rcnn import (DetectionMetrics, ImageDetections,  # noqa: E402
                                         MaskRCNNDetectionMetrics, MaskRCNNHeadMetrics)
-from mrcnn_shapes import (InferenceConfig, ShapesConfig, ShapesDataset,  # noqa: E402
-                          fix_heads, start_from_anchors)
-from test_mask_rcnn_metrics import (_cocoeval_ap50, matterport_ap,  # noqa: E402
-                                    sklearn_head_reference)
+from support.mrcnn_shapes import (InferenceConfig, ShapesConfig, ShapesDataset,  # noqa: E402
+                                  fix_heads, start_from_anchors)
+from support.mrcnn_references import (cocoeval_ap50, matterport_ap,  # noqa: E402
+                                      sklearn_head_reference)
 
 
 def _event_tags(log_dir):
@@ -131,7 +131,7 @@ def test_detection_metrics_on_the_trained_model(trained):
     for name, equal in trained['copied'].items():
         assert equal and all(equal), name
     # COCO: the stock COCOeval on the same detections.
-    assert logs['val_det_map50_coco101'] == pytest.approx(_cocoeval_ap50(images, [1, 2]),
+    assert logs['val_det_map50_coco101'] == pytest.approx(cocoeval_ap50(images, [1, 2]),
                                                           nan_ok=True)
     # matterport: compute_ap of each image and class on its own.
     compared = 0

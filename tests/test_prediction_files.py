@@ -8,14 +8,12 @@ import time
 
 import numpy as np
 import pytest
-from keras.layers import Dense, Input
-from keras.models import Model
-from keras.optimizers import SGD
 
 from keras_getpredict import GtsAndPreds
 from keras_getpredict.callbacks import EpochMetrics, PredictionSaver
 from keras_getpredict.analysis.atomic_files import write_npz_atomic
 from keras_getpredict.analysis.prediction_files import load_predictions, save_predictions
+from support.models import frozen_dense
 
 
 def _two_output_predictions():
@@ -105,12 +103,7 @@ def test_killed_writer_never_leaves_a_corrupt_file(tmpdir):
 
 
 def _frozen_model():
-    x = Input((2,))
-    y = Dense(2, use_bias=False, activation='softmax',
-              kernel_initializer=lambda shape, dtype=None: np.array([[2., 0.], [0., 1.]]))(x)
-    model = Model(x, y)
-    model.compile(SGD(lr=0.0), 'categorical_crossentropy')
-    return model
+    return frozen_dense([[2., 0.], [0., 1.]], 'softmax', 'categorical_crossentropy')
 
 
 def test_saver_writes_one_file_per_epoch_with_the_model_predictions(installed, tmpdir):

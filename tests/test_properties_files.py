@@ -16,7 +16,7 @@ from hypothesis import event, given, settings, strategies as st
 from keras_getpredict.__main__ import main
 from keras_getpredict.analysis.prediction_files import load_predictions
 
-from test_prediction_file_errors import good_file
+from support.prediction_files import good_file
 
 _GOOD = {}
 

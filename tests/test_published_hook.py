@@ -1,18 +1,17 @@
-"""`on_predictions_published`: callbacks that derive scalars from the predictions run
+"""The publisher both forms share: what it leaves in the epoch logs, and
+`on_predictions_published`: callbacks that derive scalars from the predictions run
 before every other user callback's `on_epoch_end`."""
 import numpy as np
 from keras.callbacks import Callback
-from keras.layers import Dense, Input
-from keras.models import Model
-from keras.optimizers import SGD
+
+from keras_getpredict.core.capture import BatchRecorder
+from keras_getpredict.core.publishing import Publisher
+from keras_getpredict.core.results import LOGS_KEY
+from support.models import frozen_dense
 
 
 def _model():
-    x = Input((2,))
-    y = Dense(1, use_bias=False, kernel_initializer='ones', name='out')(x)
-    model = Model(x, y)
-    model.compile(SGD(lr=0.0), 'mse')
-    return model
+    return frozen_dense(np.ones((2, 1)), name='out')
 
 
 class _SumOfPredictions(Callback):
@@ -70,3 +69,12 @@ def test_hook_not_called_without_get_predict(installed):
     _model().fit(x, np.zeros((4, 1)), epochs=1, verbose=0, validation_data=(x, np.zeros((4, 1))),
                  callbacks=[hooked])
     assert hooked.calls == []
+
+
+def test_an_epoch_without_predictions_leaves_no_stale_entry():
+    # Keras reuses one logs dict per epoch in places; the publisher must not let a
+    # previous epoch's predictions pass for this one's.
+    publisher = Publisher(BatchRecorder())
+    logs = {'val_loss': 1.0, LOGS_KEY: {'y_true': [], 'y_pred': []}}
+    publisher.on_epoch_end(0, logs)
+    assert logs == {'val_loss': 1.0}

@@ -4,7 +4,7 @@ Each rank trains a fixed-weight model (lr=0, so y_pred = x @ KERNEL + BIAS by ha
 with `hvd.DistributedOptimizer`, validates its shard of VALIDATION with
 `get_predict`, and saves what its logs held to `<out>/<case>_rank<r>.npz`.
 
-    horovodrun --gloo -np 2 -H localhost:2 python tests/horovod_job.py even OUT 12
+    horovodrun --gloo -np 2 -H localhost:2 python tests/support/horovod_job.py even OUT 12
 """
 from __future__ import print_function
 
@@ -111,6 +111,19 @@ def _error_of(call):
     return ''
 
 
+def fit_two_epochs(train, val, metrics, get_predict):
+    """`fit_generator` with Horovod's usual callbacks (`MetricAverageCallback` reading
+    every logs key) and `metrics`; the `Keep` of what the logs held."""
+    keep = Keep()
+    build_model().fit_generator(
+        train, len(train), epochs=2, verbose=0, validation_data=val,
+        validation_steps=len(val),
+        callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0),
+                   hvd.callbacks.MetricAverageCallback(), metrics, keep],
+        get_predict=get_predict)
+    return keep
+
+
 def run_case(case, out, samples):
     x_val, y_val = dataset(samples, seed=1)
     x_train, y_train = dataset(4 * hvd.size(), seed=2)
@@ -119,15 +132,8 @@ def run_case(case, out, samples):
     if case in ('even', 'uneven'):
         how = 'strided' if case == 'uneven' else 'contiguous'
         val = Batches(shard(x_val, how), shard(y_val, how))
-        keep = Keep()
-        build_model().fit_generator(
-            train, len(train), epochs=2, verbose=0, validation_data=val,
-            validation_steps=len(val),
-            # Horovod's usual callbacks, MetricAverageCallback reading every logs key.
-            callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0),
-                       hvd.callbacks.MetricAverageCallback(),
-                       EpochMetrics(task='multiclass'), keep],
-            get_predict={'inputs': ['x'], 'shards': how})
+        keep = fit_two_epochs(train, val, EpochMetrics(task='multiclass'),
+                              {'inputs': ['x'], 'shards': how})
         for epoch, value in enumerate(keep.epochs):
             arrays.update(flat_arrays('fit_generator_%d_' % epoch, value))
         # After MetricAverageCallback: the mean of the ranks' validation losses.
@@ -155,15 +161,9 @@ def run_case(case, out, samples):
         # Reducing mode: uneven contiguous shards, so the ranks validate different
         # numbers of steps; one allreduce-sum of fixed-shape counts needs no match.
         val = Batches(shard(x_val, 'contiguous'), shard(y_val, 'contiguous'))
-        keep = Keep()
-        build_model().fit_generator(
-            train, len(train), epochs=2, verbose=0, validation_data=val,
-            validation_steps=len(val),
-            # StreamingMetrics' keys, from the summed counts, averaged by Horovod too.
-            callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0),
-                       hvd.callbacks.MetricAverageCallback(),
-                       StreamingMetrics(num_classes=3, per_class=False), keep],
-            get_predict={'reduce': {'num_classes': 3, 'bins': 10}})
+        # StreamingMetrics' keys, from the summed counts, averaged by Horovod too.
+        keep = fit_two_epochs(train, val, StreamingMetrics(num_classes=3, per_class=False),
+                              {'reduce': {'num_classes': 3, 'bins': 10}})
         arrays['fit_generator_count_accuracy'] = np.array(keep.count_accuracy)
         for epoch, counts in enumerate(keep.epochs):
             for field in ('confusion', 'positives', 'negatives'):

@@ -5,7 +5,7 @@ from the outside (a callback passed in, or a `keras_getpredict.capturing` block)
 """
 import keras
 
-from handmade import batches
+from support.handmade import batches
 
 #: Epochs seen by the library's own callback, so tests can tell it still runs.
 LIBRARY_EPOCHS = []

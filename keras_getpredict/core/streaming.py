@@ -278,7 +278,7 @@ def fold(counts, spec, y_true, y_pred):
         labels, predicted, scores = labels[keep], predicted[keep], scores[keep]
     counts.confusion += np.bincount(labels * c + predicted,
                                     minlength=c * c).reshape(c, c)
-    if spec.bins:
+    if spec.bins and labels.size:  # (every label of the batch may be ignored)
         _fold_histograms(counts, spec, labels, scores)
 
 

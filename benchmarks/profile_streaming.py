@@ -141,6 +141,12 @@ def main():
                        if name not in stock_nodes), reverse=True)
         print('\n## %s: stock ops %.2f ms, capture ops %.2f ms (%d nodes)'
               % (mode, stock_ms, sum(us for us, _ in ours) / 1e3, len(ours)))
+        by_type = collections.Counter()
+        for us, name in ours:
+            by_type[types[name]] += us
+        if by_type:
+            print('  by op type: ' + ', '.join('%s %.2f' % (kind, us / 1e3) for kind, us in
+                                               by_type.most_common(args.top)))
         for us, name in ours[:args.top]:
             print('  %8.3f ms  %-22s %s' % (us / 1e3, types[name], name))
         if mode == 'stock':

@@ -172,12 +172,24 @@ bench-horovod: $(HVD_VENV)/.installed
 clean:
 	rm -rf $(ALL_VENVS) $(MATRIX_VENVS) build dist *.egg-info
 
-# --- Reducing mode benchmark (validation metrics in constant memory) ---------------
-# Peak RSS against validation set size (a fresh process per size and mode) and epoch
-# time against stock evaluate_generator; prints markdown tables (docs/streaming_metrics.md).
-.PHONY: bench-streaming
+# --- Capture at segmentation sizes (docs/benchmarks.md) -------------------------------
+# bench-streaming: one table, each mode (full capture, reducing mode with bins=0 and 200)
+# against stock on the light model (32², 64², 128²) and a 1.1 M-parameter U-Net (128²),
+# one-hot and integer labels, with peak RSS (~5 min; BENCH_ARGS=--memory-scan for peak
+# RSS against the validation set's size). bench-streaming-floor: what single TensorFlow
+# ops (ArgMax, Bincount) and the full capture's copies cost by themselves.
+# profile-streaming: the TensorFlow timeline and cProfile of one configuration.
+# None of them is part of `make ci`.
+BENCH_ARGS ?=
+.PHONY: bench-streaming bench-streaming-floor profile-streaming
 bench-streaming: $(VENV)/.installed
-	$(VENV)/bin/python benchmarks/bench_streaming.py
+	$(VENV)/bin/python benchmarks/bench_streaming.py $(BENCH_ARGS)
+
+bench-streaming-floor: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_count_floor.py $(BENCH_ARGS)
+
+profile-streaming: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/profile_streaming.py $(BENCH_ARGS)
 
 # --- Mask R-CNN tier: matterport's model trained for two tiny epochs on drawn shapes ---
 # The crafted-box tests against mrcnn/pycocotools and the real training run (~3-8 min on

@@ -90,6 +90,14 @@ def test_labels_outside_the_classes_are_ignored_and_counted():
     assert counts.positives.sum() == 3 and counts.negatives.sum() == 6
 
 
+def test_a_batch_whose_labels_are_all_ignored_counts_them_only_as_ignored():
+    # (With histograms, the numpy fold used to take the minimum of no scores.)
+    scores = np.eye(3, dtype='float32')[[0, 1]]
+    counts = _folded(3, [(np.array([255, -1]), scores), (np.array([2, 1]), scores)])
+    assert counts.ignored == 2 and counts.samples == 2
+    assert counts.positives.sum() == 2 and counts.negatives.sum() == 4
+
+
 @SETTINGS
 @given(multiclass_batches(per_pixel=True))
 def test_metrics_from_counts_equal_sklearn(data):

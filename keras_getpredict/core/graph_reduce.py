@@ -1,11 +1,13 @@
 """Reducing mode on the graph (`get_predict['reduce']['on_graph']`): the counts of
 each batch are computed by TensorFlow ops in the same session run as the loss, so only
-`C*C + 1 + 2*C*(bins + 1)` int32 counts per output are fetched instead of the
+`(C + 2)*C + 2*C*(bins + 1)` int32 counts per output are fetched instead of the
 outputs, and the host adds them up (`StreamingRecorder.add_counted`).
 
-The ops follow `core/streaming.py`'s numpy fold step by step (same float32 product
+The ops give `core/streaming.py`'s numpy fold's counts (the same float32 product
 `score * bins` truncated to an int, the same tie rule for the argmax: the first
-maximum), so both give the same counts; tests compare them.
+maximum); tests compare them. They are few and read each score once or twice: the
+validation pass is timed against stock Keras by `make bench-streaming`
+(docs/benchmarks.md has the profile that shaped them).
 
 The class axis is read from TensorFlow's static shape, else from Keras' (`Reshape((h * w,
 -1))` leaves TensorFlow's unknown while Keras knows it), else taken to be `num_classes`;
@@ -19,6 +21,8 @@ from .capture import CapturePlan
 from .failures import ConfigurationError
 from .streaming import class_units, units_mismatch
 
+# The bits of float32 2 ** 23 (sign 0, exponent 150, mantissa 0).
+_TWO_TO_23_BITS = 0x4B000000
 # Starts the message of every check op here, so a failed check is told from other errors.
 CHECK_MARK = 'keras-getpredict reducing mode check: '
 TARGETS_MISMATCH = ('Reducing mode cannot match the targets to the outputs: targets should '
@@ -27,60 +31,129 @@ TARGETS_MISMATCH = ('Reducing mode cannot match the targets to the outputs: targ
 
 
 def count_tensors(y_true, y_pred, spec):
-    """`(confusion, everyone, own)` int32 tensors of one batch of one output.
+    """`(table, everyone, own)` int32 tensors of one batch of one output.
 
-    `confusion` has `C*C + 1` entries (`[true * C + predicted]`, then the number of
-    samples whose label is outside `[0, C)`); `everyone`/`own` have `C*(bins + 1)`
-    entries (see `streaming.add_histograms`), or one when `bins` is 0.
+    `table` has `(C + 2) * C` entries, `[(row + 1) * C + predicted]` where `row` is the
+    label clipped into `[-1, C]`: rows 1 to C hold the confusion matrix, rows 0 and
+    C + 1 the samples whose label is outside `[0, C)` (`streaming.add_table`).
+    `everyone`/`own` have `C*(bins + 1)` entries (`streaming.add_histograms`), or one
+    when `bins` is 0.
 
     # Raises
         ConfigurationError: In case the output's class axis does not fit
             `num_classes` (on the graph when only the actual shape tells).
     """
     import tensorflow as tf
-    c, bins = spec.num_classes, spec.bins
+    c = spec.num_classes
     units = class_units(y_pred, c)
-    fits = tf.compat.v1.debugging.assert_equal(tf.shape(y_pred)[-1], units,
-                                               message=CHECK_MARK + 'units')
-    with tf.control_dependencies([fits]):
-        scores = tf.reshape(y_pred, [-1, units])
-    if units == 1:
+    with tf.name_scope('getpredict_counts'):
+        fits = tf.compat.v1.debugging.assert_equal(tf.shape(y_pred)[-1], units,
+                                                   message=CHECK_MARK + 'units')
+        with tf.control_dependencies([fits]):
+            scores = tf.reshape(y_pred, [-1, units])
+        labels, predicted = _labels_and_predicted(y_true, y_pred, scores, spec)
+        check = tf.compat.v1.debugging.assert_equal(tf.size(labels), tf.shape(scores)[0],
+                                                    message=CHECK_MARK + 'targets')
+        with tf.control_dependencies([check]):
+            row = _clip(labels, -1, c)
+        table = _bincount((row + 1) * c + predicted, (c + 2) * c)
+        if not spec.bins:
+            empty = tf.zeros([1], tf.int32)
+            return table, empty, empty
+        everyone, own = _histograms(scores, row, _within_unit_interval(y_pred), spec)
+        return table, everyone, own
+
+
+def _labels_and_predicted(y_true, y_pred, scores, spec):
+    """Each sample's label and predicted class, as int32 vectors."""
+    import tensorflow as tf
+    if scores.shape[-1] == 1:
         labels = tf.cast(tf.reshape(y_true, [-1]) >= 0.5, tf.int32)
-        predicted = tf.cast(scores[:, 0] >= spec.threshold, tf.int32)
-        scores = tf.concat([1. - scores, scores], axis=1)
-    else:
-        one_hot = tf.logical_and(tf.equal(tf.rank(y_true), tf.rank(y_pred)),
-                                 tf.equal(tf.shape(y_true)[-1], c))
-        labels = tf.cond(one_hot,
-                         lambda: tf.reshape(tf.argmax(y_true, -1, output_type=tf.int32), [-1]),
-                         lambda: tf.reshape(tf.cast(y_true, tf.int32), [-1]))
-        predicted = tf.argmax(scores, -1, output_type=tf.int32)
-    check = tf.compat.v1.debugging.assert_equal(tf.size(labels), tf.shape(scores)[0],
-                                                message=CHECK_MARK + 'targets')
-    with tf.control_dependencies([check]):
-        valid = tf.logical_and(labels >= 0, labels < c)
-    trash = c * c
-    where = tf.compat.v2.where  # TensorFlow 2's: no deprecation warning in 1.15
-    confusion = tf.math.bincount(where(valid, labels * c + predicted,
-                                       tf.fill(tf.shape(labels), trash)),
-                                 minlength=trash + 1, maxlength=trash + 1)
-    if not bins:
-        empty = tf.zeros([1], tf.int32)
-        return confusion, empty, empty
+        return labels, tf.cast(scores[:, 0] >= spec.threshold, tf.int32)
+    c = spec.num_classes
+    one_hot = tf.logical_and(tf.equal(tf.rank(y_true), tf.rank(y_pred)),
+                             tf.equal(tf.shape(y_true)[-1], c))
+    labels = tf.cond(
+        one_hot,
+        lambda: tf.argmax(tf.reshape(y_true, [-1, c]), -1, output_type=tf.int32),
+        lambda: tf.reshape(tf.cast(y_true, tf.int32), [-1]))
+    return labels, tf.argmax(scores, -1, output_type=tf.int32)
+
+
+def _histograms(scores, row, within_unit_interval, spec):
+    """`(everyone, own)`: each class's score bins over every sample with a label in
+    `[0, C)`, and over the samples of that class."""
+    import tensorflow as tf
+    c, bins = spec.num_classes, spec.bins
     stride = bins + 1
-    scores = tf.clip_by_value(scores, 0., 1.)
-    index = tf.cast(scores * tf.cast(bins, scores.dtype), tf.int32) + \
-        tf.range(c, dtype=tf.int32)[None, :] * stride
     size = c * stride
-    # Samples with an ignored label go to one more bin, dropped below.
-    index = where(tf.tile(valid[:, None], [1, c]), index, tf.fill(tf.shape(index), size))
-    everyone = tf.math.bincount(tf.reshape(index, [-1]), minlength=size + 1,
-                                maxlength=size + 1)[:size]
-    safe_labels = where(valid, labels, tf.zeros_like(labels))
-    own_index = tf.gather_nd(index, tf.stack(
-        [tf.range(tf.size(labels), dtype=tf.int32), safe_labels], axis=1))
-    own = tf.math.bincount(own_index, minlength=size + 1, maxlength=size + 1)[:size]
-    return confusion, everyone, own
+    if scores.shape[-1] == 1:
+        # Binary: class 0's score is `1 - score`.
+        scores = tf.concat([1. - scores, scores], axis=1)
+
+    def binned(values, offsets):
+        """`offsets + floor(score * bins)` as int32 (`offsets`: float32 integers),
+        each score clipped into [0, 1] first."""
+        product = values * tf.cast(bins, values.dtype)
+        if not within_unit_interval:
+            # As the numpy fold's clip of the scores: the float32 product is monotonic,
+            # so clipping it into [0, bins] gives the same bin.
+            product = _clip(product, 0, bins)
+        # 2 ** 23 plus an integer below it is exact in float32, and its bits are 2 ** 23's
+        # plus that integer: the bin without TensorFlow's Cast to int32, the slowest
+        # op here (docs/benchmarks.md). A NaN score lands far above `size`: left out.
+        shifted = tf.cast(tf.floor(product), tf.float32) + (offsets + 2. ** 23)
+        return tf.bitcast(shifted, tf.int32) - _TWO_TO_23_BITS
+
+    class_offsets = tf.constant([[k * stride for k in range(c)]], tf.float32)
+
+    def class_bins(rows):
+        """Each score's bin at its class's offset, `class * stride + bin`."""
+        return tf.reshape(binned(rows, class_offsets), [-1])
+
+    index = class_bins(scores)
+    # Each sample's own class: its label where in [0, C), else dropped (a bincount
+    # leaves out values >= size).
+    own_class = _clip(row, 0, c - 1)
+    valid = tf.equal(own_class, row)
+    own = tf.gather(index, tf.range(tf.size(row)) * c + own_class)
+    own = tf.compat.v2.where(valid, own, size)
+    # Samples with a label outside [0, C) leave `everyone` (usually there are none,
+    # and then this costs a few empty ops).
+    ignored = tf.gather(scores, tf.reshape(tf.compat.v2.where(tf.logical_not(valid)), [-1]))
+    everyone = _bincount(index, size) - _bincount(class_bins(ignored), size)
+    return everyone, _bincount(own, size)
+
+
+def _clip(tensor, low, high):
+    """One pass (`tf.clip_by_value` takes two in TensorFlow 1.15)."""
+    import tensorflow as tf
+    return tf.raw_ops.ClipByValue(t=tensor, clip_value_min=tf.constant(low, tensor.dtype),
+                                  clip_value_max=tf.constant(high, tensor.dtype))
+
+
+def _bincount(values, size):
+    """Counts of `values` in `[0, size)` (larger ones are left out). The op itself:
+    `tf.math.bincount` first reads every value once more for their maximum."""
+    import tensorflow as tf
+    return tf.raw_ops.Bincount(arr=values, size=size, weights=tf.zeros([0], tf.int32))
+
+
+def _within_unit_interval(y_pred):
+    """Whether `y_pred` is a softmax or sigmoid, whose scores need no clipping."""
+    op = y_pred.op
+    while op.type in ('Identity', 'Reshape'):
+        op = op.inputs[0].op
+    if op.type in ('Softmax', 'Sigmoid'):
+        return True
+    # Keras' softmax over an axis of a tensor of rank > 2: exp(x - max) / sum(exp(...)),
+    # each value divided by a sum that includes it.
+    if op.type == 'RealDiv':
+        exp, total = (t.op for t in op.inputs)
+        return (exp.type == 'Exp' and total.type == 'Sum' and
+                total.inputs[0].name == exp.outputs[0].name and
+                bool(total.get_attr('keep_dims')))
+    return False
 
 
 class GraphCountingPlan(CapturePlan):

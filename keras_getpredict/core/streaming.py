@@ -200,7 +200,7 @@ def fold(counts, spec, y_true, y_pred):
         labels, predicted, scores = labels[keep], predicted[keep], scores[keep]
     counts.confusion += np.bincount(labels * c + predicted,
                                     minlength=c * c).reshape(c, c)
-    if spec.bins:
+    if spec.bins and labels.size:  # (every label of the batch may be ignored)
         _fold_histograms(counts, spec, labels, scores)
 
 
@@ -229,6 +229,16 @@ def _fold_histograms(counts, spec, labels, scores):
     own_scores = scores[np.arange(labels.size), labels]
     own = np.bincount(labels * stride + _bin_index(own_scores, bins), minlength=c * stride)
     add_histograms(counts, everyone, own)
+
+
+def add_table(counts, table):
+    """Adds one batch's label x prediction table to `counts`: `(C + 2) * C` counts,
+    row `label + 1` for labels in `[0, C)` and rows 0 and C + 1 for the labels below
+    and above (`ignored`)."""
+    c = counts.num_classes
+    table = np.asarray(table, np.int64).reshape(c + 2, c)
+    counts.confusion += table[1:c + 1]
+    counts.ignored += int(table[0].sum() + table[c + 1].sum())
 
 
 def add_histograms(counts, everyone, own):
@@ -264,6 +274,7 @@ class StreamingRecorder(object):
     def clear(self):
         self._counts = None
         self._batches = 0
+        self._fetched_sums = {}
 
     def __len__(self):
         return self._batches
@@ -286,18 +297,27 @@ class StreamingRecorder(object):
         self._count_batch()
 
     def add_counted(self, plan, increments):
-        """Adds one batch counted on the graph: output name -> `(confusion,
-        everyone, own)` as `core/graph_reduce.py` fetches them."""
+        """Adds one batch counted on the graph: output name -> `(table, everyone,
+        own)` as `core/graph_reduce.py` fetches them. They are summed as fetched
+        and turned into counts at `take()` (`add_table`, `add_histograms`): a few
+        additions per batch."""
         if self._counts is None:
             self._start(plan)
-        c = self.spec.num_classes
-        for name, (confusion, everyone, own) in increments.items():
-            counts = self._counts[name]
-            counts.confusion += np.asarray(confusion[:c * c], np.int64).reshape(c, c)
-            counts.ignored += int(confusion[c * c])
-            if self.spec.bins:
-                add_histograms(counts, everyone, own)
+        for name, fetched in increments.items():
+            sums = self._fetched_sums.get(name)
+            if sums is None:
+                self._fetched_sums[name] = [np.array(f, np.int64) for f in fetched]
+            else:
+                for total, value in zip(sums, fetched):
+                    total += value
         self._count_batch()
+
+    def _add_fetched_sums(self):
+        for name, (table, everyone, own) in self._fetched_sums.items():
+            add_table(self._counts[name], table)
+            if self.spec.bins:
+                add_histograms(self._counts[name], everyone, own)
+        self._fetched_sums = {}
 
     def _count_batch(self):
         self._batches += 1
@@ -306,6 +326,8 @@ class StreamingRecorder(object):
     def take(self):
         """The counts so far as `StreamingCounts` (empty ones when nothing was
         recorded), and a fresh start."""
+        if self._fetched_sums:
+            self._add_fetched_sums()
         counts = self._counts
         if counts is None:
             counts = StreamingCounts(self.spec, self.output_names or ())

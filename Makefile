@@ -173,23 +173,26 @@ clean:
 	rm -rf $(ALL_VENVS) $(MATRIX_VENVS) build dist *.egg-info
 
 # --- Capture at segmentation sizes (docs/benchmarks.md) -------------------------------
-# bench-streaming: one table, each mode (full capture, reducing mode with bins=0 and 200)
+# bench-segmentation: one table, each mode (full capture, reducing mode with bins=0 and 200)
 # against stock on the light model (32², 64², 128²) and a 1.1 M-parameter U-Net (128²),
-# one-hot and integer labels, with peak RSS (~5 min; BENCH_ARGS=--memory-scan for peak
-# RSS against the validation set's size). bench-streaming-floor: what single TensorFlow
+# one-hot and integer labels, with peak RSS (~3 min; BENCH_ARGS=--memory-scan for peak
+# RSS against the validation set's size). bench-segmentation-floor: what single TensorFlow
 # ops (ArgMax, Bincount) and the full capture's copies cost by themselves.
-# profile-streaming: the TensorFlow timeline and cProfile of one configuration.
-# None of them is part of `make ci`.
+# profile-segmentation: the TensorFlow timeline and cProfile of one configuration.
+# None of them is part of `make ci`. bench-streaming: the former name (issue 17's), one
+# release.
 BENCH_ARGS ?=
-.PHONY: bench-streaming bench-streaming-floor profile-streaming
-bench-streaming: $(VENV)/.installed
-	$(VENV)/bin/python benchmarks/bench_streaming.py $(BENCH_ARGS)
+.PHONY: bench-segmentation bench-segmentation-floor profile-segmentation bench-streaming
+bench-streaming: bench-segmentation
 
-bench-streaming-floor: $(VENV)/.installed
-	$(VENV)/bin/python benchmarks/bench_count_floor.py $(BENCH_ARGS)
+bench-segmentation: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_segmentation.py $(BENCH_ARGS)
 
-profile-streaming: $(VENV)/.installed
-	$(VENV)/bin/python benchmarks/profile_streaming.py $(BENCH_ARGS)
+bench-segmentation-floor: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/bench_segmentation_floor.py $(BENCH_ARGS)
+
+profile-segmentation: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/profile_segmentation.py $(BENCH_ARGS)
 
 # --- Mask R-CNN tier: matterport's model trained for two tiny epochs on drawn shapes ---
 # The crafted-box tests against mrcnn/pycocotools and the real training run (~3-8 min on

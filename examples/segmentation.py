@@ -3,7 +3,7 @@
 Synthetic 32x32 images drawn here (no download): a noisy background (class 0) with a
 disc (class 1) and a square (class 2). A tiny fully convolutional net trains for a few
 epochs; `get_predict={'reduce': ...}` folds each validation batch into a confusion
-matrix and score histograms, and `StreamingMetrics` puts per-class IoU, Dice and ROC
+matrix and score histograms, and `ReduceMetrics` puts per-class IoU, Dice and ROC
 AUC into the epoch logs, so `History` and `TensorBoard` have them.
 
     python examples/segmentation.py [--epochs 5] [--logdir /tmp/seg_logs]
@@ -18,7 +18,7 @@ from keras.layers import Conv2D, Input
 from keras.models import Model
 
 import keras_getpredict
-from keras_getpredict.callbacks import StreamingMetrics
+from keras_getpredict.callbacks import ReduceMetrics
 
 keras_getpredict.install()
 
@@ -65,7 +65,7 @@ def main():
     model = Model(x, y)
     model.compile('adam', 'sparse_categorical_crossentropy')
 
-    callbacks = [StreamingMetrics(class_names=CLASS_NAMES)]
+    callbacks = [ReduceMetrics(class_names=CLASS_NAMES)]
     if args.logdir:
         callbacks.append(TensorBoard(args.logdir))
     history = model.fit_generator(

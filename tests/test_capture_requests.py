@@ -13,7 +13,7 @@ import keras_getpredict
 from support import tiny_library
 from support.handmade import (KERNEL, batches, expected_output, index_of, linear_model, make_data,
                               two_in_two_out_model)
-from keras_getpredict.callbacks import (EpochMetrics, PredictionSaver, StreamingMetrics,
+from keras_getpredict.callbacks import (EpochMetrics, PredictionSaver, ReduceMetrics,
                                         TensorBoardCounts, TensorBoardPredictions)
 from keras_getpredict.core.results import LOGS_KEY
 from keras_getpredict.mask_rcnn import HEADS_GET_PREDICT, MaskRCNNHeadMetrics
@@ -65,10 +65,10 @@ def test_each_callback_asks_for_what_it_reads():
     assert EpochMetrics(outputs=['a', 'b']).get_predict == ['a', 'b']
     assert TensorBoardPredictions('logs', EpochMetrics(outputs='a')).get_predict == 'a'
     assert MaskRCNNHeadMetrics(['BG', 'x']).get_predict == HEADS_GET_PREDICT
-    assert StreamingMetrics().get_predict is None  # no class count: it cannot ask
-    assert StreamingMetrics(class_names=['a', 'b', 'c']).get_predict == {
+    assert ReduceMetrics().get_predict is None  # no class count: it cannot ask
+    assert ReduceMetrics(class_names=['a', 'b', 'c']).get_predict == {
         'reduce': {'num_classes': 3}}
-    assert StreamingMetrics(num_classes=4, bins=0).get_predict == {
+    assert ReduceMetrics(num_classes=4, bins=0).get_predict == {
         'reduce': {'num_classes': 4, 'bins': 0}}
     assert TensorBoardCounts('logs', num_classes=2, bins=10).get_predict == {
         'reduce': {'num_classes': 2, 'bins': 10}}
@@ -77,10 +77,10 @@ def test_each_callback_asks_for_what_it_reads():
 
 
 @pytest.mark.parametrize('make, message', [
-    (lambda: StreamingMetrics(num_classes=1), r'`num_classes` should be an integer >= 2'),
-    (lambda: StreamingMetrics(class_names=['a', 'b'], num_classes=3),
+    (lambda: ReduceMetrics(num_classes=1), r'`num_classes` should be an integer >= 2'),
+    (lambda: ReduceMetrics(class_names=['a', 'b'], num_classes=3),
      r'`class_names` has 2 names but `num_classes` is 3'),
-    (lambda: StreamingMetrics(num_classes=3, bins=-1), r'`bins` should be an integer >= 0'),
+    (lambda: ReduceMetrics(num_classes=3, bins=-1), r'`bins` should be an integer >= 0'),
 ])
 def test_a_request_that_cannot_be_made_raises_at_construction(make, message):
     with pytest.raises(ValueError, match=message):
@@ -169,18 +169,18 @@ def test_reducing_specs_merge_unless_they_spell_out_different_values(installed):
     model = _classifier()
     x, labels = _class_data()
     counts = Recorder(None)
-    # StreamingMetrics leaves `bins` to the call: the call's 0 holds.
+    # ReduceMetrics leaves `bins` to the call: the call's 0 holds.
     model.fit(x, labels, epochs=1, verbose=0, validation_data=(x, labels),
-              callbacks=[StreamingMetrics(num_classes=3), counts],
+              callbacks=[ReduceMetrics(num_classes=3), counts],
               get_predict={'reduce': {'num_classes': 3, 'bins': 0}})
     spec = counts.entries[0].spec
     assert (spec.num_classes, spec.bins) == (3, 0)
     confusion = counts.entries[0]['out'].confusion
     np.testing.assert_array_equal(confusion, _confusion(labels, x.argmax(1)))
     with pytest.raises(ValueError, match=r"different reducing specs \('bins'\).*"
-                                         r"`get_predict`: 20; StreamingMetrics.*: 10"):
+                                         r"`get_predict`: 20; ReduceMetrics.*: 10"):
         model.fit(x, labels, epochs=1, verbose=0, validation_data=(x, labels),
-                  callbacks=[StreamingMetrics(num_classes=3, bins=10)],
+                  callbacks=[ReduceMetrics(num_classes=3, bins=10)],
                   get_predict={'reduce': {'num_classes': 3, 'bins': 20}})
 
 
@@ -204,7 +204,7 @@ def test_prediction_saver_saves_whatever_others_ask_for(installed, tmpdir):
     np.testing.assert_allclose(saved.y_pred['out'], model.predict(x), rtol=1e-6)
     # Next to a callback that asks for the reducing mode, it saves the counts.
     model.fit(x, labels, epochs=1, verbose=0, validation_data=(x, labels),
-              callbacks=[StreamingMetrics(num_classes=3),
+              callbacks=[ReduceMetrics(num_classes=3),
                          PredictionSaver(str(tmpdir.join('counts_{epoch}.npz')))])
     counted = load_predictions(str(tmpdir.join('counts_1.npz')))
     np.testing.assert_array_equal(counted.counts['out'].confusion,
@@ -387,8 +387,8 @@ def _in_graph_of_main(function, graph=keras.backend.get_session().graph):
     ({'get_predict': {'outputz': True}}, ValueError, r"Unknown keys in `get_predict`"),
     ({'callbacks': 'tensorboard'}, TypeError, r'`callbacks` should be a list'),
     ({'callbacks': [42]}, TypeError, r'`callbacks` should hold Keras callbacks'),
-    ({'callbacks': [EpochMetrics(), StreamingMetrics(num_classes=3)]}, ValueError,
-     r'StreamingMetrics \(in `callbacks`\) asks for the reducing mode'),
+    ({'callbacks': [EpochMetrics(), ReduceMetrics(num_classes=3)]}, ValueError,
+     r'ReduceMetrics \(in `callbacks`\) asks for the reducing mode'),
     ({'get_predict': {'reduce': {'num_classes': 3}}, 'callbacks': [EpochMetrics()]},
      ValueError, r'EpochMetrics \(in `callbacks`\) asks for full capture'),
 ])
@@ -401,8 +401,8 @@ def test_a_blocks_configuration_errors_raise_on_entry(installed, arguments, erro
 
 
 def test_nested_blocks_that_cannot_merge_raise_on_entry(installed):
-    with keras_getpredict.capturing(callbacks=[StreamingMetrics(num_classes=3)]):
-        with pytest.raises(ValueError, match='StreamingMetrics .*enclosing.*reducing mode'):
+    with keras_getpredict.capturing(callbacks=[ReduceMetrics(num_classes=3)]):
+        with pytest.raises(ValueError, match='ReduceMetrics .*enclosing.*reducing mode'):
             with keras_getpredict.capturing(get_predict=True):
                 pass
 

@@ -386,8 +386,8 @@ def test_a_collective_no_other_rank_joins_raises_after_the_timeout(monkeypatch):
 
 
 def _counts(num_classes=3, outputs=('seg',), batches=2):
-    from keras_getpredict.core.streaming import ReduceSpec, StreamingCounts
-    counts = StreamingCounts(ReduceSpec(num_classes, bins=4), list(outputs))
+    from keras_getpredict.core.reduce_counts import ReduceSpec, ReducedCounts
+    counts = ReducedCounts(ReduceSpec(num_classes, bins=4), list(outputs))
     for name in outputs:
         counts[name].confusion[0, 0] = batches
     counts.batches = batches

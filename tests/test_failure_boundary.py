@@ -61,8 +61,8 @@ STAGES = {
 }
 REDUCE_STAGES = {
     'building the capturing function': ('keras_internals', None, 'function_like'),
-    'recording a batch': ('streaming', 'StreamingRecorder', 'add_counted'),
-    'publishing an epoch': ('streaming', 'StreamingRecorder', 'take'),
+    'recording a batch': ('reduce_counts', 'ReducingRecorder', 'add_counted'),
+    'publishing an epoch': ('reduce_counts', 'ReducingRecorder', 'take'),
 }
 
 

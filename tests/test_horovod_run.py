@@ -171,7 +171,7 @@ def test_reducing_mode_sums_counts_over_ranks_that_validate_different_steps(tmpd
     # Not gathered unless asked: each rank's own shard.
     assert per_rank[0]['evaluate_own_confusion'].sum() == 7
     assert per_rank[1]['evaluate_own_confusion'].sum() == 6
-    # StreamingMetrics next to MetricAverageCallback: the whole set's accuracy everywhere.
+    # ReduceMetrics next to MetricAverageCallback: the whole set's accuracy everywhere.
     accuracy = np.trace(expected) / 13.
     for arrays in per_rank:
         np.testing.assert_allclose(arrays['fit_generator_count_accuracy'], [accuracy] * 2,

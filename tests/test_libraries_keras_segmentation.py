@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip('keras_segmentation')
 
 import keras_getpredict  # noqa: E402
-from keras_getpredict.callbacks import EpochMetrics, StreamingMetrics  # noqa: E402
+from keras_getpredict.callbacks import EpochMetrics, ReduceMetrics  # noqa: E402
 from support.library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
                                      matching_index, one_hot, write_segmentation_set)
 
@@ -89,7 +89,7 @@ def test_train_without_validate_says_where_the_call_is(tmpdir):
     assert 'EpochMetrics' in message, message
 
 
-def test_streaming_metrics_through_train_equal_scikit_learn(tmpdir):
+def test_reduce_metrics_through_train_equal_scikit_learn(tmpdir):
     # keras_segmentation ends in Reshape((h * w, -1)): TensorFlow does not know the class
     # axis that Keras' shape gives, and the reducing mode counts on the graph all the same.
     from keras_segmentation.models.unet import unet_mini
@@ -100,7 +100,7 @@ def test_streaming_metrics_through_train_equal_scikit_learn(tmpdir):
     model = unet_mini(n_classes=len(CLASSES), input_height=SIZE, input_width=SIZE)
     assert model.output.shape.as_list()[-1] is None
 
-    with keras_getpredict.capturing(callbacks=[StreamingMetrics(class_names=CLASSES)]):
+    with keras_getpredict.capturing(callbacks=[ReduceMetrics(class_names=CLASSES)]):
         model.train(train_images=_folder(tmpdir, 'train', 'images'),
                     train_annotations=_folder(tmpdir, 'train', 'annotations'),
                     epochs=1, batch_size=2, steps_per_epoch=2, validate=True,

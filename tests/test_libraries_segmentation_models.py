@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip('segmentation_models')
 
 import keras_getpredict  # noqa: E402
-from keras_getpredict.callbacks import EpochMetrics, StreamingMetrics  # noqa: E402
+from keras_getpredict.callbacks import EpochMetrics, ReduceMetrics  # noqa: E402
 from support.library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
                                      draw_image, draw_label_map, one_hot)
 
@@ -71,14 +71,14 @@ def test_script_captures_exactly_and_epoch_metrics_reach_history():
     np.testing.assert_allclose(history.history['val_accuracy'][-1], pixels_right.mean())
 
 
-def test_streaming_metrics_equal_scikit_learn_on_the_trained_model():
+def test_reduce_metrics_equal_scikit_learn_on_the_trained_model():
     from sklearn.metrics import accuracy_score, jaccard_score
 
     model, x_train, y_train, x_val, y_val = _model_and_data(6)
 
     history = model.fit(x=x_train, y=y_train, batch_size=2, epochs=1, verbose=0,
                         validation_data=(x_val, y_val),
-                        callbacks=[StreamingMetrics(class_names=CLASSES)]).history
+                        callbacks=[ReduceMetrics(class_names=CLASSES)]).history
 
     # The reducing mode keeps counts only; the weights are those of the last validation.
     y_true = y_val.argmax(-1).ravel()

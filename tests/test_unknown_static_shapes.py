@@ -14,7 +14,7 @@ from keras.models import Model
 from keras.optimizers import SGD
 
 import keras_getpredict
-from keras_getpredict.callbacks import BatchPredictions, StreamingMetrics
+from keras_getpredict.callbacks import BatchPredictions, ReduceMetrics
 from keras_getpredict.core.failures import STRICT_ENV
 
 C = 3
@@ -85,7 +85,7 @@ def test_reducing_mode_counts_exactly(installed, head, on_graph):
     # Through fit_generator and the callback that asks for the reducing mode itself.
     history = model.fit(X, ONE_HOT, batch_size=4, epochs=1, verbose=0,
                         validation_data=(X, ONE_HOT),
-                        callbacks=[StreamingMetrics(num_classes=C, bins=10)])
+                        callbacks=[ReduceMetrics(num_classes=C, bins=10)])
     accuracy = np.trace(_confusion()) / float(LABELS.size)
     assert history.history['val_count_accuracy'] == pytest.approx([accuracy])
 
@@ -114,7 +114,7 @@ def test_a_num_classes_keras_can_check_is_refused_before_training(installed, hea
     with pytest.raises(ValueError, match=r"Output 'seg'.*\['num_classes'\]` is 4 but the "
                                          r"output has 3 unit"):
         model.fit(X, ONE_HOT, epochs=1, verbose=0, validation_data=(X, ONE_HOT),
-                  callbacks=[StreamingMetrics(num_classes=4),
+                  callbacks=[ReduceMetrics(num_classes=4),
                              LambdaCallback(on_batch_end=lambda b, logs: counted.append(b))])
     assert counted == []  # refused before the first training batch
 

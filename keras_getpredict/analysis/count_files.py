@@ -7,7 +7,7 @@ Layout, next to the predictions files' `format`, `epoch`, `output_names`,
 - `kind`: `'counts'` (predictions files have no `kind`).
 - `num_classes`, `bins`, `threshold`, `batches`: the `ReduceSpec` and batch count.
 - `confusion/<output>` `(C, C)`, `positives/<output>` and `negatives/<output>`
-  `(C, bins)`, `ignored/<output>`: int64 counts (see `core/streaming.py`).
+  `(C, bins)`, `ignored/<output>`: int64 counts (see `core/reduce_counts.py`).
 """
 from __future__ import absolute_import
 
@@ -16,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..core.logs_filters import is_scalar
-from ..core.streaming import OutputCounts, ReduceSpec, StreamingCounts
+from ..core.reduce_counts import OutputCounts, ReduceSpec, ReducedCounts
 from . import count_metrics
 
 KIND = 'counts'
@@ -24,7 +24,7 @@ FIELDS = ('confusion', 'positives', 'negatives', 'ignored')
 
 
 def count_arrays(counts, epoch=None, logs=None, format_version=1):
-    """The arrays of one `StreamingCounts` (see the module doc)."""
+    """The arrays of one `ReducedCounts` (see the module doc)."""
     spec = counts.spec
     arrays = OrderedDict([('format', np.int64(format_version)),
                           ('epoch', np.int64(-1 if epoch is None else epoch)),
@@ -50,7 +50,7 @@ def is_count_file(arrays):
 
 
 class CountsFile(object):
-    """A counts file as read back: `path`, `epoch`, `counts` (`StreamingCounts`),
+    """A counts file as read back: `path`, `epoch`, `counts` (`ReducedCounts`),
     `logs` (`OrderedDict` of the epoch's scalar logs)."""
 
     def __init__(self, path, arrays):
@@ -61,7 +61,7 @@ class CountsFile(object):
                           float(arrays['threshold']))
         parts = dict((name, OutputCounts(spec.num_classes, spec.bins, *[
             arrays['%s/%s' % (field, name)] for field in FIELDS])) for name in names)
-        self.counts = StreamingCounts(spec, names, parts, int(arrays['batches']))
+        self.counts = ReducedCounts(spec, names, parts, int(arrays['batches']))
         self.output_names = names
         self.logs = OrderedDict(zip([str(n) for n in arrays['log_names']],
                                     [float(v) for v in arrays['log_values']]))

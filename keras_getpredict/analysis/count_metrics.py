@@ -1,4 +1,4 @@
-"""Metrics from the reducing mode's counts (`core/streaming.py`), numpy only.
+"""Metrics from the reducing mode's counts (`core/reduce_counts.py`), numpy only.
 
 From the confusion matrix, exact: per-class IoU (Jaccard), Dice (= F1), precision,
 recall, support, and accuracy; a class with an empty denominator gets `nan` and is

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.logs_filters import is_scalar
 from ..core.results import concat_batches, outputs_by_name
-from ..core.streaming import is_streaming
+from ..core.reduce_counts import is_reduced
 from .atomic_files import write_npz_atomic
 from .count_files import CountsFile, count_arrays, is_count_file
 from .npz_reading import read_npz
@@ -30,7 +30,7 @@ from .prediction_file_checks import FORMAT, check_arrays
 def prediction_arrays(gts_and_preds, epoch=None, metrics=None, logs=None,
                       include_inputs=False):
     """The arrays `save_predictions` writes (see the module doc for the layout)."""
-    if is_streaming(gts_and_preds):
+    if is_reduced(gts_and_preds):
         # Reducing mode: the counts and histograms (see `count_files`).
         return count_arrays(gts_and_preds, epoch, logs, FORMAT)
     pairs = outputs_by_name(gts_and_preds)

@@ -16,10 +16,13 @@ from .epoch_metrics import EpochMetrics
 from .failure_policy import AnalysisFailedWarning
 from .prediction_saver import PredictionSaver
 from .predictions_callback import PredictionsCallback
-from .streaming_metrics import StreamingMetrics
+from .reduce_metrics import ReduceMetrics
 from .tensorboard_counts import TensorBoardCounts
 from .tensorboard_images import TensorBoardPredictions
 
+#: The former name of `ReduceMetrics`, kept for one release (0.2.x); it is the same class.
+StreamingMetrics = ReduceMetrics
+
 __all__ = ['AnalysisFailedWarning', 'BatchPredictions', 'EpochMetrics', 'PredictionSaver',
-           'PredictionsCallback', 'StreamingMetrics', 'TensorBoardCounts',
+           'PredictionsCallback', 'ReduceMetrics', 'StreamingMetrics', 'TensorBoardCounts',
            'TensorBoardPredictions']

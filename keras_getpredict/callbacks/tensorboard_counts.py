@@ -13,7 +13,7 @@ from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
 from ..analysis import count_metrics
 from ..analysis.key_names import safe_key
-from .streaming_metrics import StreamingMetrics
+from .reduce_metrics import ReduceMetrics
 from .predictions_callback import PredictionsCallback
 
 
@@ -21,7 +21,7 @@ class TensorBoardCounts(PredictionsCallback):
     """Writes, each epoch, a PR curve per class (tag `class_<class>/pr_curves`, with
     `<output>/` in front for several outputs) from `get_predict['reduce']` counts.
 
-    Like `StreamingMetrics`, it asks `fit`/`fit_generator` for the reducing mode
+    Like `ReduceMetrics`, it asks `fit`/`fit_generator` for the reducing mode
     once it knows the number of classes.
 
     # Arguments
@@ -37,16 +37,16 @@ class TensorBoardCounts(PredictionsCallback):
 
     # Example
     ```python
-    callbacks = [TensorBoard(log_dir), StreamingMetrics(), TensorBoardCounts(log_dir)]
+    callbacks = [TensorBoard(log_dir), ReduceMetrics(), TensorBoardCounts(log_dir)]
     ```
     """
 
-    missing_advice = StreamingMetrics.missing_advice
+    missing_advice = ReduceMetrics.missing_advice
 
     def __init__(self, log_dir, class_names=None, num_classes=None, bins=None):
         super(TensorBoardCounts, self).__init__()
-        self._checker = StreamingMetrics(class_names=class_names, num_classes=num_classes,
-                                         bins=bins)
+        self._checker = ReduceMetrics(class_names=class_names, num_classes=num_classes,
+                                      bins=bins)
         self.get_predict = self._checker.get_predict
         self.log_dir = log_dir
         self.class_names = class_names
@@ -69,7 +69,7 @@ class TensorBoardCounts(PredictionsCallback):
                           self._write_epoch, counts, epoch)
 
     def summaries(self, counts):
-        """The `tf.Summary` protos of one epoch's `StreamingCounts`."""
+        """The `tf.Summary` protos of one epoch's `ReducedCounts`."""
         names = self.class_names or [str(i) for i in range(counts.spec.num_classes)]
         several = len(counts.output_names) > 1
         for output in counts.output_names:

@@ -219,7 +219,7 @@ class CapturingFunction(object):
         model: the model the stock function belongs to.
         stock_function: the Keras `Function` it replaces.
         selection: a `Selection`.
-        recorder: the `BatchRecorder` (or `StreamingRecorder`) that receives
+        recorder: the `BatchRecorder` (or `ReducingRecorder`) that receives
             each batch.
         boundary: the call's `failures.Boundary`: once our code has failed, batches
             run through the stock function alone.

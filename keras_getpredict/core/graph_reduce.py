@@ -1,12 +1,12 @@
 """Reducing mode on the graph (`get_predict['reduce']['on_graph']`): the counts of
 each batch are computed by TensorFlow ops in the same session run as the loss, so only
 `(C + 2)*C + 2*C*(bins + 1)` int32 counts per output are fetched instead of the
-outputs, and the host adds them up (`StreamingRecorder.add_counted`).
+outputs, and the host adds them up (`ReducingRecorder.add_counted`).
 
-The ops give `core/streaming.py`'s numpy fold's counts (the same float32 product
+The ops give `core/reduce_counts.py`'s numpy fold's counts (the same float32 product
 `score * bins` truncated to an int, the same tie rule for the argmax: the first
 maximum); tests compare them. They are few and read each score once or twice: the
-validation pass is timed against stock Keras by `make bench-streaming`
+validation pass is timed against stock Keras by `make bench-segmentation`
 (docs/benchmarks.md has the profile that shaped them).
 
 The class axis is read from TensorFlow's static shape, else from Keras' (`Reshape((h * w,
@@ -19,7 +19,7 @@ from __future__ import absolute_import
 from . import keras_internals
 from .capture import CapturePlan
 from .failures import ConfigurationError
-from .streaming import class_units, units_mismatch
+from .reduce_counts import class_units, units_mismatch
 
 # The bits of float32 2 ** 23 (sign 0, exponent 150, mantissa 0).
 _TWO_TO_23_BITS = 0x4B000000
@@ -31,13 +31,13 @@ TARGETS_MISMATCH = ('Reducing mode cannot match the targets to the outputs: targ
 
 
 def count_tensors(y_true, y_pred, spec):
-    """`(table, everyone, own)` int32 tensors of one batch of one output.
+    """`(table, positives, negatives)` int32 tensors of one batch of one output.
 
     `table` has `(C + 2) * C` entries, `[(row + 1) * C + predicted]` where `row` is the
     label clipped into `[-1, C]`: rows 1 to C hold the confusion matrix, rows 0 and
-    C + 1 the samples whose label is outside `[0, C)` (`streaming.add_table`).
-    `everyone`/`own` have `C*(bins + 1)` entries (`streaming.add_histograms`), or one
-    when `bins` is 0.
+    C + 1 the samples whose label is outside `[0, C)` (`reduce_counts.add_table`).
+    `positives`/`negatives` have `C*(bins + 1)` entries (`reduce_counts.add_histograms`),
+    or one when `bins` is 0.
 
     # Raises
         ConfigurationError: In case the output's class axis does not fit
@@ -60,8 +60,8 @@ def count_tensors(y_true, y_pred, spec):
         if not spec.bins:
             empty = tf.zeros([1], tf.int32)
             return table, empty, empty
-        everyone, own = _histograms(scores, row, _within_unit_interval(y_pred), spec)
-        return table, everyone, own
+        positives, negatives = _histograms(scores, row, _within_unit_interval(y_pred), spec)
+        return table, positives, negatives
 
 
 def _labels_and_predicted(y_true, y_pred, scores, spec):
@@ -81,8 +81,8 @@ def _labels_and_predicted(y_true, y_pred, scores, spec):
 
 
 def _histograms(scores, row, within_unit_interval, spec):
-    """`(everyone, own)`: each class's score bins over every sample with a label in
-    `[0, C)`, and over the samples of that class."""
+    """`(positives, negatives)`: each class's score bins over the samples of that class,
+    and over the other samples with a label in `[0, C)`."""
     import tensorflow as tf
     c, bins = spec.num_classes, spec.bins
     stride = bins + 1
@@ -118,11 +118,12 @@ def _histograms(scores, row, within_unit_interval, spec):
     valid = tf.equal(own_class, row)
     own = tf.gather(index, tf.range(tf.size(row)) * c + own_class)
     own = tf.compat.v2.where(valid, own, size)
-    # Samples with a label outside [0, C) leave `everyone` (usually there are none,
-    # and then this costs a few empty ops).
+    # Samples with a label outside [0, C) leave the count over every sample (usually
+    # there are none, and then this costs a few empty ops).
     ignored = tf.gather(scores, tf.reshape(tf.compat.v2.where(tf.logical_not(valid)), [-1]))
-    everyone = _bincount(index, size) - _bincount(class_bins(ignored), size)
-    return everyone, _bincount(own, size)
+    every_sample = _bincount(index, size) - _bincount(class_bins(ignored), size)
+    positives = _bincount(own, size)
+    return positives, every_sample - positives
 
 
 def _clip(tensor, low, high):

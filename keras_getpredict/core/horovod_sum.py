@@ -15,24 +15,24 @@ from __future__ import absolute_import
 import numpy as np
 
 from .horovod_collectives import handshake
-from .streaming import OutputCounts, StreamingCounts
+from .reduce_counts import OutputCounts, ReducedCounts
 
 
 def pack(counts):
-    """`StreamingCounts` -> one int64 vector (see the module doc)."""
+    """`ReducedCounts` -> one int64 vector (see the module doc)."""
     return np.concatenate([[counts.batches]] +
                           [counts[name].flat() for name in counts.output_names])
 
 
 def unpack(vector, like):
-    """The inverse of `pack`, shaped like the `StreamingCounts` `like`."""
+    """The inverse of `pack`, shaped like the `ReducedCounts` `like`."""
     spec = like.spec
     size = OutputCounts.flat_size(spec.num_classes, spec.bins)
     parts = {}
     for i, name in enumerate(like.output_names):
         parts[name] = OutputCounts.from_flat(vector[1 + i * size:1 + (i + 1) * size],
                                              spec.num_classes, spec.bins)
-    return StreamingCounts(spec, like.output_names, parts, int(vector[0]))
+    return ReducedCounts(spec, like.output_names, parts, int(vector[0]))
 
 
 def _counts_description(counts, to):
@@ -48,14 +48,14 @@ def sum_counts(counts, to='all', collectives=None, failed=False):
     """Every rank's counts summed; call it on every rank, the same number of times.
 
     # Arguments
-        counts: this rank's `StreamingCounts` (ignored when `failed`).
+        counts: this rank's `ReducedCounts` (ignored when `failed`).
         to: `'all'` (every rank gets the sum) or `'root'` (only rank 0 does).
         collectives: a `HorovodCollectives` (or a stand-in with `rows`, `payloads`,
             `sum` and `rank`); the running job's by default.
         failed: whether this rank's capture failed this epoch (it still takes part).
 
     # Returns
-        The summed `StreamingCounts`; `None` on ranks other than 0 when
+        The summed `ReducedCounts`; `None` on ranks other than 0 when
         `to='root'`, when no rank recorded a batch, and on every rank when some
         rank's capture failed.
 

@@ -2,7 +2,7 @@
 
 Full capture keeps every validation batch (`BatchRecorder`, `CapturePlan`) and gathers
 the shards under Horovod; the reducing mode (`get_predict['reduce']`) folds each batch
-into counts (`StreamingRecorder`, `GraphCountingPlan` or numpy) and sums them. A mode
+into counts (`ReducingRecorder`, `GraphCountingPlan` or numpy) and sums them. A mode
 gives the recorder, the plan of the capturing function, the Horovod combiner and the
 check made before training: no other module asks which mode a call is in.
 """
@@ -13,7 +13,7 @@ from .graph_reduce import GraphCountingPlan
 from .horovod_collectives import active_collectives
 from .horovod_gather import gather
 from .horovod_sum import sum_counts
-from .streaming import StreamingRecorder, check_class_axes, expected_output_names
+from .reduce_counts import ReducingRecorder, check_class_axes, expected_output_names
 
 
 class FullCapture(object):
@@ -42,7 +42,7 @@ class Reducing(object):
         check_class_axes(model, selection)
 
     def recorder(self, model, selection):
-        return StreamingRecorder(selection.reduce, expected_output_names(model, selection))
+        return ReducingRecorder(selection.reduce, expected_output_names(model, selection))
 
     def plan(self, model, stock_function, selection):
         plan_class = GraphCountingPlan if selection.reduce.on_graph else CapturePlan

@@ -1,6 +1,6 @@
 """`get_predict['reduce']`: what the reducing mode counts, parsed and checked.
 
-Apart from the counting (`core/streaming.py`), so that parsing a `get_predict` needs
+Apart from the counting (`core/reduce_counts.py`), so that parsing a `get_predict` needs
 nothing of it.
 """
 from __future__ import absolute_import
@@ -22,7 +22,7 @@ class ReduceSpec(object):
         threshold: the score from which a binary output predicts class 1.
         on_graph: count in the same session run (TensorFlow ops; only the counts
             are fetched, the default: measured faster than numpy on CPU,
-            docs/streaming_metrics.md) rather than in numpy on the fetched outputs.
+            docs/reduce.md) rather than in numpy on the fetched outputs.
             The counts are the same either way.
         given: the keys of `get_predict['reduce']` that were spelled out (merging
             two requests fills a key one leaves out from the other).

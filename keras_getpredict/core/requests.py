@@ -2,7 +2,7 @@
 
 Any callback may ask for the capture it needs by carrying a `get_predict` attribute in
 the language of the argument (keras-getpredict's own callbacks do: `EpochMetrics` asks
-for its outputs, `MaskRCNNHeadMetrics` for `HEADS_GET_PREDICT`, `StreamingMetrics` for
+for its outputs, `MaskRCNNHeadMetrics` for `HEADS_GET_PREDICT`, `ReduceMetrics` for
 a reducing spec). The requests of one call are merged into one `Selection`:
 
 - outputs, inputs and layers: the union (outputs then follow the model's order);

@@ -10,7 +10,7 @@ ACCEPTED_FORMS = ('`True`/`False`, an output name, a list of output names, or a 
                   "with keys 'outputs' (output names, or True for all), "
                   "'inputs' (input names), 'layers' (layer outputs), 'gather' and "
                   "'shards' (under Horovod), 'reduce' (counts instead of predictions, "
-                  "see core/streaming.py)")
+                  "see core/reduce_counts.py)")
 DICT_KEYS = ('outputs', 'inputs', 'gather', 'shards', 'layers', 'reduce')
 LAYERS_FORMS = ("a layer name, a list of layer names or (name, output index) pairs, "
                 "or a dict of layer name to an output index or a list of indices")
@@ -145,7 +145,7 @@ def parse_get_predict(value):
             `False`), `'shards'` (`'contiguous'`, `'strided'`), `'layers'`
             (see `parse_layers`) and `'reduce'` (`{'num_classes': C, 'bins': 200,
             'threshold': 0.5}`: fold each batch into a confusion matrix and score
-            histograms instead of keeping it; see `core/streaming.py`).
+            histograms instead of keeping it; see `core/reduce_counts.py`).
 
     # Returns
         A `Selection`, or `None` when capture is off.

@@ -41,7 +41,7 @@ def capturing(get_predict=None, callbacks=None):
     `train()` that takes no callbacks (PyPI `mrcnn==0.2`'s `MaskRCNN.train`,
     `keras_segmentation`'s `train`). The callbacks join each `fit`/`fit_generator`
     call after its own, and ask for the capture they need themselves
-    (`EpochMetrics`, `MaskRCNNHeadMetrics`, `StreamingMetrics`, ...), so
+    (`EpochMetrics`, `MaskRCNNHeadMetrics`, `ReduceMetrics`, ...), so
     `callbacks=` alone is usually enough. `get_predict` applies to `evaluate*` as
     well: they then return `(metrics, gts_and_preds)`, so give it only where the code
     inside does not read what `evaluate*` returns.

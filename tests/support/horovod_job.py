@@ -26,7 +26,7 @@ with warnings.catch_warnings():
 
 import keras_getpredict  # noqa: E402
 from keras_getpredict import LOGS_KEY, concat_batches  # noqa: E402
-from keras_getpredict.callbacks import EpochMetrics, StreamingMetrics  # noqa: E402
+from keras_getpredict.callbacks import EpochMetrics, ReduceMetrics  # noqa: E402
 
 #: EpochMetrics keys compared with a single-process run.
 METRIC_KEYS = ('val_accuracy', 'val_f1_macro', 'val_precision_weighted', 'val_roc_auc_macro')
@@ -161,8 +161,8 @@ def run_case(case, out, samples):
         # Reducing mode: uneven contiguous shards, so the ranks validate different
         # numbers of steps; one allreduce-sum of fixed-shape counts needs no match.
         val = Batches(shard(x_val, 'contiguous'), shard(y_val, 'contiguous'))
-        # StreamingMetrics' keys, from the summed counts, averaged by Horovod too.
-        keep = fit_two_epochs(train, val, StreamingMetrics(num_classes=3, per_class=False),
+        # ReduceMetrics' keys, from the summed counts, averaged by Horovod too.
+        keep = fit_two_epochs(train, val, ReduceMetrics(num_classes=3, per_class=False),
                               {'reduce': {'num_classes': 3, 'bins': 10}})
         arrays['fit_generator_count_accuracy'] = np.array(keep.count_accuracy)
         for epoch, counts in enumerate(keep.epochs):

@@ -13,7 +13,7 @@ interleaved rounds (median of per-round ratios of wall and process CPU time):
   capture must do: generators reuse their buffers);
 - `bins=0`, `bins=200`: the reducing mode's counting ops (`core/graph_reduce.py`).
 
-    python benchmarks/bench_count_floor.py [--sizes 32,64,128] [--labels one_hot]
+    python benchmarks/bench_segmentation_floor.py [--sizes 32,64,128] [--labels one_hot]
         [--rounds 15]
 """
 from __future__ import absolute_import, division, print_function
@@ -37,7 +37,7 @@ from keras import backend as K  # noqa: E402
 
 import segmentation  # noqa: E402
 from keras_getpredict.core import graph_reduce  # noqa: E402
-from keras_getpredict.core.streaming import ReduceSpec, StreamingRecorder  # noqa: E402
+from keras_getpredict.core.reduce_counts import ReduceSpec, ReducingRecorder  # noqa: E402
 
 CLASSES = 21
 BATCH = 16
@@ -46,7 +46,7 @@ VARIANTS = ('ArgMax', 'Bincount', 'fetch + copy', 'bins=0', 'bins=200')
 
 
 class _Plan(object):
-    """What `StreamingRecorder.add_counted` reads of a plan."""
+    """What `ReducingRecorder.add_counted` reads of a plan."""
 
     def __init__(self, model):
         self.output_names = model.output_names
@@ -82,7 +82,7 @@ def variants(model, pool):
     for bins in (0, BINS):
         spec = ReduceSpec(CLASSES, bins)
         counting[bins] = (with_outputs(graph_reduce.count_tensors(y_true, y_pred, spec)),
-                          StreamingRecorder(spec))
+                          ReducingRecorder(spec))
     plan = _Plan(model)
 
     def count(bins):

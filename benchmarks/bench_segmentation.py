@@ -1,5 +1,5 @@
 """Validation capture at segmentation sizes: each mode's time against stock Keras,
-and its peak memory, in one table (`make bench-streaming`, docs/benchmarks.md).
+and its peak memory, in one table (`make bench-segmentation`, docs/benchmarks.md).
 
 Per-pixel outputs of 21 classes, `evaluate_generator` over batches of 16 that a
 generator cycles through (yielding the same arrays again, as generators that reuse
@@ -21,7 +21,7 @@ resident set size during one more call of each mode after the rounds (VmHWM, res
 before the call) minus the resident set size before it, once the heap has handed
 freed memory back.
 
-    python benchmarks/bench_streaming.py [--rounds 11] [--batches 20] [--sizes 32,64,128]
+    python benchmarks/bench_segmentation.py [--rounds 11] [--batches 20] [--sizes 32,64,128]
         [--labels one_hot,integer] [--unet-size 128] [--unet-batches 3] [--bins 200]
         [--save FILE] [--pool FILE [FILE ...]] [--memory-scan]
 
@@ -29,7 +29,7 @@ freed memory back.
 saved runs, every cell over all their rounds (on a shared machine, one run is noisy).
 
 `--memory-scan` prints instead the reducing mode's peak memory against the number of
-validation samples (a fresh process per size and mode; docs/streaming_metrics.md).
+validation samples (a fresh process per size and mode; docs/reduce.md).
 """
 from __future__ import absolute_import, division, print_function
 

@@ -1,4 +1,4 @@
-"""Reducing-mode counts (`core/streaming.py`) against scikit-learn, no Keras involved.
+"""Reducing-mode counts (`core/reduce_counts.py`) against scikit-learn, no Keras involved.
 
 The confusion matrix is exact; the binned ROC AUC stays within the stated bound of
 scikit-learn's exact AUC, and the binned curve points are exact at the bin edges.
@@ -12,8 +12,8 @@ from sklearn import metrics as skm
 from keras_getpredict.analysis import count_metrics
 from keras_getpredict.core.horovod_sum import pack, sum_counts, unpack
 from keras_getpredict.core.selection import parse_get_predict
-from keras_getpredict.core.streaming import (OutputCounts, ReduceSpec, StreamingCounts,
-                                             fold)
+from keras_getpredict.core.reduce_counts import (OutputCounts, ReduceSpec, ReducedCounts,
+                                                 fold)
 
 # No example database: nothing is written into the worktree.
 SETTINGS = settings(max_examples=60, deadline=None, database=None)
@@ -226,7 +226,7 @@ def test_counts_summed_over_ranks_equal_one_process_run():
     spec = ReduceSpec(4, 16)
 
     def counted(indices):
-        result = StreamingCounts(spec, ['a', 'b'])
+        result = ReducedCounts(spec, ['a', 'b'])
         for i in indices:
             fold(result['a'], spec, labels[i:i + 1], scores[i:i + 1])
             fold(result['b'], spec, labels[i:i + 1], scores[i:i + 1][..., ::-1])

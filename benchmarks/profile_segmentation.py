@@ -14,7 +14,7 @@ batches:
 - Python: cProfile over `--batches` batches (no tracing): the time inside the session
   run, the time outside it, and the functions that take the time outside it.
 
-    python benchmarks/profile_streaming.py [--size 128] [--labels one_hot]
+    python benchmarks/profile_segmentation.py [--size 128] [--labels one_hot]
         [--model light] [--batches 20] [--traced 10] [--bins 200] [--chrome-trace DIR]
 """
 from __future__ import absolute_import, division, print_function

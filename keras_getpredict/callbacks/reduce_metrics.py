@@ -1,8 +1,8 @@
-"""`StreamingMetrics`: per-class IoU, Dice, precision, recall, F1 and ROC AUC from the
+"""`ReduceMetrics`: per-class IoU, Dice, precision, recall, F1 and ROC AUC from the
 reducing mode's counts, into the epoch logs.
 
 With `get_predict={'reduce': {...}}` the validation set is never held in memory:
-each batch is folded into a confusion matrix and score histograms (`core/streaming.py`).
+each batch is folded into a confusion matrix and score histograms (`core/reduce_counts.py`).
 This callback turns those counts into scalars in `on_predictions_published`, so
 `TensorBoard`, `CSVLogger`, `EarlyStopping` and `ModelCheckpoint` see them that epoch.
 """
@@ -16,7 +16,7 @@ import six
 from ..analysis import count_metrics
 from ..analysis.key_names import safe_key
 from ..core.results import LOGS_KEY
-from ..core.streaming import is_streaming
+from ..core.reduce_counts import is_reduced
 from .predictions_callback import PredictionsCallback
 
 #: Per-class arrays written with `per_class=True`.
@@ -25,7 +25,7 @@ PER_CLASS_NAMES = ('iou', 'dice', 'precision', 'recall', 'roc_auc')
 SCALAR_NAMES = ('mean_iou', 'mean_dice', 'count_accuracy')
 
 
-class StreamingMetrics(PredictionsCallback):
+class ReduceMetrics(PredictionsCallback):
     """Validation metrics in constant memory, from `get_predict['reduce']` counts.
 
     Writes into the epoch logs `<prefix>mean_iou`, `<prefix>mean_dice`,
@@ -65,7 +65,7 @@ class StreamingMetrics(PredictionsCallback):
     # Example
     ```python
     model.fit_generator(train, steps, epochs=10, validation_data=val,
-                        callbacks=[StreamingMetrics(num_classes=21), TensorBoard('logs')])
+                        callbacks=[ReduceMetrics(num_classes=21), TensorBoard('logs')])
     ```
     """
 
@@ -74,7 +74,7 @@ class StreamingMetrics(PredictionsCallback):
 
     def __init__(self, class_names=None, per_class=True, prefix='val_', num_classes=None,
                  bins=None):
-        super(StreamingMetrics, self).__init__()
+        super(ReduceMetrics, self).__init__()
         if class_names is not None:
             if not isinstance(class_names, (list, tuple)) or not all(
                     isinstance(n, six.string_types) for n in class_names):
@@ -91,8 +91,8 @@ class StreamingMetrics(PredictionsCallback):
         self.get_predict = reduce_request(num_classes, bins, self.class_names)
 
     def validate(self, counts):
-        if not is_streaming(counts):
-            raise ValueError("StreamingMetrics needs the reducing mode's counts in "
+        if not is_reduced(counts):
+            raise ValueError("ReduceMetrics needs the reducing mode's counts in "
                              "`logs['%s']`; got full predictions. Pass `get_predict="
                              "{'reduce': {'num_classes': C}}`, or use EpochMetrics."
                              % LOGS_KEY)
@@ -101,7 +101,7 @@ class StreamingMetrics(PredictionsCallback):
                              % (len(self.class_names), counts.spec.num_classes))
 
     def scalars(self, counts):
-        """The logs entries of `counts` (a `StreamingCounts`), and sets `last_results`."""
+        """The logs entries of `counts` (a `ReducedCounts`), and sets `last_results`."""
         names = self.class_names or [str(i) for i in range(counts.spec.num_classes)]
         values, results = {}, {}
         several = len(counts.output_names) > 1
@@ -128,7 +128,7 @@ class StreamingMetrics(PredictionsCallback):
         if counts is None:
             return None
         self.validate_once(counts)
-        return self.run_analysis('computing the streaming metrics of epoch %d'
+        return self.run_analysis('computing the reduce metrics of epoch %d'
                                  % (epoch + 1), self.scalars, counts)
 
 

@@ -1,6 +1,6 @@
 """The reducing mode through fit_generator/fit/evaluate*: counts from the same session
 run as the validation loss, exact against scikit-learn, whatever the generator does
-with its buffers, and `StreamingMetrics` scalars in History and TensorBoard."""
+with its buffers, and `ReduceMetrics` scalars in History and TensorBoard."""
 import glob
 
 import numpy as np
@@ -14,9 +14,9 @@ from sklearn import metrics as skm
 from tensorboard.backend.event_processing import event_accumulator
 
 from keras_getpredict.analysis.count_metrics import auc_error_bound
-from keras_getpredict.callbacks import StreamingMetrics
+from keras_getpredict.callbacks import ReduceMetrics
 from keras_getpredict.core.results import LOGS_KEY
-from keras_getpredict.core.streaming import is_streaming
+from keras_getpredict.core.reduce_counts import is_reduced
 
 C = 3
 RNG = np.random.RandomState(0)
@@ -60,7 +60,7 @@ def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed, red
     model = _pixel_model()
     seen = []
 
-    class Keep(StreamingMetrics):
+    class Keep(ReduceMetrics):
         def on_predictions_published(self, epoch, logs):
             seen.append(logs[LOGS_KEY])
             super(Keep, self).on_predictions_published(epoch, logs)
@@ -72,7 +72,7 @@ def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed, red
         workers=0, get_predict=reduce)
     assert len(seen) == 2 and seen[0] is not seen[1]
     for counts in seen:
-        assert is_streaming(counts) and counts.batches == 3
+        assert is_reduced(counts) and counts.batches == 3
         np.testing.assert_array_equal(counts['seg'].confusion, _expected_confusion())
     y, p = LABELS.ravel(), X.argmax(-1).ravel()
     iou = skm.jaccard_score(y, p, average=None)
@@ -86,7 +86,7 @@ def test_fit_generator_publishes_exact_counts_with_reused_buffers(installed, red
     assert abs(history.history['val_roc_auc_c'][0] - exact) <= bound + 1e-12
     # The full predictions are not kept anywhere: only counts were published.
     assert LOGS_KEY not in history.history or \
-        all(is_streaming(v) for v in history.history[LOGS_KEY])
+        all(is_reduced(v) for v in history.history[LOGS_KEY])
 
 
 @BOTH
@@ -118,7 +118,7 @@ def test_fit_on_arrays_and_tensorboard_sees_per_class_iou(installed, tmpdir):
     xs, labels = X.reshape(-1, C), LABELS.ravel()
     history = model.fit(xs, labels, batch_size=16, epochs=1, verbose=0,
                         validation_data=(xs, labels), get_predict=REDUCE,
-                        callbacks=[TensorBoard(str(tmpdir)), StreamingMetrics()])
+                        callbacks=[TensorBoard(str(tmpdir)), ReduceMetrics()])
     iou = skm.jaccard_score(labels, xs.argmax(-1), average=None)
     assert history.history['val_iou_0'] == pytest.approx([iou[0]])
     events = event_accumulator.EventAccumulator(glob.glob(str(tmpdir.join('events*')))[0])
@@ -148,13 +148,13 @@ def test_callbacks_on_the_wrong_kind_of_capture_say_so(installed):
     gen = _reusing_generator(LABELS[..., None].astype('float32'))
     with pytest.raises(ValueError, match="needs the reducing mode's counts"):
         model.fit_generator(gen, 1, epochs=1, validation_data=gen, validation_steps=1,
-                            callbacks=[StreamingMetrics()], verbose=0, workers=0,
+                            callbacks=[ReduceMetrics()], verbose=0, workers=0,
                             get_predict=True)
     # Two class names ask for 2 classes; the call asks for 3: refused before training.
     with pytest.raises(ValueError, match=r"different reducing specs \('num_classes'\).*"
-                                         r"`get_predict`: 3; StreamingMetrics.*: 2"):
+                                         r"`get_predict`: 3; ReduceMetrics.*: 2"):
         model.fit_generator(gen, 1, epochs=1, validation_data=gen, validation_steps=1,
-                            callbacks=[StreamingMetrics(class_names=['a', 'b'])], verbose=0,
+                            callbacks=[ReduceMetrics(class_names=['a', 'b'])], verbose=0,
                             workers=0, get_predict=REDUCE)
 
 
@@ -222,7 +222,7 @@ def test_prediction_saver_stores_counts_and_report_reads_them_without_keras(inst
     gen = _reusing_generator(LABELS[..., None].astype('float32'))
     model.fit_generator(gen, 1, epochs=1, validation_data=gen, validation_steps=3,
                         workers=0, verbose=0, get_predict=REDUCE,
-                        callbacks=[StreamingMetrics(), PredictionSaver(
+                        callbacks=[ReduceMetrics(), PredictionSaver(
                             str(tmpdir.join('epoch_{epoch}.npz')))])
     path = str(tmpdir.join('epoch_1.npz'))
     loaded = load_predictions(path)
@@ -258,3 +258,10 @@ def test_tensorboard_counts_writes_exact_pr_curve_counts(installed, tmpdir):
     assert len(tp) == 51
     for k in (0, 10, 25, 49):
         assert tp[k] == np.sum((binned >= k) & (LABELS.ravel() == 1))
+
+
+def test_former_callback_name_is_the_same_class():
+    # `StreamingMetrics` (0.1 and 0.2.0) is kept as an alias for one release.
+    from keras_getpredict.callbacks import StreamingMetrics
+    assert StreamingMetrics is ReduceMetrics
+    assert ReduceMetrics(num_classes=3).get_predict == StreamingMetrics(num_classes=3).get_predict

@@ -1,5 +1,5 @@
 """The graph fold (`core/graph_reduce.py`) counts exactly what the numpy fold
-(`core/streaming.py`) counts, on random batches drawn to hit its edges: scores on bin
+(`core/reduce_counts.py`) counts, on random batches drawn to hit its edges: scores on bin
 edges, 0 and 1, outside [0, 1] (clipped) and tied across classes; labels one-hot, soft,
 all-zero, integer with or without a class axis, below 0 and at or above `C` (ignored);
 binary outputs with one unit; softmax outputs (whose scores are not clipped: TensorFlow's
@@ -14,7 +14,7 @@ from keras.layers import Activation, Conv2D, Input, Reshape
 from keras.models import Model
 
 from keras_getpredict.core import graph_reduce
-from keras_getpredict.core.streaming import OutputCounts, ReduceSpec, add_histograms, \
+from keras_getpredict.core.reduce_counts import OutputCounts, ReduceSpec, add_histograms, \
     add_table, fold
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None)
@@ -102,12 +102,12 @@ def test_graph_counts_equal_the_numpy_fold(batch):
     output, labels, c, bins, threshold, logits, y = batch
     session, logits_in, y_in, y_pred, counts, spec = _graph(output, labels, c, bins,
                                                             threshold)
-    table, everyone, own, scores = session.run(list(counts) + [y_pred],
-                                               {logits_in: logits, y_in: y})
+    table, positives, negatives, scores = session.run(list(counts) + [y_pred],
+                                                      {logits_in: logits, y_in: y})
     on_graph = OutputCounts(spec.num_classes, bins)
     add_table(on_graph, table)
     if bins:
-        add_histograms(on_graph, everyone, own)
+        add_histograms(on_graph, positives, negatives)
     in_numpy = OutputCounts(spec.num_classes, bins)
     fold(in_numpy, spec, y, scores)
     for field in FIELDS:

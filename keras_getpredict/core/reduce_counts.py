@@ -124,7 +124,7 @@ class OutputCounts(object):
             self.num_classes, self.bins, self.samples)
 
 
-class StreamingCounts(dict):
+class ReducedCounts(dict):
     """What the reducing mode publishes: output name -> `OutputCounts`.
 
     Found where the full capture puts its `GtsAndPreds`: in
@@ -137,11 +137,11 @@ class StreamingCounts(dict):
     """
 
     #: Marks counts whichever copy of this module made them (the fork vendors it
-    #: as `keras.getpredict.streaming`, so `isinstance` cannot tell).
-    holds_streaming_counts = True
+    #: as `keras.getpredict.reduce_counts`, so `isinstance` cannot tell).
+    holds_reduced_counts = True
 
     def __init__(self, spec, output_names=(), counts=None, batches=0):
-        super(StreamingCounts, self).__init__()
+        super(ReducedCounts, self).__init__()
         self.spec = spec
         self.output_names = list(output_names)
         self.batches = int(batches)
@@ -150,7 +150,7 @@ class StreamingCounts(dict):
                                                                   spec.bins)
 
     def __reduce__(self):
-        return (StreamingCounts, (self.spec, self.output_names, dict(self), self.batches))
+        return (ReducedCounts, (self.spec, self.output_names, dict(self), self.batches))
 
 
 def _labels(y_true, y_pred, num_classes):
@@ -225,10 +225,12 @@ def _fold_histograms(counts, spec, labels, scores):
     c = scores.shape[1]
     index = _bin_index(scores, bins)
     index += np.arange(c, dtype=np.int32) * stride
-    everyone = np.bincount(index.ravel(), minlength=c * stride)
+    # Each class's score over every sample, then over the samples of that class.
+    every_sample = np.bincount(index.ravel(), minlength=c * stride)
     own_scores = scores[np.arange(labels.size), labels]
-    own = np.bincount(labels * stride + _bin_index(own_scores, bins), minlength=c * stride)
-    add_histograms(counts, everyone, own)
+    positives = np.bincount(labels * stride + _bin_index(own_scores, bins),
+                            minlength=c * stride)
+    add_histograms(counts, positives, every_sample - positives)
 
 
 def add_table(counts, table):
@@ -241,20 +243,19 @@ def add_table(counts, table):
     counts.ignored += int(table[0].sum() + table[c + 1].sum())
 
 
-def add_histograms(counts, everyone, own):
-    """Adds one batch's bin tables to `counts`: `everyone` (every sample) and `own`
-    (each sample under its own label), each `C * (bins + 1)` counts with score 1.0
-    in the extra last bin of each class (folded into the last bin here)."""
+def add_histograms(counts, positives, negatives):
+    """Adds one batch's histograms to `counts`: `positives` (each class's score over
+    the samples of that class) and `negatives` (over the other samples), each
+    `C * (bins + 1)` counts with score 1.0 in the extra last bin of each class
+    (folded into the last bin here)."""
     c, bins = counts.positives.shape
-    everyone = np.asarray(everyone, np.int64).reshape(c, bins + 1)
-    own = np.asarray(own, np.int64).reshape(c, bins + 1)
-    for table in (everyone, own):
-        table[:, bins - 1] += table[:, bins]
-    counts.positives += own[:, :bins]
-    counts.negatives += everyone[:, :bins] - own[:, :bins]
+    for total, batch in ((counts.positives, positives), (counts.negatives, negatives)):
+        batch = np.asarray(batch, np.int64).reshape(c, bins + 1)
+        total += batch[:, :bins]
+        total[:, bins - 1] += batch[:, bins]
 
 
-class StreamingRecorder(object):
+class ReducingRecorder(object):
     """A `BatchRecorder` for the reducing mode: counts instead of batches.
 
     # Arguments
@@ -286,7 +287,7 @@ class StreamingRecorder(object):
             raise ConfigurationError("`get_predict['reduce']` needs targets: none of the "
                                      'captured outputs %s has one.' % (plan.output_names,))
         self.output_names = names
-        self._counts = StreamingCounts(self.spec, names)
+        self._counts = ReducedCounts(self.spec, names)
 
     def add(self, plan, y_true, y_pred, inputs, layers=()):
         if self._counts is None:
@@ -297,8 +298,8 @@ class StreamingRecorder(object):
         self._count_batch()
 
     def add_counted(self, plan, increments):
-        """Adds one batch counted on the graph: output name -> `(table, everyone,
-        own)` as `core/graph_reduce.py` fetches them. They are summed as fetched
+        """Adds one batch counted on the graph: output name -> `(table, positives,
+        negatives)` as `core/graph_reduce.py` fetches them. They are summed as fetched
         and turned into counts at `take()` (`add_table`, `add_histograms`): a few
         additions per batch."""
         if self._counts is None:
@@ -313,10 +314,10 @@ class StreamingRecorder(object):
         self._count_batch()
 
     def _add_fetched_sums(self):
-        for name, (table, everyone, own) in self._fetched_sums.items():
+        for name, (table, positives, negatives) in self._fetched_sums.items():
             add_table(self._counts[name], table)
             if self.spec.bins:
-                add_histograms(self._counts[name], everyone, own)
+                add_histograms(self._counts[name], positives, negatives)
         self._fetched_sums = {}
 
     def _count_batch(self):
@@ -324,20 +325,20 @@ class StreamingRecorder(object):
         self._counts.batches = self._batches
 
     def take(self):
-        """The counts so far as `StreamingCounts` (empty ones when nothing was
+        """The counts so far as `ReducedCounts` (empty ones when nothing was
         recorded), and a fresh start."""
         if self._fetched_sums:
             self._add_fetched_sums()
         counts = self._counts
         if counts is None:
-            counts = StreamingCounts(self.spec, self.output_names or ())
+            counts = ReducedCounts(self.spec, self.output_names or ())
         self.clear()
         return counts
 
 
-def is_streaming(value):
+def is_reduced(value):
     """Whether a published value holds reducing-mode counts (from either form)."""
-    return getattr(value, 'holds_streaming_counts', False) is True
+    return getattr(value, 'holds_reduced_counts', False) is True
 
 
 def expected_output_names(model, selection):

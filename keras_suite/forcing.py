@@ -24,19 +24,57 @@ import threading
 
 import numpy as np
 
-from keras.callbacks import Callback
-from keras.engine import training
-from keras.legacy import interfaces
-from keras.utils import Sequence
-
 from keras_getpredict.core.results import LOGS_KEY
 
-# Frames of these modules sit between a caller and our wrapper.
-_PASS_THROUGH_MODULES = ('keras.legacy.interfaces', 'keras_getpredict.patching.methods', __name__)
-# A call coming from here is Keras calling itself: `fit_generator` validating through
-# `evaluate_generator`/`evaluate`, or (Keras >= 2.2.5) `fit`/`evaluate` handing a
-# generator or Sequence to `fit_generator`/`evaluate_generator`. The outer call captures.
-_KERAS_INTERNAL_CALLERS = ('keras.engine.training_generator', 'keras.engine.training')
+
+class _Stack(object):
+    """What forcing needs of one Keras stack: standalone Keras (`'keras'`) or
+    TensorFlow 1.15's `tf.keras` (`'tf.keras'`)."""
+
+    def __init__(self, target):
+        self.target = target
+        if target == 'tf.keras':
+            from tensorflow.python.keras import callbacks
+            from tensorflow.python.keras.engine import training
+            from tensorflow.python.keras.utils import data_utils
+            self.Model, self.Callback = training.Model, callbacks.Callback
+            self.Sequence = data_utils.Sequence
+            # tf.keras' `fit`/`fit_generator` validate in their own loop (no nested
+            # `evaluate*` call), but `fit(generator)` and `evaluate(generator)` reach
+            # the generator loop through training_generator.py.
+            self.internal_callers = ('tensorflow.python.keras.engine.training',
+                                     'tensorflow.python.keras.engine.training_generator',
+                                     'tensorflow.python.keras.engine.training_arrays')
+            self.pass_through = ()
+            # training_arrays.py, `model_iteration`: `fit` validates arrays shuffled.
+            self.fit_validation_in_order = False
+            self.generator_method = lambda make: make
+        else:
+            from keras.callbacks import Callback
+            from keras.engine import training
+            from keras.legacy import interfaces
+            from keras.utils import Sequence
+            self.Model, self.Callback, self.Sequence = training.Model, Callback, Sequence
+            # A call coming from here is Keras calling itself: `fit_generator`
+            # validating through `evaluate_generator`/`evaluate`, or (Keras >= 2.2.5)
+            # `fit`/`evaluate` handing a generator or Sequence to `fit_generator`/
+            # `evaluate_generator`. The outer call captures.
+            self.internal_callers = ('keras.engine.training_generator', 'keras.engine.training')
+            self.pass_through = ('keras.legacy.interfaces',)
+            self.fit_validation_in_order = True
+
+            def generator_method(make):
+                # Like install.py: wrap inside Keras' legacy-argument decorator so
+                # that old argument names are converted before we bind the call.
+                def factory(patched, name, expectations, log):
+                    return interfaces.legacy_generator_methods_support(
+                        make(patched.__wrapped__, name, expectations, log))
+                return factory
+            self.generator_method = generator_method
+
+
+#: The stack being forced (set by `install_forcing`).
+_STACK = []
 
 
 class CaptureLog(object):
@@ -162,6 +200,38 @@ class CaptureLog(object):
                     self.problems.append('%s: y_pred of output %d differs from predict()'
                                          % (where, i))
 
+    def check_pairs(self, gts_and_preds, where, model, x, y):
+        """For validation Keras shuffles (tf.keras `fit` on arrays): the captured
+        `(input, y_true)` rows are the `(x, y)` rows passed in, in any order, and
+        `y_pred` is `model.predict` of the captured inputs. One array input and one
+        array output only; anything else is left to `check`."""
+        inputs = gts_and_preds.get('inputs') or {}
+        entries = gts_and_preds.get('y_true')
+        if len(inputs) != 1 or not entries or isinstance(entries[0], list) or \
+                not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
+            return
+        x_batches = list(inputs.values())[0]
+        if any(e is None for e in entries) or len(x_batches) != len(entries):
+            return
+        got_x, got_y = np.concatenate(x_batches), np.concatenate(entries)
+
+        def rows(a, b):
+            table = np.concatenate([a.reshape(len(a), -1), b.reshape(len(b), -1)], axis=1)
+            return table[np.lexsort(table.T[::-1])]
+        self.targets_checked += 1
+        if got_x.shape[0] != x.shape[0] or not np.array_equal(
+                rows(got_x, got_y.astype(np.float64)), rows(x, y.astype(np.float64))):
+            self.problem('%s: captured (input, y_true) rows are not the (x, y) rows '
+                         'passed in' % where)
+            return
+        if any(getattr(layer, 'stateful', False) for layer in getattr(model, 'layers', [])):
+            return
+        predicted = model.predict(got_x, batch_size=len(x_batches[0]))
+        self.predictions_checked += 1
+        if not np.allclose(np.concatenate(gts_and_preds['y_pred']), predicted,
+                           rtol=1e-5, atol=1e-6, equal_nan=True):
+            self.problem('%s: y_pred differs from predict() of the captured inputs' % where)
+
     def problem(self, text):
         with self._lock:
             self.problems.append(text)
@@ -222,13 +292,19 @@ def _batches(samples, batch_size):
 def called_by_keras(depth=1):
     """Whether the caller (past Keras' legacy decorator and our own wrappers) is Keras
     itself (`_KERAS_INTERNAL_CALLERS`)."""
+    stack = _STACK[0]
+
+    def passes_through(name):
+        # Frames of these modules sit between a caller and our wrapper.
+        return (name in stack.pass_through or name == __name__ or
+                (name or '').startswith('keras_getpredict.patching.'))
     frame = sys._getframe(depth + 1)
-    while frame is not None and frame.f_globals.get('__name__') in _PASS_THROUGH_MODULES:
+    while frame is not None and passes_through(frame.f_globals.get('__name__')):
         frame = frame.f_back
-    return frame is not None and frame.f_globals.get('__name__') in _KERAS_INTERNAL_CALLERS
+    return frame is not None and frame.f_globals.get('__name__') in stack.internal_callers
 
 
-class _EpochCheck(Callback):
+class _EpochCheck(object):
     """Last user callback of a forced fit: every validated epoch carries the predictions."""
 
     def __init__(self, log, where, batches=None, samples=None, targets=None, inputs=None,
@@ -269,6 +345,9 @@ class _EpochCheck(Callback):
             self.log.problem('%s: validated, but no logs[%r]' % (where, LOGS_KEY))
             return
         self.log.check(entry, where, self.batches, self.samples)
+        if not _STACK[0].fit_validation_in_order:
+            self.log.check_pairs(entry, where, self.model, self.inputs, self.targets)
+            return
         self.log.check_targets(entry, where, self.targets,
                                list(getattr(self.model, 'output_names', [])))
         self.log.check_inputs(entry, where, self.inputs,
@@ -324,7 +403,7 @@ def _fit_generator_expectations(arguments):
     if not validation_data:
         return False, None, None, None, None
     steps = arguments.get('validation_steps')
-    if isinstance(validation_data, Sequence):
+    if isinstance(validation_data, _STACK[0].Sequence):
         return True, steps if steps is not None else len(validation_data), None, None, None
     if hasattr(validation_data, 'next') or hasattr(validation_data, '__next__'):
         return True, steps, None, None, None
@@ -382,7 +461,8 @@ def make_forced_fit(patched, name, expectations, log=LOG):
         # Keras validates `fit_generator`'s arrays with the last training batch's size;
         # any batch size gives the same predictions up to rounding.
         predict_batch_size = None if callbacks else (bound.arguments.get('batch_size') or 32)
-        bound.arguments['callbacks'] = callbacks + [_EpochCheck(
+        check = type('_EpochCheck', (_EpochCheck, _STACK[0].Callback), {})
+        bound.arguments['callbacks'] = callbacks + [check(
             log, name, batches, samples, val_y, val_x, predict_batch_size)]
         bound.arguments['get_predict'] = everything(self)
         return patched(*bound.args, **bound.kwargs)
@@ -401,7 +481,7 @@ def _evaluate_expectations(arguments):
 def _evaluate_generator_expectations(arguments):
     steps = arguments.get('steps')
     generator = arguments.get('generator')
-    if steps is None and isinstance(generator, Sequence):
+    if steps is None and isinstance(generator, _STACK[0].Sequence):
         steps = len(generator)
     return steps, None
 
@@ -432,42 +512,35 @@ def make_forced_evaluate(patched, name, expectations, log=LOG):
     return _forced_method(patched, name, force)
 
 
-def _generator_method(make):
-    # Like install.py: wrap inside Keras' legacy-argument decorator so that old
-    # argument names are converted before we bind the call.
-    def factory(patched, name, expectations, log=LOG):
-        return interfaces.legacy_generator_methods_support(
-            make(patched.__wrapped__, name, expectations, log))
-    return factory
-
-
 _FORCED = [
-    ('fit', make_forced_fit, _fit_expectations),
-    ('fit_generator', _generator_method(make_forced_fit), _fit_generator_expectations),
-    ('evaluate', make_forced_evaluate, _evaluate_expectations),
-    ('evaluate_generator', _generator_method(make_forced_evaluate),
-     _evaluate_generator_expectations),
+    ('fit', 'plain', make_forced_fit, _fit_expectations),
+    ('fit_generator', 'generator', make_forced_fit, _fit_generator_expectations),
+    ('evaluate', 'plain', make_forced_evaluate, _evaluate_expectations),
+    ('evaluate_generator', 'generator', make_forced_evaluate, _evaluate_generator_expectations),
 ]
 _originals = {}
 
 
-def install_forcing(log=LOG):
-    """Wraps the (already patched) `Model` methods. Needs `keras_getpredict.install()`."""
+def install_forcing(log=LOG, target='keras'):
+    """Wraps the (already patched) `Model` methods of `target` (`'keras'` or
+    `'tf.keras'`). Needs `keras_getpredict.install()` first."""
     import keras_getpredict
     if not keras_getpredict.is_installed():
         raise RuntimeError('install_forcing() needs keras_getpredict.install() first.')
     if _originals:
         return
-    Model = training.Model
-    for name, factory, expectations in _FORCED:
-        patched = vars(Model)[name]
+    _STACK[:] = [_Stack(target)]
+    stack = _STACK[0]
+    for name, kind, make, expectations in _FORCED:
+        factory = stack.generator_method(make) if kind == 'generator' else make
+        patched = vars(stack.Model)[name]
         _originals[name] = patched
-        setattr(Model, name, factory(patched, name, expectations, log))
+        setattr(stack.Model, name, factory(patched, name, expectations, log))
 
 
 def uninstall_forcing():
     for name, patched in list(_originals.items()):
-        setattr(training.Model, name, patched)
+        setattr(_STACK[0].Model, name, patched)
         del _originals[name]
 
 

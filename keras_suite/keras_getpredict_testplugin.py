@@ -11,6 +11,9 @@ Options:
     --getpredict=force    installed, and `get_predict=True` forced on every
                           fit/fit_generator/evaluate/evaluate_generator call that has
                           validation or evaluation data (see forcing.py).
+    --getpredict-target=keras|tf.keras
+                          the stack to install and force (default: `install()`'s
+                          choice, and forcing on standalone Keras).
     --outcomes-json=PATH  one outcome per test id, written by the controlling process.
     --lift-tf-skip        drop upstream's "skip on the TensorFlow backend" mark of the
                           multiprocessing test files (they pass on TF 1.15).
@@ -34,6 +37,8 @@ def pytest_addoption(parser):
     group = parser.getgroup('keras_getpredict', 'keras-getpredict gate over Keras\' own tests')
     group.addoption('--getpredict', choices=MODES, default='stock',
                     help='stock Keras, patches installed, or get_predict forced on.')
+    group.addoption('--getpredict-target', choices=('keras', 'tf.keras'), default=None,
+                    help='the Keras stack to install keras-getpredict for and to force.')
     group.addoption('--outcomes-json', default=None, metavar='PATH',
                     help='write one outcome per test id to PATH (JSON).')
     group.addoption('--lift-tf-skip', action='store_true', default=False,
@@ -47,12 +52,16 @@ def _is_worker(config):
 
 def pytest_configure(config):
     mode = config.getoption('getpredict')
+    target = config.getoption('getpredict_target')
     if mode != 'stock':
         import keras_getpredict
-        keras_getpredict.install()
+        if target is None:
+            keras_getpredict.install()
+        else:
+            keras_getpredict.install(target=target)
         if mode == 'force':
             from keras_suite import forcing
-            forcing.install_forcing()
+            forcing.install_forcing(target=target or 'keras')
     path = config.getoption('outcomes_json')
     if path and not _is_worker(config):
         config.pluginmanager.register(OutcomeRecorder(config, path), 'keras_getpredict_outcomes')

@@ -8,6 +8,11 @@ test ids when anything differs from stock, when the plugin was not in effect, or
 the forced run's capture checks found a problem.
 
     python -m keras_suite.run_gate [--modes stock,install,force] [--workers 2]
+    python -m keras_suite.run_gate --suite tf.keras    # keras_suite/tf_keras/ on tf.keras
+
+TensorFlow's own keras tests are not in its wheel and TensorFlow publishes no source
+distribution, so for tf.keras the gate runs the representative set written here
+(`keras_suite/tf_keras/`, docs/tf_keras.md section 2), in the same three modes.
 
 Run it with the suite's venv (`make test-keras-suite` builds `.venv-kerassuite`).
 """
@@ -60,6 +65,8 @@ EXTRA_FILES = [
     'tests/integration_tests/test_image_data_tasks.py',
 ]
 MODES = ('stock', 'install', 'force')
+#: The tf.keras representative set (in this repository, not fetched).
+TF_KERAS_FILES = ['keras_suite/tf_keras']
 
 
 def fetch_sdist(version, python=sys.executable):
@@ -122,6 +129,36 @@ def files_in(suite_dir, entries, required=True):
     return files
 
 
+def run_tf_keras_gate(modes, args):
+    """The tf.keras representative set in each mode, compared with stock."""
+    known = compare.load_known(args.known or os.path.join(
+        HERE, 'known_stock_failures-tfkeras.txt'))
+    results_dir = os.path.join(args.cache, 'tf-keras-suite-results')
+    shutil.rmtree(results_dir, ignore_errors=True)
+    started = time.time()
+    runs = {}
+    for mode in modes:
+        path = os.path.join(results_dir, mode + '.json')
+        run_pytest(sys.executable, ROOT, TF_KERAS_FILES, mode, path, args.workers,
+                   extra=['--getpredict-target', 'tf.keras'])
+        if not os.path.isfile(path):
+            print('tf.keras gate: pytest wrote no outcomes (%s)' % path)
+            return 1
+        runs[mode] = compare.load_run([path])
+    result = compare.compare(runs, known)
+    print('\n== tf.keras suite gate (%.0f s) ==' % (time.time() - started))
+    for line in compare.report(result, runs):
+        print(line)
+    problems = compare.failures(result, runs)
+    if problems:
+        print('\ntf.keras gate FAILED:')
+        for line in problems:
+            print('  ' + line)
+        return 1
+    print('tf.keras gate passed: every test has the same outcome as on stock tf.keras.')
+    return 0
+
+
 def run_pytest(python, suite_dir, files, mode, out, workers, extra=()):
     """One fresh pytest process over `files`; returns its exit status."""
     env = dict(os.environ)
@@ -153,11 +190,15 @@ def main(argv=None):
     parser.add_argument('--skip-multiprocessing', action='store_true')
     parser.add_argument('--extra', action='store_true',
                         help='also run EXTRA_FILES with the main files')
+    parser.add_argument('--suite', choices=('keras', 'tf.keras'), default='keras',
+                        help="standalone Keras' own tests (default), or the tf.keras set")
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(',') if m]
     if 'stock' not in modes or any(m not in MODES for m in modes):
         parser.error('--modes: stock plus any of install, force')
 
+    if args.suite == 'tf.keras':
+        return run_tf_keras_gate(modes, args)
     version = args.keras_version or _installed_keras_version()
     known_file = args.known or os.path.join(HERE, 'known_stock_failures.txt' if version ==
                                             KERAS_VERSION else

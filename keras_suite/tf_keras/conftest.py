@@ -69,7 +69,8 @@ class HookCounts(keras.callbacks.Callback):
 for _hook in ('on_train_begin', 'on_train_end', 'on_epoch_begin', 'on_train_batch_begin',
               'on_train_batch_end', 'on_test_begin', 'on_test_end', 'on_test_batch_begin',
               'on_test_batch_end', 'on_predict_begin', 'on_predict_end'):
-    setattr(HookCounts, _hook, (lambda name: lambda self, *args, **kwargs: self._count(name))(_hook))
+    setattr(HookCounts, _hook,
+            (lambda name: lambda self, *args, **kwargs: self._count(name))(_hook))
 
 
 def dataset(x, y, batch_size):

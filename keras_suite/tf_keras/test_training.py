@@ -6,7 +6,6 @@ requires the same outcome.
 """
 import numpy as np
 import pytest
-import tensorflow as tf
 from tensorflow import keras
 
 from .conftest import Batches, HookCounts, data, dataset, generator, small_mlp

@@ -61,6 +61,20 @@ $(eval $(call venv,$(MRCNN_VENV),3.7,$(TEST_EXTRAS)$(comma)mrcnn))
 # venv's numpy (with build isolation pip compiles it against the newest, and it fails
 # to import).
 $(eval $(call venv,$(LIBRARIES_VENV),3.7,$(TEST_EXTRAS)$(comma)libraries,,retinanet,.cache/constraints-libraries.txt))
+# tf.keras only (issue 20): TensorFlow and the test tools, and keras-getpredict without its
+# dependencies, so no standalone `keras` is installed: whatever imports it fails here.
+TFKERAS_VENV = .venv-tfkeras
+TFKERAS_PACKAGES = tensorflow h5py protobuf numpy scikit-learn matplotlib pytest pytest-xdist \
+	pytest-timeout hypothesis requests PyYAML
+$(TFKERAS_VENV)/.installed: setup.py constraints.txt
+	@echo "== building $(TFKERAS_VENV): Python 3.7, tf.keras only (no standalone keras)"
+	rm -rf $(TFKERAS_VENV)
+	"$$(PY_VERSION=3.7 .ci/find-python)" -m venv $(TFKERAS_VENV)
+	$(TFKERAS_VENV)/bin/pip install $(PIP_FLAGS) -c constraints.txt pip
+	$(TFKERAS_VENV)/bin/pip install $(PIP_FLAGS) -c constraints.txt setuptools wheel
+	$(TFKERAS_VENV)/bin/pip install $(PIP_FLAGS) -c constraints.txt $(TFKERAS_PACKAGES)
+	$(TFKERAS_VENV)/bin/pip install $(PIP_FLAGS) --no-deps -e .
+	touch $@
 # Built after the stock one, so that it takes Horovod's wheel from pip's cache rather than
 # compiling it a second time alongside.
 $(HVD_FORK_VENV)/.installed: | $(HVD_VENV)/.installed
@@ -69,7 +83,7 @@ $(HVD_FORK_VENV)/.installed: | $(HVD_VENV)/.installed
 KERAS_MATRIX = 2.1.6 2.2.5 2.3.1
 MATRIX_VENVS = $(addprefix .venv-keras-,$(KERAS_MATRIX))
 ALL_VENVS = $(VENV) $(LINT_VENV) $(KERAS_SUITE_VENV) $(FORK_VENV) $(PY36_VENV) $(HVD_VENV) \
-	$(HVD_FORK_VENV) $(MRCNN_VENV) $(LIBRARIES_VENV)
+	$(HVD_FORK_VENV) $(MRCNN_VENV) $(LIBRARIES_VENV) $(TFKERAS_VENV)
 PYTEST = -m pytest -p no:cacheprovider
 
 .PHONY: venv venvs test demo lint test-compat test-fork test-py36 test-horovod
@@ -106,6 +120,12 @@ lint: $(LINT_VENV)/.installed
 # in a venv of their own: the suite needs old PyYAML/requests pins.
 test-compat: $(KERAS_SUITE_VENV)/.installed
 	$(KERAS_SUITE_VENV)/bin/python -m keras_suite.run_gate --workers 2
+
+# tf.keras of TensorFlow 1.15 (issue 20): the representative gate (keras_suite/tf_keras/,
+# stock against installed against forced) in a venv without standalone Keras.
+.PHONY: test-tfkeras
+test-tfkeras: $(TFKERAS_VENV)/.installed
+	$(TFKERAS_VENV)/bin/python -m keras_suite.run_gate --suite tf.keras --workers 2
 
 # tests/ against the fork: KERAS_GETPREDICT_MODE=fork makes conftest fail fast if `keras`
 # is not the fork, and skip the `monkeypatch_only` tests.

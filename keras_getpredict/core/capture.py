@@ -60,6 +60,7 @@ class CapturePlan(object):
         # an input layer (a fed placeholder cannot be fetched).
         self.layer_keys = resolved.layer_keys
         self.layers = [item(tensor) for tensor in resolved.layers]
+        self.model = model
         self._stock = stock_function
         self._functions = {}
 
@@ -72,7 +73,8 @@ class CapturePlan(object):
             # Same feeds, same updates, same user `fetches` as the stock function:
             # only the list of returned tensors grows.
             function = keras_internals.function_like(
-                self._stock, self.output_tensors + list(graph_tensors), '_getpredict')
+                self._stock, self.output_tensors + list(graph_tensors), '_getpredict',
+                model=self.model)
             self._functions[key] = function
         return function
 
@@ -90,7 +92,7 @@ class CapturePlan(object):
             # inputs) is copied from the feed; only symbolic tensors need the graph.
             # A sparse placeholder cannot even be fetched: K.function rejects
             # SparseTensor outputs.
-            return value is None or not keras_internals.is_tensor(value)
+            return value is None or not keras_internals.is_tensor(value, self.model)
 
         def graph_tensor(item):
             value = ins[item.feed_position] if item.feed_position is not None and \
@@ -98,7 +100,8 @@ class CapturePlan(object):
             # Fed from a symbolic tensor (`fit(x=tensor, ...)`): Keras connects that
             # tensor to the placeholder, and a connected placeholder cannot be
             # fetched ("is both fed and fetched"); fetch its source instead.
-            return value if value is not None and keras_internals.is_tensor(value) else item.tensor
+            return (value if value is not None and keras_internals.is_tensor(value, self.model)
+                    else item.tensor)
 
         items = [t for t in self.targets if t is not None] + self.inputs + self.layers
         graph_items = [item for item in items if not from_feed(item)]

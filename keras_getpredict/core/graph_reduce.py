@@ -162,11 +162,10 @@ class GraphCountingPlan(CapturePlan):
 
     def __init__(self, model, stock_function, selection):
         super(GraphCountingPlan, self).__init__(model, stock_function, selection)
-        from keras import backend as K
         self._num_classes = selection.reduce.num_classes
         self.counted = []
         tensors = []
-        with K.get_session().graph.as_default():
+        with keras_internals.session(model).graph.as_default():
             for name, output, target in zip(self.output_names, self.output_tensors,
                                             self.targets):
                 if target is None:
@@ -174,7 +173,7 @@ class GraphCountingPlan(CapturePlan):
                 self.counted.append(name)
                 tensors.extend(count_tensors(target.tensor, output, selection.reduce))
         self._counting = keras_internals.function_like(stock_function, tensors,
-                                                       '_getpredict_counts')
+                                                       '_getpredict_counts', model=model)
 
     def _failed_check(self, tag, value):
         """The `ConfigurationError` of a check op that failed on the graph."""

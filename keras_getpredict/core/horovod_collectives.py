@@ -100,8 +100,7 @@ class HorovodCollectives(object):
 
     def _run(self, label, dtype, shape, make, value):
         import tensorflow as tf
-        from keras import backend as K
-        session = K.get_session()
+        session = keras_internals.session()
         ops = self._ops.setdefault(session.graph, {})
         if label not in ops:
             with session.graph.as_default():

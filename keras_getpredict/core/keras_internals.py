@@ -6,6 +6,16 @@ library it relies on, and `check()` (run by `install()`) verifies that every one
 them exists in the imported versions, so a Keras, TensorFlow or Horovod that renamed
 one fails at `install()` with the names, instead of misbehaving in mid-training.
 Version-specific code plugs in here.
+
+Two Keras stacks, one adapter family each:
+
+- `'keras'`: standalone Keras 2.1.6, 2.2.4, 2.2.5, 2.3.1 (one adapter per release,
+  chosen by `keras.__version__`);
+- `'tf.keras'`: TensorFlow 1.15's own Keras (`tensorflow.python.keras`, 2.2.4-tf) in
+  graph mode with its v1 training loops (`_TfKeras115`).
+
+`family_of(model)` picks the family from the model itself, never from a version string
+of the other stack; the code that captures never asks which stack it runs on.
 """
 from __future__ import absolute_import
 
@@ -25,16 +35,28 @@ SESSION_CALLABLE_STATE = ('_callable_fn', '_feed_arrays', '_feed_symbols',
 # horovod/_keras/callbacks.py, `MetricAverageCallbackImpl`: its allreduce of the logs.
 _HOROVOD_AVERAGE = '_average_metrics_in_place'
 
+#: The two Keras stacks, as `install(target=...)` names them.
+STANDALONE = 'keras'
+TF_KERAS = 'tf.keras'
+STACKS = (STANDALONE, TF_KERAS)
+#: tf.keras releases the run-time patch supports: TensorFlow 1.15's, outside TF 2
+#: behaviour (tensorflow/python/keras/__init__.py says '2.3.0-tf' under `TF2_BEHAVIOR`).
+SUPPORTED_TF_KERAS = ('2.2.4-tf',)
+_TF_KERAS_TRAINING = 'tensorflow.python.keras.engine.training'
+
 
 # --------------------------------------------------------- backend functions
 
-def function_like(stock, extra_outputs, name_suffix):
+def function_like(stock, extra_outputs, name_suffix, model=None):
     """A backend function with `stock`'s feeds, updates, feed_dict, user `fetches`
-    and session arguments, returning `stock`'s outputs and then `extra_outputs`.
+    and session arguments, returning `stock`'s outputs and then `extra_outputs`;
+    built by the backend of `model`'s stack (standalone Keras' without a model).
 
     keras/backend/tensorflow_backend.py, `Function.__init__` (`updates_op`,
     `feed_dict`, `fetches`, `session_kwargs`).
     """
+    if model is not None and _is_tf_keras(model):
+        return _TfKeras115().function_like(stock, extra_outputs, name_suffix)
     from keras import backend as K
     versions = adapter()
     function = K.function(
@@ -102,7 +124,7 @@ def compiled_model(model):
     """The model object that holds `model`'s compiled train/test functions and runs
     its training loops: `model` itself, or on Keras 2.1 the inner `Sequential.model`
     a `Sequential` forwards to (see `_Keras21.compiled_model`)."""
-    return adapter().compiled_model(model)
+    return family_of(model).compiled_model(model)
 
 
 def built_test_function(model):
@@ -167,7 +189,10 @@ def run_checked(function, inputs, mark, explain):
 
 def model_targets(model):
     """The target tensor of each output (`None` where an output has none);
-    keras/engine/training.py, `Model.compile` (`self.targets`)."""
+    keras/engine/training.py, `Model.compile` (`self.targets`); tf.keras has no
+    `targets` (see `_TfKeras115.model_targets`)."""
+    if _is_tf_keras(model):
+        return _TfKeras115().model_targets(model)
     return list(getattr(model, 'targets', None) or [])
 
 
@@ -177,15 +202,80 @@ def model_sample_weights(model):
     return list(getattr(model, 'sample_weights', None) or [])
 
 
-def is_tensor(value):
+def is_tensor(value, model=None):
     """Whether a fed value is a symbolic tensor rather than data; keras/backend/
-    tensorflow_backend.py's `is_tensor` (Keras >= 2.2; on 2.1, TensorFlow's own)."""
-    return adapter().is_tensor(value)
+    tensorflow_backend.py's `is_tensor` (Keras >= 2.2; on 2.1, and for a tf.keras
+    `model`, TensorFlow's own)."""
+    return family_of(model).is_tensor(value)
+
+
+def session(model=None):
+    """The TensorFlow session `model`'s stack runs it in: standalone Keras'
+    `K.get_session()`, or tf.keras' own (tensorflow/python/keras/backend.py,
+    `get_session`), a second session on the same graph. Without a model: standalone
+    Keras' when it is imported, else tf.keras'."""
+    if model is None and 'keras' not in sys.modules and _TF_KERAS_TRAINING in sys.modules:
+        return _TfKeras115().session()
+    return family_of(model).session()
+
+
+def check_capture_mode(model):
+    """Raises unless `model`'s stack can capture in the mode it will run in: tf.keras
+    only in graph mode with its v1 training loops (`_TfKeras115.unsupported_mode`).
+    Called only when something asks for capture; a call without stays stock.
+
+    # Raises
+        ValueError: In case the model would run eagerly, in tf.keras' v2 loop or
+            under a `tf.distribute` strategy, naming the supported mode.
+    """
+    if not _is_tf_keras(model):
+        return
+    family = _TfKeras115()
+    reason = family.unsupported_mode(model)
+    if reason is not None:
+        raise ValueError('`get_predict` works with %s; here %s.'
+                         % (family.supported_mode, reason))
+
+
+def callback_face(implementation, model):
+    """`implementation` (a class of ours written on standalone Keras' `Callback`, with
+    Keras 2.2.4's hook names) as a callback of `model`'s stack: itself for standalone
+    Keras, a subclass that also has tf.keras `Callback`'s hooks for tf.keras (whose
+    `CallbackList` calls `on_train_batch_begin`, `on_test_*`; tensorflow/python/keras/
+    callbacks.py, `Callback`)."""
+    if not _is_tf_keras(model):
+        return implementation
+    face = _FACES.get(implementation)
+    if face is None:
+        from tensorflow.python.keras import callbacks
+        face = _FACES[implementation] = type(
+            implementation.__name__, (implementation, callbacks.Callback),
+            # callbacks.py `Callback.__init__` sets it; read in multi-worker training.
+            {'__module__': implementation.__module__, '__doc__': implementation.__doc__,
+             '_chief_worker_only': None})
+    return face
+
+
+_FACES = {}
+
+
+def fit_validates(model, validation_data, validation_split):
+    """Whether a tf.keras `model.fit` will validate, by tf.keras' own rule (engine/
+    training_arrays.py, `ArrayLikeTrainingLoop.fit`): `if validation_data:`, which a
+    Dataset, generator or `Sequence` (no `len`) passes too, or `0 < validation_split
+    < 1`. Standalone Keras' rule is `publishing.fit_validates`'."""
+    return _TfKeras115().fit_validates(validation_data, validation_split)
+
+
+def fit_validates_in_window(model):
+    """Whether `model.fit` validates through `model.test_function`, read when it
+    validates (tf.keras), rather than a function handed to a `fit_loop` hook."""
+    return _is_tf_keras(model)
 
 
 # -------------------------------------------------------- what install() patches
 
-def patch_owners():
+def patch_owners(stack=STANDALONE):
     """The objects whose attributes the run-time patch replaces, by role, for the
     imported Keras (see the adapters below for which file holds each):
 
@@ -199,7 +289,12 @@ def patch_owners():
     - `callbacks`: the module holding `History`/`CSVLogger`/`RemoteMonitor`;
     - `tensorboard`: `(TensorBoard class, name of the method that writes epoch logs
       as summaries)`.
+
+    For `stack='tf.keras'` see `_TfKeras115.patch_owners` (`test_function_builder`
+    instead of `fit_loop`).
     """
+    if stack == TF_KERAS:
+        return _TfKeras115().patch_owners()
     return adapter().patch_owners()
 
 
@@ -275,6 +370,11 @@ class _Keras22(object):
         """keras/backend/tensorflow_backend.py, `is_tensor`."""
         from keras import backend as K
         return K.is_tensor(value)
+
+    def session(self):
+        """keras/backend/tensorflow_backend.py, `get_session` (public)."""
+        from keras import backend as K
+        return K.get_session()
 
     def session_arguments(self, function):
         """The `K.function` keyword arguments that rebuild `function`'s session run;
@@ -409,9 +509,258 @@ def adapter_for(version):
 
 
 def adapter():
-    """The adapter of the imported Keras (see `adapter_for`)."""
+    """The adapter of the imported standalone Keras (see `adapter_for`)."""
     import keras
     return adapter_for(keras.__version__)
+
+
+def _is_tf_keras(model):
+    """Whether `model` is a tf.keras model (tensorflow/python/keras/engine/training.py,
+    `Model`), without importing tf.keras for a standalone one."""
+    training = sys.modules.get(_TF_KERAS_TRAINING)
+    return training is not None and model is not None and isinstance(model, training.Model)
+
+
+def family_of(model):
+    """The adapter of the stack `model` belongs to: tf.keras for a
+    `tensorflow.python.keras` model, else standalone Keras' by its version."""
+    if _is_tf_keras(model):
+        return _TfKeras115()
+    return adapter()
+
+
+def unavailable(stack):
+    """Why `stack` (`'keras'` or `'tf.keras'`) cannot be patched here, or `None` when
+    it can: not importable, or not a release supported here.
+
+    # Raises
+        ValueError: In case `stack` is none of `STACKS`.
+    """
+    if stack == STANDALONE:
+        try:
+            import keras
+            from keras import backend as K
+        except ImportError as e:
+            return 'standalone Keras is not importable (%s)' % e
+        try:
+            adapter_for(keras.__version__)
+        except RuntimeError as e:
+            return str(e)
+        if K.backend() != 'tensorflow':
+            return ('keras_getpredict needs the TensorFlow backend; the Keras backend is '
+                    '%r. Set KERAS_BACKEND=tensorflow.' % K.backend())
+        return None
+    if stack == TF_KERAS:
+        try:
+            import tensorflow as tf
+            from tensorflow.python import keras
+        except ImportError as e:
+            return 'tf.keras is not importable (%s)' % e
+        version = getattr(keras, '__version__', None)
+        if not tf.__version__.startswith('1.15.') or version not in SUPPORTED_TF_KERAS:
+            return ('keras_getpredict supports the tf.keras of TensorFlow 1.15 (Keras %s, '
+                    'TensorFlow 1 behaviour); found TensorFlow %s, tf.keras %s.'
+                    % (', '.join(SUPPORTED_TF_KERAS), tf.__version__, version))
+        return None
+    raise ValueError('`target` should be %s or None (every supported stack); got %r.'
+                     % (' or '.join(repr(s) for s in STACKS), stack))
+
+
+class _FetchFollowingFunction(object):
+    """A sibling `GraphExecutionFunction` that runs whatever `fetches` the stock one
+    has *now*, with the stock's `fetch_callbacks`.
+
+    tensorflow/python/keras/callbacks_v1.py, `TensorBoard.on_epoch_begin`/`on_epoch_end`:
+    with `histogram_freq`, tf.keras' TensorBoard appends its merged summary to
+    `model.test_function.fetches` (and a callback writing it) on the epochs it is due,
+    and takes it out at the epoch end. A sibling that copied the fetches once would
+    write histograms on every epoch. `GraphExecutionFunction.__call__` re-makes its
+    callable when `fetches != _fetches`, so following the list costs a rebuild only
+    when the list changed.
+    """
+
+    def __init__(self, stock, function):
+        self.stock_function = stock
+        self.function = function
+
+    def __call__(self, inputs):
+        self.function.fetches = list(self.stock_function.fetches)
+        self.function.fetch_callbacks = self.stock_function.fetch_callbacks
+        return self.function(inputs)
+
+    def __getattr__(self, name):
+        # `inputs`, `outputs`, ... of the sibling it runs.
+        return getattr(self.function, name)
+
+
+class _TfKeras115(object):
+    """tf.keras 1.15 (tensorflow/python/keras/, Keras 2.2.4-tf) in graph mode:
+
+    - engine/training.py `Model.fit` picks a loop (`_select_training_loop`):
+      engine/training_arrays.py for arrays, Datasets and tensors, engine/
+      training_generator.py for generators and `Sequence`s; both validate by reading
+      `model.test_function` after the epoch's last training batch
+      (`_make_execution_function` / `test_on_batch`), as `fit_generator` does: both
+      capture by the window, no `fit_loop` hook;
+    - `Model._make_test_function` rebuilds the test function in mid-call when the
+      sample-weight mode changes (`_recompile_weights_loss_and_weighted_metrics`);
+    - no `model.targets`: engine/training.py `_TrainingEndpoint.training_target`;
+    - its own session (backend.py `get_session`), apart from standalone Keras';
+    - backend.py `GraphExecutionFunction`, as Keras 2.3.1's `K.function`;
+    - callbacks_v1.py's `TensorBoard` (TensorFlow 1's `tf.keras.callbacks.TensorBoard`)
+      writes epoch logs in `_write_custom_summaries` and edits the test function's
+      fetches for histograms.
+    """
+
+    stack = TF_KERAS
+    session_callable_state = SESSION_CALLABLE_STATE + ('_fetches',)
+    function_parts = ('inputs', 'outputs', 'updates_op', 'feed_dict', 'fetches',
+                      'fetch_callbacks', 'run_options', 'run_metadata')
+    supported_mode = ('tf.keras in graph mode with the v1 training loops (TensorFlow 1.15\'s '
+                      'default: no tf.compat.v1.enable_v2_behavior(), no '
+                      'tf.compat.v1.enable_eager_execution(), no run_eagerly, no '
+                      'tf.distribute strategy)')
+
+    def backend(self):
+        from tensorflow.python.keras import backend as K
+        return K
+
+    def session(self):
+        """tensorflow/python/keras/backend.py, `get_session` (public)."""
+        return self.backend().get_session()
+
+    def compiled_model(self, model):
+        """engine/training.py: a model compiles itself (`Sequential` inherits)."""
+        return model
+
+    def is_tensor(self, value):
+        """tensorflow/python/framework/tensor_util.py, `is_tensor`."""
+        import tensorflow as tf
+        return tf.is_tensor(value)
+
+    def model_targets(self, model):
+        """engine/training.py, `Model._targets` without skipping: one
+        `_TrainingEndpoint` per output, its `training_target.target` (or none)."""
+        return [endpoint.training_target.target if endpoint.has_training_target() else None
+                for endpoint in getattr(model, '_training_endpoints', None) or []]
+
+    def fit_validates(self, validation_data, validation_split):
+        """engine/training_arrays.py, `ArrayLikeTrainingLoop.fit`: `if validation_data:`
+        (a numpy array there would be ambiguous: Keras raises on it itself)."""
+        if validation_data is not None and not isinstance(validation_data, (tuple, list)):
+            return True
+        if validation_data:
+            return True
+        return bool(validation_split and 0. < validation_split < 1.)
+
+    def session_arguments(self, function):
+        """backend.py, `GraphExecutionFunction.__init__` (`run_options`, `run_metadata`
+        from `options=`, `run_metadata=`)."""
+        arguments = {}
+        if function.run_options is not None:
+            arguments['options'] = function.run_options
+        if function.run_metadata is not None:
+            arguments['run_metadata'] = function.run_metadata
+        return arguments
+
+    def function_like(self, stock, extra_outputs, name_suffix):
+        """See the module-level `function_like`: the sibling runs the stock's fetches
+        of the moment (`_FetchFollowingFunction`)."""
+        function = self.backend().function(
+            stock.inputs,
+            list(stock.outputs) + list(extra_outputs),
+            updates=[stock.updates_op],
+            name=(getattr(stock, 'name', None) or 'function') + name_suffix,
+            feed_dict=stock.feed_dict,
+            **self.session_arguments(stock))
+        return _FetchFollowingFunction(stock, function)
+
+    def unsupported_mode(self, model):
+        """engine/training.py, `Model._select_training_loop`: eager execution picks
+        training_v2.py's loop or eager functions; a strategy (`_distribution_strategy`)
+        training_distributed.py; `run_eagerly` (also
+        `tf.config.experimental_run_functions_eagerly`, eager/def_function.py
+        `RUN_FUNCTIONS_EAGERLY`) the eager generator loop. Only graph mode reaches the
+        v1 loops with a `GraphExecutionFunction`."""
+        import tensorflow as tf
+        from tensorflow.python.eager import def_function
+        if tf.executing_eagerly():
+            return ('eager execution is on (tf.compat.v1.enable_v2_behavior() or '
+                    'tf.compat.v1.enable_eager_execution()): Keras runs its v2 loop '
+                    '(training_v2.py) or eager functions')
+        if getattr(model, '_distribution_strategy', None) is not None:
+            return 'the model was compiled under a tf.distribute strategy'
+        run_eagerly = getattr(model, '_run_eagerly', None)
+        if run_eagerly or (run_eagerly is None and def_function.RUN_FUNCTIONS_EAGERLY):
+            return ('the model runs eagerly (`run_eagerly`, '
+                    '`tf.config.experimental_run_functions_eagerly`)')
+        return None
+
+    def patch_owners(self):
+        """engine/training.py `Model` (fit, fit_generator, evaluate, evaluate_generator,
+        `_make_test_function`; no legacy-argument decorator, `Sequential` inherits);
+        callbacks.py `History`/`CSVLogger`/`RemoteMonitor`; callbacks_v1.py
+        `TensorBoard._write_custom_summaries` (TensorFlow 1's `tf.keras.callbacks.
+        TensorBoard`)."""
+        from tensorflow.python.keras import callbacks, callbacks_v1
+        from tensorflow.python.keras.engine import training
+        return {'model': training.Model, 'forwarding_models': (),
+                'test_function_builder': (training.Model, '_make_test_function'),
+                'callbacks': callbacks,
+                'tensorboard': (callbacks_v1.TensorBoard, '_write_custom_summaries')}
+
+    def probe_function(self):
+        # A throwaway graph and session: building one leaves nothing in the user's.
+        import tensorflow as tf
+        graph = tf.Graph()
+        with graph.as_default(), tf.compat.v1.Session(graph=graph).as_default() as session:
+            try:
+                return self.backend().function([], [tf.constant(0)])
+            finally:
+                session.close()
+
+    def missing_internals(self):
+        """The names of what this family relies on that the imported TensorFlow lacks."""
+        import inspect
+        import tensorflow as tf
+        from tensorflow.python.eager import def_function
+        from tensorflow.python.keras import callbacks_v1
+        from tensorflow.python.keras.engine import training
+
+        def assigns(function, name):
+            # The Keras code still sets that attribute on the model.
+            code = getattr(inspect.unwrap(function), '__code__', None)
+            return code is not None and name in code.co_names
+
+        endpoint = getattr(training, '_TrainingEndpoint', None)
+        function = self.probe_function()
+        prefix = 'tensorflow.python.keras.'
+        required = [(prefix + 'backend.GraphExecutionFunction.' + name,
+                     lambda name=name: hasattr(function, name))
+                    for name in self.function_parts + self.session_callable_state]
+        required += [
+            ('tensorflow Session._make_callable_from_options',
+             lambda: hasattr(tf.compat.v1.Session, '_make_callable_from_options')),
+            (prefix + 'engine.training.Model._make_test_function',
+             lambda: callable(vars(training.Model).get('_make_test_function'))),
+            (prefix + 'engine.training.Model._make_train_function',
+             lambda: hasattr(training.Model, '_make_train_function')),
+            (prefix + 'engine.training.Model._training_endpoints',
+             lambda: assigns(training.Model.compile, '_training_endpoints')),
+            (prefix + 'engine.training.Model._run_eagerly',
+             lambda: assigns(training.Model.compile, '_run_eagerly')),
+            (prefix + 'engine.training.Model._distribution_strategy',
+             lambda: assigns(training.Model.__init__, '_distribution_strategy')),
+            (prefix + 'engine.training._TrainingEndpoint.training_target',
+             lambda: hasattr(endpoint, 'training_target')),
+            (prefix + 'engine.training._TrainingEndpoint.has_training_target',
+             lambda: hasattr(endpoint, 'has_training_target')),
+            (prefix + 'callbacks_v1.TensorBoard._write_custom_summaries',
+             lambda: callable(vars(callbacks_v1.TensorBoard).get('_write_custom_summaries'))),
+            ('tensorflow.python.eager.def_function.RUN_FUNCTIONS_EAGERLY',
+             lambda: hasattr(def_function, 'RUN_FUNCTIONS_EAGERLY')),
+        ]
+        return required
 
 
 # ------------------------------------------------------------------- Horovod
@@ -464,10 +813,15 @@ def wrap_metric_average(callback, make):
 
 # --------------------------------------------------------------- foreign wrappers
 
-def _keras_directory():
+def _keras_directories():
+    # The imported stacks' code: standalone `keras/`, `tensorflow/python/keras/`.
     import os
-    import keras
-    return os.path.dirname(os.path.abspath(keras.__file__))
+    directories = []
+    for name in ('keras', 'tensorflow.python.keras'):
+        path = getattr(sys.modules.get(name), '__file__', None)
+        if path:
+            directories.append(os.path.dirname(os.path.abspath(path)))
+    return directories
 
 
 def foreign_code(function):
@@ -487,7 +841,8 @@ def foreign_code(function):
         return None  # missing altogether: the internals check names it
     if issubclass(type(function), types.FunctionType):
         code = function.__code__
-        if os.path.abspath(code.co_filename).startswith(_keras_directory() + os.sep):
+        filename = os.path.abspath(code.co_filename)
+        if any(filename.startswith(d + os.sep) for d in _keras_directories()):
             return None
         return code.co_name, '%s, line %d' % (code.co_filename, code.co_firstlineno)
     kind = type(function)
@@ -559,8 +914,12 @@ def _takes(function, parameter):
         return False
 
 
-def missing_internals():
-    """The names of the private attributes above that the imported libraries lack."""
+def missing_internals(stack=STANDALONE):
+    """The names of the private attributes above that the imported libraries lack
+    (`stack`: `'keras'`, standalone Keras, or `'tf.keras'`)."""
+    if stack == TF_KERAS:
+        return [name for name, present in _TfKeras115().missing_internals() + _horovod_internals()
+                if not present()]
     from keras.engine import training
     from keras.legacy import interfaces
 
@@ -599,22 +958,27 @@ def missing_internals():
                 forwarding.__module__, forwarding.__name__, method),
                 lambda forwarding=forwarding, method=method:
                 hasattr(vars(forwarding).get(method), '__wrapped__')))
-    module = sys.modules.get(HOROVOD_CALLBACKS_MODULE)
-    if module is not None:
-        required.append((
-            '%s.MetricAverageCallbackImpl.%s' % (HOROVOD_CALLBACKS_MODULE, _HOROVOD_AVERAGE),
-            lambda: hasattr(getattr(module, 'MetricAverageCallbackImpl', None),
-                            _HOROVOD_AVERAGE)))
+    required += _horovod_internals()
     return [name for name, present in required if not present()]
 
 
-def check():
-    """Verifies that every private attribute listed here exists.
+def _horovod_internals():
+    module = sys.modules.get(HOROVOD_CALLBACKS_MODULE)
+    if module is None:
+        return []
+    return [(
+        '%s.MetricAverageCallbackImpl.%s' % (HOROVOD_CALLBACKS_MODULE, _HOROVOD_AVERAGE),
+        lambda: hasattr(getattr(module, 'MetricAverageCallbackImpl', None),
+                        _HOROVOD_AVERAGE))]
+
+
+def check(stack=STANDALONE):
+    """Verifies that every private attribute listed here exists for `stack`.
 
     # Raises
         RuntimeError: In case any is missing, naming each one.
     """
-    missing = missing_internals()
+    missing = missing_internals(stack)
     if missing:
         raise RuntimeError(_missing_message(missing))
 

@@ -95,9 +95,13 @@ def selection_for(model, get_predict, callbacks=None):
     return merge(call_requests(model, get_predict, callbacks))
 
 
-def fit_validates(validation_data=None, validation_split=0., validation_steps=None):
+def fit_validates(validation_data=None, validation_split=0., validation_steps=None,
+                  model=None):
     """Whether `Model.fit` will validate, by keras/engine/training.py's own rule:
-    non-empty `validation_data`, `0 < validation_split < 1`, or `validation_steps`."""
+    non-empty `validation_data`, `0 < validation_split < 1`, or `validation_steps`
+    (a tf.keras `model`: tf.keras' rule, `keras_internals.fit_validates`)."""
+    if model is not None and keras_internals.fit_validates_in_window(model):
+        return keras_internals.fit_validates(model, validation_data, validation_split)
     if validation_data is not None and len(validation_data):
         return True
     if validation_split and 0. < validation_split < 1.:
@@ -248,11 +252,26 @@ class TestFunctionSwap(object):
         if self.stock is None:
             return
         current = keras_internals.test_function_set_on(self.capture.model)
-        # If the model was recompiled meanwhile, its new function stays.
+        # If the model was recompiled meanwhile, its new function stays. If Keras
+        # rebuilt the test function while armed (`keep_capturing`), the stock function
+        # the capturing one wraps now is the current one, not the one seen at `arm`.
         if isinstance(current, CapturingFunction) and \
                 current.recorder is self.capture.recorder:
-            keras_internals.set_test_function(self.capture.model, self.stock)
+            keras_internals.set_test_function(self.capture.model, current.stock_function)
         self.stock = None
+
+
+def keep_capturing(model, before):
+    """After Keras built `model.test_function` (its `_make_test_function`): when the
+    function set before (`before`) was one of our `CapturingFunction`s and Keras
+    replaced it by a fresh stock one (tf.keras rebuilds it when the sample-weight mode
+    changes), the fresh one is wrapped the same way, so the capture goes on."""
+    current = keras_internals.test_function_set_on(model)
+    if isinstance(before, CapturingFunction) and current is not before and \
+            current is not None and not isinstance(current, CapturingFunction):
+        keras_internals.set_test_function(model, CapturingFunction(
+            before.model, current, before.selection, before.recorder, before.boundary,
+            before.make_plan))
 
 
 class FitCapture(Capture):
@@ -279,9 +298,11 @@ class FitCapture(Capture):
         """The callbacks to train with: the `Publisher`, then `user_callbacks` (a copy:
         the caller's list is never changed), then, with `window`, the `Armer`."""
         user_callbacks = list(user_callbacks or [])
-        publisher = Publisher(self.recorder, user_callbacks, self.combine, self.disarm,
-                              self.boundary)
-        return [publisher] + user_callbacks + ([Armer(self.arm)] if window else [])
+        # Each a callback of the model's stack (tf.keras calls more hooks).
+        publisher = keras_internals.callback_face(Publisher, self.model)(
+            self.recorder, user_callbacks, self.combine, self.disarm, self.boundary)
+        armer = [keras_internals.callback_face(Armer, self.model)(self.arm)] if window else []
+        return [publisher] + user_callbacks + armer
 
     def begin(self, callbacks):
         """Before training: Horovod's metric averaging steps over the predictions."""
@@ -327,6 +348,7 @@ def fit_call(model, method, get_predict, callbacks, validates):
         selection = merge(requests)
         if selection is None:
             return callbacks, None
+        keras_internals.check_capture_mode(model)
         if not (validates() if callable(validates) else validates):
             raise needs_validation_data(method, requests)
         capture = FitCapture(model, selection, boundary)
@@ -351,7 +373,10 @@ def evaluate_capture(model, get_predict):
     boundary = Boundary('evaluate')
     try:
         selection = selection_for(model, get_predict)
-        return None if selection is None else EvaluateCapture(model, selection, boundary)
+        if selection is None:
+            return None
+        keras_internals.check_capture_mode(model)
+        return EvaluateCapture(model, selection, boundary)
     except (TypeError, ValueError):
         raise  # the documented configuration errors, as they are
     except Exception:

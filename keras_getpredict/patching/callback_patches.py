@@ -41,6 +41,15 @@ def make_tensorboard_write_logs(original):
     return _write_logs
 
 
+def make_tensorboard_write_custom_summaries(original):
+    @wraps_original(original)
+    def _write_custom_summaries(self, step, logs=None):
+        # tf.keras' TensorBoard v1 (callbacks_v1.py): scalars only, as `_write_logs`.
+        return original(self, step, logs_filters.scalar_logs(logs))
+    return _write_custom_summaries
+
+
 #: The replacement for each method a Keras `TensorBoard` writes epoch logs with.
 TENSORBOARD_LOGS_WRITERS = {'_write_logs': make_tensorboard_write_logs,
-                            'on_epoch_end': make_tensorboard_on_epoch_end}
+                            'on_epoch_end': make_tensorboard_on_epoch_end,
+                            '_write_custom_summaries': make_tensorboard_write_custom_summaries}

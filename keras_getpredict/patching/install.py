@@ -11,27 +11,53 @@ from .native import is_native
 _lock = threading.RLock()
 _originals = {}  # (owner, name) -> the exact object found in owner.__dict__
 _replacements = {}  # (owner, name) -> what install() put there
+_installed = {}  # stack -> [(owner, name)] patched for it
 
 
-def _check_versions():
-    import keras
-    from keras import backend as K
+def _stacks(target):
+    """The stacks `install(target)` patches, each checked to be supported here.
+
+    # Raises
+        ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
+        RuntimeError: In case a stack to patch is not supported here, or (with
+            `target=None`) none is importable.
+    """
+    import importlib.util
     from ..core import keras_internals
-    keras_internals.adapter_for(keras.__version__)  # raises, naming the supported ones
-    if K.backend() != 'tensorflow':
-        raise RuntimeError('keras_getpredict needs the TensorFlow backend; '
-                           'the Keras backend is %r. Set KERAS_BACKEND=tensorflow.'
-                           % K.backend())
+    if target is not None:
+        reason = keras_internals.unavailable(target)  # ValueError for another target
+        if reason is not None:
+            raise RuntimeError(reason)
+        return [target]
+    stacks = []
+    reasons = []
+    for stack, module in ((keras_internals.STANDALONE, 'keras'),
+                          (keras_internals.TF_KERAS, 'tensorflow')):
+        if importlib.util.find_spec(module) is None:
+            reasons.append('%s: %s is not installed' % (stack, module))
+            continue
+        reason = keras_internals.unavailable(stack)
+        if reason is not None:
+            # An importable stack we cannot patch: say so rather than leave it stock.
+            others = [s for s in keras_internals.STACKS if s != stack]
+            raise RuntimeError('%s Or pass `target=%r` to patch only that stack.'
+                               % (reason, others[0]))
+        stacks.append(stack)
+    if not stacks:
+        raise RuntimeError('keras_getpredict.install() found no Keras it supports: %s.'
+                           % '; '.join(reasons))
+    return stacks
 
 
-def _check_no_foreign_get_predict():
+def _check_no_foreign_get_predict(stack):
     """A Keras hand-edited to take `get_predict` (by copying a recipe into
     site-packages) has its own, different implementation; wrapping it would give two
     arguments of one name. Say so instead of failing somewhere inside the patching."""
     import inspect
-    from keras.engine import training
+    from ..core import keras_internals
+    model = keras_internals.patch_owners(stack)['model']
     for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
-        method = vars(training.Model)[name]
+        method = vars(model)[name]
         method = getattr(method, '__wrapped__', method)
         try:
             parameters = inspect.signature(method).parameters
@@ -64,15 +90,34 @@ def _check_no_foreign_wrapper(patches):
                           for owner, name, code in found)))
 
 
-def _patch_list():
-    """Every patch, as `(owner, attribute name, factory(original) -> replacement)`."""
+def _patch_list(stack):
+    """Every patch of `stack`, as `(owner, attribute name, factory(original) ->
+    replacement)`."""
     from ..core import keras_internals
     from . import callback_patches, methods
 
-    owners = keras_internals.patch_owners()
+    owners = keras_internals.patch_owners(stack)
     Model, callbacks = owners['model'], owners['callbacks']
-    fit_loop_owner, fit_loop_name = owners['fit_loop']
     tensorboard, tensorboard_method = owners['tensorboard']
+    filters = [
+        (callbacks.History, 'on_epoch_end', callback_patches.make_history_on_epoch_end),
+        (callbacks.CSVLogger, 'on_epoch_end', callback_patches.make_logs_filter),
+        (callbacks.RemoteMonitor, 'on_epoch_end', callback_patches.make_logs_filter),
+        (tensorboard, tensorboard_method,
+         callback_patches.TENSORBOARD_LOGS_WRITERS[tensorboard_method]),
+    ]
+    if stack == keras_internals.TF_KERAS:
+        # Both fit methods validate through `model.test_function`: one window each;
+        # no legacy-argument decorator; `Sequential` inherits.
+        builder_owner, builder_name = owners['test_function_builder']
+        return [
+            (Model, 'fit', methods.make_window_fit),
+            (Model, 'fit_generator', methods.make_fit_generator),
+            (Model, 'evaluate', methods.make_evaluate),
+            (Model, 'evaluate_generator', methods.make_evaluate_generator),
+            (builder_owner, builder_name, methods.make_make_test_function),
+        ] + filters
+    fit_loop_owner, fit_loop_name = owners['fit_loop']
     legacy_generator_method = keras_internals.legacy_generator_method
     model_patches = []
     # `Model`, then the classes that forward these methods to an inner model (Keras
@@ -85,90 +130,118 @@ def _patch_list():
             (owner, 'evaluate_generator',
              legacy_generator_method(methods.make_evaluate_generator)),
         ]
-    return model_patches + [
-        (fit_loop_owner, fit_loop_name, methods.make_fit_loop),
-        (callbacks.History, 'on_epoch_end', callback_patches.make_history_on_epoch_end),
-        (callbacks.CSVLogger, 'on_epoch_end', callback_patches.make_logs_filter),
-        (callbacks.RemoteMonitor, 'on_epoch_end', callback_patches.make_logs_filter),
-        (tensorboard, tensorboard_method,
-         callback_patches.TENSORBOARD_LOGS_WRITERS[tensorboard_method]),
-    ]
+    return model_patches + [(fit_loop_owner, fit_loop_name, methods.make_fit_loop)] + filters
 
 
-def install():
+def install(target=None):
     """Adds `get_predict` to Keras' training and evaluation methods.
 
     Patches `Model.fit`, `fit_generator`, `evaluate` and `evaluate_generator`, and
     teaches `History`, `CSVLogger`, `RemoteMonitor` and `TensorBoard` to step over
-    the predictions entry. Calling it again does nothing.
+    the predictions entry, in standalone Keras and in TensorFlow 1.15's own tf.keras
+    (graph mode). Calling it again does nothing.
 
     On the Keras fork built from `patches/` (`is_native()`), `get_predict` is
-    part of Keras already: nothing is patched, and code that calls `install()`
-    runs unchanged on both forms.
+    part of Keras already: nothing is patched there, and code that calls
+    `install()` runs unchanged on both forms.
+
+    # Arguments
+        target: `None` (default) patches every stack that is importable: standalone
+            Keras 2.1.6, 2.2.4, 2.2.5 or 2.3.1 (`keras`) and the tf.keras of
+            TensorFlow 1.15 (`tensorflow.keras`). `'keras'` or `'tf.keras'` patches
+            that stack only.
 
     # Raises
-        RuntimeError: In case Keras is not a supported version (2.1.6, 2.2.4,
-            2.2.5, 2.3.1), its backend not TensorFlow, a
-            private attribute listed in `keras_getpredict.core.keras_internals` is
-            missing (each one is named), or Keras takes a `get_predict` of its own
-            (a hand-edited Keras).
+        ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
+        RuntimeError: In case a stack to patch is not supported here (Keras not a
+            supported version, its backend not TensorFlow, TensorFlow not 1.15 or in
+            TF 2 behaviour: the message names `target=` as the way to patch only the
+            other), no stack is importable, a private attribute listed in
+            `keras_getpredict.core.keras_internals` is missing (each one is named),
+            or Keras takes a `get_predict` of its own (a hand-edited Keras).
     """
+    from ..core import keras_internals
     with _lock:
-        if _originals:
-            return
-        _check_versions()
-        from ..core import keras_internals
-        if not is_native():
-            # Before the internals check, which would blame the Keras version for them.
-            _check_no_foreign_get_predict()
-            _check_no_foreign_wrapper(_patch_list())
-        keras_internals.check()
-        if is_native():
-            # Wrapping the fork's own get_predict in ours would run both.
-            return
-        patches = _patch_list()
+        stacks = [stack for stack in _stacks(target) if stack not in _installed]
+        # Every stack is checked before any is patched: a failure patches nothing.
+        for stack in stacks:
+            native = stack == keras_internals.STANDALONE and is_native()
+            if not native:
+                # Before the internals check, which would blame the Keras version.
+                _check_no_foreign_get_predict(stack)
+                _check_no_foreign_wrapper(_patch_list(stack))
+            keras_internals.check(stack)
         try:
-            for owner, name, factory in patches:
-                original = vars(owner)[name]
-                replacement = factory(original)
-                replacement._keras_getpredict_original = original
-                _originals[(owner, name)] = original
-                _replacements[(owner, name)] = replacement
-                setattr(owner, name, replacement)
+            for stack in stacks:
+                if stack == keras_internals.STANDALONE and is_native():
+                    continue  # wrapping the fork's own get_predict in ours would run both
+                patched = _installed[stack] = []
+                for owner, name, factory in _patch_list(stack):
+                    original = vars(owner)[name]
+                    replacement = factory(original)
+                    replacement._keras_getpredict_original = original
+                    _originals[(owner, name)] = original
+                    _replacements[(owner, name)] = replacement
+                    setattr(owner, name, replacement)
+                    patched.append((owner, name))
         except Exception:
-            uninstall()
+            for stack in stacks:
+                uninstall(stack)
             raise
 
 
-def uninstall():
-    """Restores the exact original objects. Safe to call when nothing is installed.
+def _check_target(target):
+    from ..core import keras_internals
+    if target is not None and target not in keras_internals.STACKS:
+        raise ValueError('`target` should be %s or None (every supported stack); got %r.'
+                         % (' or '.join(repr(s) for s in keras_internals.STACKS), target))
+
+
+def uninstall(target=None):
+    """Restores the exact original objects of `target` (`'keras'`, `'tf.keras'`, or
+    `None` for both). Safe to call when nothing is installed.
 
     On the Keras fork there is nothing to restore: `get_predict` stays. A method that
     something wrapped again after `install()` is restored all the same (Keras is then
     stock), with a warning naming the wrapper that goes with it.
+
+    # Raises
+        ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
     """
+    _check_target(target)
     with _lock:
-        for (owner, name), original in list(_originals.items()):
-            current = vars(owner).get(name)
-            if current is not _replacements.pop((owner, name), None):
-                warnings.warn(
-                    '`%s.%s` was wrapped again after keras_getpredict.install() (now %r); '
-                    'uninstall() restores Keras\' own method, so that wrapper is removed '
-                    'too. Wrap again after uninstall() to keep it.'
-                    % (owner.__name__, name, current))
-            setattr(owner, name, original)
-            del _originals[(owner, name)]
+        for stack in list(_installed) if target is None else [target]:
+            for owner, name in _installed.pop(stack, []):
+                original = _originals.pop((owner, name))
+                current = vars(owner).get(name)
+                if current is not _replacements.pop((owner, name), None):
+                    warnings.warn(
+                        '`%s.%s` was wrapped again after keras_getpredict.install() (now '
+                        '%r); uninstall() restores Keras\' own method, so that wrapper is '
+                        'removed too. Wrap again after uninstall() to keep it.'
+                        % (owner.__name__, name, current))
+                setattr(owner, name, original)
 
 
-def is_installed():
-    """Returns whether `get_predict` is available: `install()` is in effect, or the
-    imported Keras is the fork with `get_predict` built in (`is_native()`)."""
-    return bool(_originals) or is_native()
+def is_installed(target=None):
+    """Returns whether `get_predict` is available: `install()` is in effect for
+    `target` (`None`: for any stack), or standalone Keras is the fork with
+    `get_predict` built in (`is_native()`).
+
+    # Raises
+        ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
+    """
+    from ..core import keras_internals
+    _check_target(target)
+    if target == keras_internals.TF_KERAS:
+        return target in _installed
+    return (bool(_installed) if target is None else target in _installed) or is_native()
 
 
 @contextlib.contextmanager
-def patched():
-    """Context manager: installed inside the block, as it was found afterwards.
+def patched(target=None):
+    """Context manager: installed inside the block (`install(target)`), as it was
+    found afterwards.
 
     # Example
     ```python
@@ -176,10 +249,10 @@ def patched():
         metrics, preds = model.evaluate_generator(gen, steps, get_predict=True)
     ```
     """
-    was_installed = is_installed()
-    install()
+    was_installed = is_installed(target)
+    install(target)
     try:
         yield
     finally:
         if not was_installed:
-            uninstall()
+            uninstall(target)

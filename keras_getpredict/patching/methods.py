@@ -14,6 +14,11 @@ run-time patch reaches it:
   `on_batch_end` (after every user callback) to the epoch's `on_epoch_end` (before any
   user callback), a window in which Keras runs the validation and nothing else, so a
   callback that evaluates on its own is never recorded.
+- tf.keras `fit` and `fit_generator`: both read `model.test_function` when they
+  validate, so both capture by that window (`make_window_fit`); tf.keras rebuilds
+  the test function in mid-call when the sample-weight mode changes, so its
+  `_make_test_function` wraps a rebuilt one again while armed
+  (`make_make_test_function`).
 
 Every swap is undone in `finally`; with `get_predict` off the original runs untouched.
 """
@@ -38,7 +43,8 @@ _EVALUATE_EFFECT = 'Then returns `(metrics, gts_and_preds)`.'
 def _fit_validates(arguments):
     return publishing.fit_validates(arguments.get('validation_data'),
                                     arguments.get('validation_split', 0.),
-                                    arguments.get('validation_steps'))
+                                    arguments.get('validation_steps'),
+                                    model=arguments.get('self'))
 
 
 def _generator_validates(arguments):
@@ -63,7 +69,8 @@ def _make_fit_method(raw, name, validates, window):
         windowed = window or keras_internals.fit_hands_to_fit_generator(arguments.get('x'))
         callbacks, capture = publishing.fit_call(
             self, name, get_predict, arguments.get('callbacks'),
-            lambda: (_generator_validates if windowed else validates)(arguments))
+            lambda: (_generator_validates if windowed and not window else validates)(
+                arguments))
         if capture is None:
             if callbacks is arguments.get('callbacks'):
                 return raw(self, *args, **kwargs)
@@ -92,6 +99,24 @@ def make_fit(raw):
 
 def make_fit_generator(raw):
     return _make_fit_method(raw, 'fit_generator', _generator_validates, window=True)
+
+
+def make_window_fit(raw):
+    """tf.keras `fit`: captured by the window, as `fit_generator` is."""
+    return _make_fit_method(raw, 'fit', _fit_validates, window=True)
+
+
+def make_make_test_function(raw):
+    """tf.keras `Model._make_test_function`: while the model's test function is a
+    capturing one, a test function Keras rebuilds is wrapped again."""
+    @wraps_original(raw)
+    def make_test_function(self, *args, **kwargs):
+        before = keras_internals.test_function_set_on(self)
+        result = raw(self, *args, **kwargs)
+        publishing.keep_capturing(self, before)
+        return result
+
+    return make_test_function
 
 
 def _make_evaluate(raw):

@@ -200,10 +200,10 @@ class CaptureLog(object):
                     self.problems.append('%s: y_pred of output %d differs from predict()'
                                          % (where, i))
 
-    def check_pairs(self, gts_and_preds, where, model, x, y):
+    def check_pairs(self, gts_and_preds, where, model, x, y, predict=True):
         """For validation Keras shuffles (tf.keras `fit` on arrays): the captured
         `(input, y_true)` rows are the `(x, y)` rows passed in, in any order, and
-        `y_pred` is `model.predict` of the captured inputs. One array input and one
+        `y_pred` is `model.predict` of the captured inputs (with `predict`). One array input and one
         array output only; anything else is left to `check`."""
         inputs = gts_and_preds.get('inputs') or {}
         entries = gts_and_preds.get('y_true')
@@ -224,8 +224,9 @@ class CaptureLog(object):
             self.problem('%s: captured (input, y_true) rows are not the (x, y) rows '
                          'passed in' % where)
             return
-        if any(getattr(layer, 'stateful', False) for layer in getattr(model, 'layers', [])):
-            return
+        if not predict or any(getattr(layer, 'stateful', False)
+                              for layer in getattr(model, 'layers', [])):
+            return  # user callbacks may have changed the weights since the validation
         predicted = model.predict(got_x, batch_size=len(x_batches[0]))
         self.predictions_checked += 1
         if not np.allclose(np.concatenate(gts_and_preds['y_pred']), predicted,
@@ -346,7 +347,8 @@ class _EpochCheck(object):
             return
         self.log.check(entry, where, self.batches, self.samples)
         if not _STACK[0].fit_validation_in_order:
-            self.log.check_pairs(entry, where, self.model, self.inputs, self.targets)
+            self.log.check_pairs(entry, where, self.model, self.inputs, self.targets,
+                                 predict=bool(self.predict_batch_size))
             return
         self.log.check_targets(entry, where, self.targets,
                                list(getattr(self.model, 'output_names', [])))
@@ -380,6 +382,10 @@ def _fit_expectations(arguments):
     validation_data = arguments.get('validation_data')
     split = arguments.get('validation_split') or 0.
     val_x = val_y = samples = None
+    if isinstance(validation_data, _STACK[0].Sequence):  # tf.keras takes these too
+        return True, steps if steps is not None else len(validation_data), None, None, None
+    if validation_data is not None and not isinstance(validation_data, (list, tuple)):
+        return True, steps, None, None, None  # tf.keras: a generator or a Dataset
     if validation_data:
         if len(validation_data) in (2, 3):
             val_x, val_y = validation_data[0], validation_data[1]

@@ -158,6 +158,32 @@ def test_fit_on_a_generator_captures(tf_installed):
         check_aligned(entry, xv, yv)
 
 
+def test_validation_freq_publishes_only_on_validated_epochs(tf_installed):
+    # tf.keras-only: `validation_freq=2` validates after epochs 2 and 4.
+    x, y = make_data(8)
+    model = linear_model()
+    published = Published()
+    model.fit(x, y, batch_size=4, epochs=4, verbose=0, validation_data=(x, y),
+              validation_freq=2, callbacks=[published], get_predict=True)
+    assert [entry is None for entry in published.entries] == [True, False, True, False]
+    for entry in published.entries[1::2]:
+        check_aligned(entry, x, y, in_order=False)
+
+
+def test_a_dataset_as_validation_data_is_captured(tf_installed):
+    # A Dataset has no `len`: tf.keras' own rule (`if validation_data:`) says it
+    # validates, and its targets reach the test function as symbolic feeds.
+    x, y = make_data(8)
+    model = linear_model()
+    published = Published()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, validation_data=dataset,
+              validation_steps=2, callbacks=[published], get_predict=True)
+    assert len(published.entries) == 2
+    for entry in published.entries:
+        check_aligned(entry, x, y)
+
+
 def test_evaluate_and_evaluate_generator_return_metrics_and_predictions(tf_installed):
     x, y = make_data(10)
     model = linear_model()

@@ -7,6 +7,7 @@ Skipped where this TensorFlow's tf.keras is not one keras_getpredict supports.
 import csv
 import glob
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -182,6 +183,16 @@ def test_a_dataset_as_validation_data_is_captured(tf_installed):
     assert len(published.entries) == 2
     for entry in published.entries:
         check_aligned(entry, x, y)
+
+
+def test_no_validation_data_is_refused_naming_this_call(tf_installed):
+    x, y = make_data(4)
+    model = linear_model()
+    with pytest.raises(ValueError, match=r'needs validation data.*`fit` was called from '
+                                         + re.escape(__file__)):
+        model.fit(x, y, verbose=0, get_predict=True)
+    with pytest.raises(ValueError, match='needs validation data'):
+        model.fit_generator(batches(x, y, 4), steps_per_epoch=1, verbose=0, get_predict=True)
 
 
 def test_evaluate_and_evaluate_generator_return_metrics_and_predictions(tf_installed):

@@ -813,8 +813,9 @@ def wrap_metric_average(callback, make):
 
 # --------------------------------------------------------------- foreign wrappers
 
-def _keras_directories():
-    # The imported stacks' code: standalone `keras/`, `tensorflow/python/keras/`.
+def keras_directories():
+    """The directories of the imported Keras stacks' code (standalone `keras/`,
+    `tensorflow/python/keras/`), to tell Keras' own frames and functions apart."""
     import os
     directories = []
     for name in ('keras', 'tensorflow.python.keras'):
@@ -842,7 +843,7 @@ def foreign_code(function):
     if issubclass(type(function), types.FunctionType):
         code = function.__code__
         filename = os.path.abspath(code.co_filename)
-        if any(filename.startswith(d + os.sep) for d in _keras_directories()):
+        if any(filename.startswith(d + os.sep) for d in keras_directories()):
             return None
         return code.co_name, '%s, line %d' % (code.co_filename, code.co_firstlineno)
     kind = type(function)

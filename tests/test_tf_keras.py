@@ -370,6 +370,30 @@ def test_eager_execution_is_refused_with_the_supported_mode():
     assert 'STOCK RAN' in done.stdout
 
 
+@pytest.mark.monkeypatch_only
+def test_each_target_patches_its_stack_only(monkeypatch):
+    import keras
+    from keras.engine import training
+    keras_getpredict.uninstall()
+    standalone_fit, tf_fit = vars(training.Model)['fit'], vars(tfk.Model)['fit']
+    keras_getpredict.install(target='keras')
+    assert vars(training.Model)['fit'] is not standalone_fit and vars(tfk.Model)['fit'] is tf_fit
+    assert not keras_getpredict.is_installed(TARGET)
+    keras_getpredict.install()  # the other stack joins
+    assert vars(tfk.Model)['fit'] is not tf_fit
+    keras_getpredict.uninstall('keras')
+    assert vars(training.Model)['fit'] is standalone_fit and vars(tfk.Model)['fit'] is not tf_fit
+    keras_getpredict.uninstall()
+    # A stack that cannot be patched stops `install()` before anything is patched, and
+    # the message says how to patch the other one alone.
+    monkeypatch.setattr(keras, '__version__', '2.0.8')
+    with pytest.raises(RuntimeError, match=r"found Keras 2\.0\.8.*`target='tf\.keras'`"):
+        keras_getpredict.install()
+    assert vars(tfk.Model)['fit'] is tf_fit and not keras_getpredict.is_installed()
+    keras_getpredict.install(target=TARGET)
+    assert keras_getpredict.is_installed(TARGET) and vars(training.Model)['fit'] is standalone_fit
+
+
 def test_install_target_and_the_tf_keras_internals():
     keras_getpredict.uninstall()
     assert keras_internals.missing_internals(TARGET) == []

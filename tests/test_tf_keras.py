@@ -7,6 +7,7 @@ Skipped where this TensorFlow's tf.keras is not one keras_getpredict supports.
 import csv
 import glob
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -156,6 +157,42 @@ def test_fit_on_a_generator_captures(tf_installed):
     assert len(published.entries) == 2
     for entry in published.entries:
         check_aligned(entry, xv, yv)
+
+
+def test_validation_freq_publishes_only_on_validated_epochs(tf_installed):
+    # tf.keras-only: `validation_freq=2` validates after epochs 2 and 4.
+    x, y = make_data(8)
+    model = linear_model()
+    published = Published()
+    model.fit(x, y, batch_size=4, epochs=4, verbose=0, validation_data=(x, y),
+              validation_freq=2, callbacks=[published], get_predict=True)
+    assert [entry is None for entry in published.entries] == [True, False, True, False]
+    for entry in published.entries[1::2]:
+        check_aligned(entry, x, y, in_order=False)
+
+
+def test_a_dataset_as_validation_data_is_captured(tf_installed):
+    # A Dataset has no `len`: tf.keras' own rule (`if validation_data:`) says it
+    # validates, and its targets reach the test function as symbolic feeds.
+    x, y = make_data(8)
+    model = linear_model()
+    published = Published()
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4).repeat()
+    model.fit(x, y, batch_size=4, epochs=2, verbose=0, validation_data=dataset,
+              validation_steps=2, callbacks=[published], get_predict=True)
+    assert len(published.entries) == 2
+    for entry in published.entries:
+        check_aligned(entry, x, y)
+
+
+def test_no_validation_data_is_refused_naming_this_call(tf_installed):
+    x, y = make_data(4)
+    model = linear_model()
+    with pytest.raises(ValueError, match=r'needs validation data.*`fit` was called from '
+                                         + re.escape(__file__)):
+        model.fit(x, y, verbose=0, get_predict=True)
+    with pytest.raises(ValueError, match='needs validation data'):
+        model.fit_generator(batches(x, y, 4), steps_per_epoch=1, verbose=0, get_predict=True)
 
 
 def test_evaluate_and_evaluate_generator_return_metrics_and_predictions(tf_installed):
@@ -331,6 +368,30 @@ def test_eager_execution_is_refused_with_the_supported_mode():
         assert 'graph mode with the v1 training loops' in line
         assert 'eager execution is on' in line
     assert 'STOCK RAN' in done.stdout
+
+
+@pytest.mark.monkeypatch_only
+def test_each_target_patches_its_stack_only(monkeypatch):
+    import keras
+    from keras.engine import training
+    keras_getpredict.uninstall()
+    standalone_fit, tf_fit = vars(training.Model)['fit'], vars(tfk.Model)['fit']
+    keras_getpredict.install(target='keras')
+    assert vars(training.Model)['fit'] is not standalone_fit and vars(tfk.Model)['fit'] is tf_fit
+    assert not keras_getpredict.is_installed(TARGET)
+    keras_getpredict.install()  # the other stack joins
+    assert vars(tfk.Model)['fit'] is not tf_fit
+    keras_getpredict.uninstall('keras')
+    assert vars(training.Model)['fit'] is standalone_fit and vars(tfk.Model)['fit'] is not tf_fit
+    keras_getpredict.uninstall()
+    # A stack that cannot be patched stops `install()` before anything is patched, and
+    # the message says how to patch the other one alone.
+    monkeypatch.setattr(keras, '__version__', '2.0.8')
+    with pytest.raises(RuntimeError, match=r"found Keras 2\.0\.8.*`target='tf\.keras'`"):
+        keras_getpredict.install()
+    assert vars(tfk.Model)['fit'] is tf_fit and not keras_getpredict.is_installed()
+    keras_getpredict.install(target=TARGET)
+    assert keras_getpredict.is_installed(TARGET) and vars(training.Model)['fit'] is standalone_fit
 
 
 def test_install_target_and_the_tf_keras_internals():

@@ -20,10 +20,11 @@ def _inside(filename, directories):
 
 
 def outside_keras():
-    """`(filename, line)` of the innermost caller outside Keras and keras-getpredict,
-    or `None` when every frame is inside them."""
-    import keras
-    directories = [_OURS, os.path.dirname(os.path.abspath(keras.__file__))]
+    """`(filename, line)` of the innermost caller outside Keras (standalone Keras and
+    tf.keras, whichever are imported) and keras-getpredict, or `None` when every frame
+    is inside them."""
+    from . import keras_internals
+    directories = [_OURS] + keras_internals.keras_directories()
     frame = inspect.currentframe()
     try:
         while frame is not None:

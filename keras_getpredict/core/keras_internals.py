@@ -238,21 +238,24 @@ def check_capture_mode(model):
 
 
 def callback_face(implementation, model):
-    """`implementation` (a class of ours written on standalone Keras' `Callback`, with
-    Keras 2.2.4's hook names) as a callback of `model`'s stack: itself for standalone
-    Keras, a subclass that also has tf.keras `Callback`'s hooks for tf.keras (whose
-    `CallbackList` calls `on_train_batch_begin`, `on_test_*`; tensorflow/python/keras/
-    callbacks.py, `Callback`)."""
-    if not _is_tf_keras(model):
-        return implementation
-    face = _FACES.get(implementation)
-    if face is None:
+    """`implementation` (a base-free class of ours with Keras 2.2.4's hook names) as a
+    callback of `model`'s stack: a subclass of standalone Keras' `Callback`
+    (keras/callbacks.py), or of tf.keras' (tensorflow/python/keras/callbacks.py, whose
+    `CallbackList` also calls `on_train_batch_begin`, `on_test_*`, ... and whose
+    `on_train_batch_*` forward to `on_batch_*`). One class per pair, made once."""
+    if _is_tf_keras(model):
         from tensorflow.python.keras import callbacks
-        face = _FACES[implementation] = type(
-            implementation.__name__, (implementation, callbacks.Callback),
-            # callbacks.py `Callback.__init__` sets it; read in multi-worker training.
-            {'__module__': implementation.__module__, '__doc__': implementation.__doc__,
-             '_chief_worker_only': None})
+        # callbacks.py `Callback.__init__` sets it; read in multi-worker training.
+        extra = {'_chief_worker_only': None}
+    else:
+        from keras import callbacks
+        extra = {}
+    key = (implementation, callbacks.Callback)
+    face = _FACES.get(key)
+    if face is None:
+        extra.update(__module__=implementation.__module__, __doc__=implementation.__doc__)
+        face = _FACES[key] = type(implementation.__name__,
+                                  (implementation, callbacks.Callback), extra)
     return face
 
 
@@ -813,8 +816,9 @@ def wrap_metric_average(callback, make):
 
 # --------------------------------------------------------------- foreign wrappers
 
-def _keras_directories():
-    # The imported stacks' code: standalone `keras/`, `tensorflow/python/keras/`.
+def keras_directories():
+    """The directories of the imported Keras stacks' code (standalone `keras/`,
+    `tensorflow/python/keras/`), to tell Keras' own frames and functions apart."""
     import os
     directories = []
     for name in ('keras', 'tensorflow.python.keras'):
@@ -842,7 +846,7 @@ def foreign_code(function):
     if issubclass(type(function), types.FunctionType):
         code = function.__code__
         filename = os.path.abspath(code.co_filename)
-        if any(filename.startswith(d + os.sep) for d in _keras_directories()):
+        if any(filename.startswith(d + os.sep) for d in keras_directories()):
             return None
         return code.co_name, '%s, line %d' % (code.co_filename, code.co_firstlineno)
     kind = type(function)

@@ -28,8 +28,6 @@ from __future__ import absolute_import
 
 import sys
 
-from keras.callbacks import Callback
-
 from . import call_site, horovod_gather, keras_internals, scope
 from .modes import combiner_for, mode_for
 from .capture import CapturingFunction
@@ -144,8 +142,11 @@ def collect(recorder, combine, boundary, doing):
     return None if boundary.failed else result
 
 
-class Publisher(Callback):
+class Publisher(object):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
+
+    Base-free: `FitCapture.callbacks` trains with its face for the model's stack
+    (`keras_internals.callback_face`), a Keras `Callback` of that stack.
 
     At every epoch end it closes the capture window (`disarm`) before any user
     callback runs, takes what the recorder holds (combined across Horovod ranks by
@@ -189,10 +190,11 @@ class Publisher(Callback):
         self.disarm()
 
 
-class Armer(Callback):
-    """Last of the user's callbacks (run-time patch of `fit_generator`): opens the
-    capture window after the epoch's last training batch, right before Keras
-    validates, and after every user callback's `on_batch_end`."""
+class Armer(object):
+    """Last of the user's callbacks (run-time patch of `fit_generator`, and of tf.keras
+    `fit`): opens the capture window after the epoch's last training batch, right
+    before Keras validates, and after every user callback's `on_batch_end`. Base-free,
+    as `Publisher`."""
 
     def __init__(self, arm):
         super(Armer, self).__init__()

@@ -19,7 +19,10 @@ with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
     warnings.simplefilter('ignore', FutureWarning)
     import tensorflow as tf  # noqa: E402
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-    from keras import backend as K  # noqa: E402
+    try:
+        from keras import backend as K  # noqa: E402
+    except ImportError:  # a venv with tf.keras only (make test-tfkeras)
+        from tensorflow.keras import backend as K  # noqa: E402
 
 import keras_getpredict  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402

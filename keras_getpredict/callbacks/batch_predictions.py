@@ -11,7 +11,6 @@ import numbers
 
 import numpy as np
 import six
-from keras.callbacks import Callback
 
 from ..core import keras_internals, train_fetches
 from ..core.resolve import resolve
@@ -38,7 +37,7 @@ def _check_keep(keep):
     return int(keep)
 
 
-class BatchPredictions(Callback):
+class BatchPredictions(keras_internals.callback_base()):
     """Records every training batch's targets and outputs, exactly as the batch was fed.
 
     For each training batch of `fit` and `fit_generator` (after shuffling, the last

@@ -10,12 +10,12 @@ never shows an earlier epoch's numbers as this one's.
 from __future__ import absolute_import
 
 import numpy as np
-from keras.callbacks import Callback
 
+from ..core import keras_internals
 from ..core.results import LOGS_KEY
 
 
-class EpochScalars(Callback):
+class EpochScalars(keras_internals.callback_base()):
     """Base class of the callbacks that write scalars into the epoch logs.
 
     A subclass implements `log_epoch` (what to write this epoch) and, where it knows

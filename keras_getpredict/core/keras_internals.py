@@ -767,13 +767,15 @@ class _TfKeras115(object):
         `_make_test_function`; no legacy-argument decorator, `Sequential` inherits);
         callbacks.py `History`/`CSVLogger`/`RemoteMonitor`; callbacks_v1.py
         `TensorBoard._write_custom_summaries` (TensorFlow 1's `tf.keras.callbacks.
-        TensorBoard`)."""
+        TensorBoard`) and callbacks.py `TensorBoard._log_metrics` (the v2 class,
+        `tf.compat.v2.keras.callbacks.TensorBoard`, also usable in graph mode)."""
         from tensorflow.python.keras import callbacks, callbacks_v1
         from tensorflow.python.keras.engine import training
         return {'model': training.Model, 'forwarding_models': (),
                 'test_function_builder': (training.Model, '_make_test_function'),
                 'callbacks': callbacks,
-                'tensorboard': (callbacks_v1.TensorBoard, '_write_custom_summaries')}
+                'tensorboard': (callbacks_v1.TensorBoard, '_write_custom_summaries'),
+                'tensorboard_v2': (callbacks.TensorBoard, '_log_metrics')}
 
     def probe_function(self):
         # A throwaway graph and session: building one leaves nothing in the user's.
@@ -790,7 +792,7 @@ class _TfKeras115(object):
         import inspect
         import tensorflow as tf
         from tensorflow.python.eager import def_function
-        from tensorflow.python.keras import callbacks_v1
+        from tensorflow.python.keras import callbacks, callbacks_v1
         from tensorflow.python.keras.engine import training
 
         def assigns(function, name):
@@ -823,6 +825,8 @@ class _TfKeras115(object):
              lambda: hasattr(endpoint, 'has_training_target')),
             (prefix + 'callbacks_v1.TensorBoard._write_custom_summaries',
              lambda: callable(vars(callbacks_v1.TensorBoard).get('_write_custom_summaries'))),
+            (prefix + 'callbacks.TensorBoard._log_metrics',
+             lambda: callable(vars(callbacks.TensorBoard).get('_log_metrics'))),
             ('tensorflow.python.eager.def_function.RUN_FUNCTIONS_EAGERLY',
              lambda: hasattr(def_function, 'RUN_FUNCTIONS_EAGERLY')),
         ]

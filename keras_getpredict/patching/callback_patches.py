@@ -49,6 +49,14 @@ def make_tensorboard_write_custom_summaries(original):
     return _write_custom_summaries
 
 
+def make_tensorboard_log_metrics(original):
+    @wraps_original(original)
+    def _log_metrics(self, logs, prefix, step):
+        # tf.keras' v2 TensorBoard (callbacks.py): its scalar summary of every entry.
+        return original(self, logs_filters.scalar_logs(logs), prefix, step)
+    return _log_metrics
+
+
 #: The replacement for each method a Keras `TensorBoard` writes epoch logs with.
 TENSORBOARD_LOGS_WRITERS = {'_write_logs': make_tensorboard_write_logs,
                             'on_epoch_end': make_tensorboard_on_epoch_end,

@@ -116,6 +116,7 @@ def _patch_list(stack):
             (Model, 'evaluate', methods.make_evaluate),
             (Model, 'evaluate_generator', methods.make_evaluate_generator),
             (builder_owner, builder_name, methods.make_make_test_function),
+            owners['tensorboard_v2'] + (callback_patches.make_tensorboard_log_metrics,),
         ] + filters
     fit_loop_owner, fit_loop_name = owners['fit_loop']
     legacy_generator_method = keras_internals.legacy_generator_method

@@ -24,6 +24,8 @@ from keras_getpredict.callbacks import EpochMetrics  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HOROVODRUN = os.path.join(os.path.dirname(sys.executable), 'horovodrun')
+#: The job's environment for TensorFlow's tf.keras and horovod.tensorflow.keras.
+TF_KERAS = {'KERAS_GETPREDICT_STACK': 'tf.keras'}
 
 
 def horovodrun(ranks, case, samples, out, timeout=240, env=None):
@@ -84,9 +86,19 @@ def assert_whole_set(arrays, prefix, reference):
         reference['y_true'].argmax(1), reference['y_pred'].argmax(1))
 
 
-def check_job(ranks, case, samples, tmpdir):
+def assert_same_rows(arrays, prefix, reference):
+    """As `assert_whole_set`, in any sample order: stock tf.keras shuffles validation
+    arrays inside `fit`, and each rank shuffles its own shard."""
+    order = np.lexsort(arrays[prefix + 'y_pred'].T[::-1])
+    expected = np.lexsort(reference['y_pred'].T[::-1])
+    np.testing.assert_allclose(arrays[prefix + 'y_pred'][order], reference['y_pred'][expected],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(arrays[prefix + 'y_true'][order], reference['y_true'][expected])
+
+
+def check_job(ranks, case, samples, tmpdir, env=None, fit_in_order=True):
     reference = single_process(samples)
-    per_rank = horovodrun(ranks, case, samples, tmpdir)
+    per_rank = horovodrun(ranks, case, samples, tmpdir, env=env)
     for rank, arrays in enumerate(per_rank):
         # fit_generator, every epoch, every rank: the whole set in sample order.
         for epoch in (0, 1):
@@ -98,7 +110,8 @@ def check_job(ranks, case, samples, tmpdir):
                                        reference['metrics'], rtol=1e-6)
         # fit(..., get_predict={'gather': 'root'}): rank 0 only.
         if rank == 0:
-            assert_whole_set(arrays, 'fit_root_', reference)
+            (assert_whole_set if fit_in_order else assert_same_rows)(
+                arrays, 'fit_root_', reference)
         else:
             assert 'fit_root_absent' in arrays
         # evaluate_generator gathers only when asked.
@@ -136,6 +149,19 @@ def test_two_ranks_gather_the_whole_validation_set(tmpdir):
     assert list(per_rank[0]['fit_generator_0_batch_sizes']) == [3, 3, 3, 3]
 
 
+def test_tf_keras_two_ranks_gather_the_whole_validation_set(tmpdir):
+    # horovod.tensorflow.keras: DistributedOptimizer, BroadcastGlobalVariables and
+    # MetricAverageCallback around a tf.keras model; gathered, summed, aligned.
+    pytest.importorskip('horovod.tensorflow.keras')
+    per_rank = check_job(2, 'even', 12, tmpdir, env=TF_KERAS, fit_in_order=False)
+    assert list(per_rank[0]['fit_generator_0_batch_sizes']) == [3, 3, 3, 3]
+
+
+def test_tf_keras_reducing_mode_sums_counts_over_ranks(tmpdir):
+    pytest.importorskip('horovod.tensorflow.keras')
+    check_counts(horovodrun(2, 'counts', 13, tmpdir, env=TF_KERAS))
+
+
 def test_three_uneven_strided_ranks_are_restored_to_sample_order(tmpdir):
     # 13 samples over 3 ranks: 5, 4, 4 (rank r holds r, r+3, ...), 2 steps each.
     per_rank = check_job(3, 'uneven', 13, tmpdir)
@@ -157,7 +183,10 @@ def test_different_validation_steps_raise_on_every_rank_instead_of_hanging(tmpdi
 
 def test_reducing_mode_sums_counts_over_ranks_that_validate_different_steps(tmpdir):
     # 13 samples over 2 contiguous shards (7 and 6): 3 and 2 validation steps.
-    per_rank = horovodrun(2, 'counts', 13, tmpdir)
+    check_counts(horovodrun(2, 'counts', 13, tmpdir))
+
+
+def check_counts(per_rank):
     x, y = horovod_job.dataset(13, seed=1)
     scores = x.dot(horovod_job.KERNEL) + horovod_job.BIAS
     expected = confusion_matrix(y.argmax(1), scores.argmax(1), labels=range(3))

@@ -5,6 +5,9 @@ with `hvd.DistributedOptimizer`, validates its shard of VALIDATION with
 `get_predict`, and saves what its logs held to `<out>/<case>_rank<r>.npz`.
 
     horovodrun --gloo -np 2 -H localhost:2 python tests/support/horovod_job.py even OUT 12
+
+With `KERAS_GETPREDICT_STACK=tf.keras` the model is tf.keras' and Horovod's is
+`horovod.tensorflow.keras`.
 """
 from __future__ import print_function
 
@@ -21,8 +24,15 @@ with warnings.catch_warnings():
     warnings.simplefilter('ignore', FutureWarning)
     import tensorflow as tf  # noqa: E402
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-    import keras  # noqa: E402
-    import horovod.keras as hvd  # noqa: E402
+    # KERAS_GETPREDICT_STACK=tf.keras: the same job on TensorFlow's tf.keras, through
+    # horovod.tensorflow.keras.
+    STACK = os.environ.get('KERAS_GETPREDICT_STACK', 'keras')
+    if STACK == 'tf.keras':
+        from tensorflow import keras  # noqa: E402
+        import horovod.tensorflow.keras as hvd  # noqa: E402
+    else:
+        import keras  # noqa: E402
+        import horovod.keras as hvd  # noqa: E402
 
 import keras_getpredict  # noqa: E402
 from keras_getpredict import LOGS_KEY, concat_batches  # noqa: E402
@@ -232,5 +242,5 @@ def run_case(case, out, samples):
 
 if __name__ == '__main__':
     hvd.init()
-    keras_getpredict.install()
+    keras_getpredict.install(target=STACK)
     run_case(sys.argv[1], sys.argv[2], int(sys.argv[3]))

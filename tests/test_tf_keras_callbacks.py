@@ -98,3 +98,30 @@ def test_prediction_saver_in_a_tf_keras_fit_writes_aligned_files(tmpdir):
     expected = np.lexsort(X.T[::-1])
     np.testing.assert_allclose(y_pred[order], X[expected], rtol=1e-6)
     np.testing.assert_array_equal(y_true[order], Y[expected])
+
+
+@pytest.mark.parametrize('method', ['fit', 'fit_generator'])
+def test_batch_predictions_in_a_tf_keras_fit_records_every_training_batch(method):
+    from keras_getpredict import BatchPredictions
+    # y_pred = x0 + x1 (a frozen all-ones kernel), y_true = that + 1: both by hand.
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = x.sum(1, keepdims=True) + 1.
+    model = tfk.Sequential([tfk.layers.Dense(1, input_shape=(2,), use_bias=False,
+                                             kernel_initializer='ones')])
+    model.compile(tfk.optimizers.SGD(learning_rate=0.), 'mse')
+    recorder = BatchPredictions(keep='all')
+    if method == 'fit':
+        model.fit(x, y, batch_size=4, epochs=2, shuffle=False, callbacks=[recorder],
+                  verbose=0)
+    else:
+        def batches():
+            while True:
+                for start in range(0, 10, 4):
+                    yield x[start:start + 4], y[start:start + 4]
+        model.fit_generator(batches(), 3, epochs=2, callbacks=[recorder], verbose=0)
+    assert [(r['epoch'], r['batch']) for r in recorder.records] == \
+        [(e, b) for e in range(2) for b in range(3)]
+    for record in recorder.records:
+        rows = slice(4 * record['batch'], 4 * record['batch'] + 4)
+        np.testing.assert_allclose(record['y_pred'], x[rows].sum(1, keepdims=True))
+        np.testing.assert_allclose(record['y_true'], y[rows])

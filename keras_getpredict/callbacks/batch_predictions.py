@@ -194,7 +194,7 @@ class BatchPredictions(keras_internals.callback_base()):
                        for slot, tensor in layout]
         self.output_names = resolved.output_names
         self.input_names = resolved.input_names
-        self._read = self._plan.reader()
+        self._read = self._plan.reader(self.model)
         self.records = self._new_store()
         self._function = train_function
         train_fetches.attach_fetch(self._function, self._plan.fetch,

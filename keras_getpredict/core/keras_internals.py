@@ -77,13 +77,22 @@ def function_fetches(function):
     return list(function.fetches)
 
 
+def _callable_state_names(function):
+    """The attributes a backend function caches its session callable in: tensorflow/
+    python/keras/backend.py's `GraphExecutionFunction` (tf.keras', and what Keras
+    2.3's `K.function` returns) also keeps its fetch list (`_fetches`)."""
+    backend = sys.modules.get('tensorflow.python.keras.backend')
+    if backend is not None and isinstance(function, backend.GraphExecutionFunction):
+        return _Keras23.session_callable_state
+    return adapter().session_callable_state
+
+
 def session_callable_state(function):
     """What `Function._call` cached about its session callable, as a tuple.
 
     keras/backend/tensorflow_backend.py, `Function._make_callable` / `Function._call`.
     """
-    return tuple(getattr(function, name, None)
-                 for name in adapter().session_callable_state)
+    return tuple(getattr(function, name, None) for name in _callable_state_names(function))
 
 
 def set_function_fetches(function, fetches, callable_state=None):
@@ -94,11 +103,12 @@ def set_function_fetches(function, fetches, callable_state=None):
     when `_callable_fn` is None).
     """
     function.fetches = list(fetches)
+    names = _callable_state_names(function)
     if callable_state is None:
-        if adapter().session_callable_state:  # Keras 2.1 caches no callable
+        if names:  # Keras 2.1 caches no callable
             function._callable_fn = None
     else:
-        for name, value in zip(adapter().session_callable_state, callable_state):
+        for name, value in zip(names, callable_state):
             setattr(function, name, value)
 
 

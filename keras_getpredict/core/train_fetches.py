@@ -83,10 +83,10 @@ class FetchPlan(object):
         return len(tensors) == len(self.tensors) and all(
             a is b for a, b in zip(tensors, self.tensors))
 
-    def reader(self):
-        """A callable that reads every variable in one session run."""
-        from keras import backend as K
-        session = K.get_session()
+    def reader(self, model):
+        """A callable that reads every variable in one session run (the session
+        `model`'s stack runs it in)."""
+        session = keras_internals.session(model)
         if session is not self._session:
             session.run(self.initializer)
             # In the caller's thread: halves the read after a training step

@@ -6,11 +6,13 @@ Skipped where this TensorFlow's tf.keras is not one keras_getpredict supports.
 """
 import csv
 import glob
+import inspect
 import os
 import re
 import subprocess
 import sys
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -335,6 +337,20 @@ def test_tf_keras_own_callbacks_step_over_the_entry(tf_installed, tmpdir):
     assert checkpoints == stock[3] and len(checkpoints) == 3
 
 
+def test_remote_monitor_is_not_sent_the_predictions(tf_installed, monkeypatch):
+    # `requests` (which RemoteMonitor posts with) stands in as a recorder.
+    from tensorflow.python.keras import callbacks as tf_callbacks
+    sent = []
+    monkeypatch.setattr(tf_callbacks, 'requests', types.SimpleNamespace(
+        post=lambda url, **kwargs: sent.append(kwargs),
+        exceptions=types.SimpleNamespace(RequestException=OSError)))
+    monitor = tfk.callbacks.RemoteMonitor(send_as_json=True)
+    logs = {'val_loss': 0.5, LOGS_KEY: {'y_true': [np.zeros(2)], 'y_pred': [np.ones(2)]}}
+    monitor.on_epoch_end(0, logs)
+    assert sent == [{'json': {'epoch': 0, 'val_loss': 0.5}, 'headers': monitor.headers}]
+    assert LOGS_KEY in logs  # the other callbacks still see it
+
+
 def test_eager_execution_is_refused_with_the_supported_mode():
     script = textwrap.dedent('''
         import numpy as np
@@ -401,6 +417,9 @@ def test_install_target_and_the_tf_keras_internals():
     keras_getpredict.install(target=TARGET)
     assert keras_getpredict.is_installed(TARGET)
     assert vars(tfk.Model)['fit'] is not fit
+    for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
+        parameters = inspect.signature(getattr(tfk.Model, name)).parameters
+        assert parameters['get_predict'].default is False
     keras_getpredict.uninstall(TARGET)
     assert vars(tfk.Model)['fit'] is fit and not keras_getpredict.is_installed(TARGET)
     with pytest.raises(ValueError, match="`target` should be 'keras' or 'tf.keras' or None"):

@@ -215,6 +215,44 @@ def test_evaluate_and_evaluate_generator_return_metrics_and_predictions(tf_insta
     assert model.evaluate(x, y, batch_size=4, verbose=0) == pytest.approx(stock)
 
 
+def two_in_two_out_model():
+    """tf.keras: inputs `a`, `b`; outputs `sum` = a @ KERNEL + b and `double` = 2b."""
+    a = tfk.Input((N_FEATURES,), name='a')
+    b = tfk.Input((1,), name='b')
+    dense = tfk.layers.Dense(2, use_bias=False, name='proj')
+    summed = tfk.layers.Add(name='sum')([dense(a), tfk.layers.Concatenate()([b, b])])
+    double = tfk.layers.Lambda(lambda t: 2. * t, name='double')(b)
+    model = tfk.Model([a, b], [summed, double])
+    dense.set_weights([KERNEL])
+    return model
+
+
+def test_per_output_targets_selection_and_an_output_without_target(tf_installed):
+    # tf.keras has no `model.targets`: each output's target is its training endpoint's.
+    x, y = make_data(10)
+    b = np.linspace(-1, 1, 10).astype('float32')[:, None]
+    y_double = np.random.RandomState(4).uniform(size=(10, 1)).astype('float32')
+    model = two_in_two_out_model()
+    model.compile(tfk.optimizers.SGD(learning_rate=0.), ['mse', 'mse'])
+    _, preds = model.evaluate([x, b], [y, y_double], batch_size=6, verbose=0,
+                              get_predict={'outputs': ['sum', 'double'], 'inputs': ['b']})
+    assert preds.output_names == ['sum', 'double']
+    for k, (y_true, y_pred) in enumerate(zip(preds['y_true'], preds['y_pred'])):
+        rows = slice(0, 6) if k == 0 else slice(6, 10)
+        np.testing.assert_allclose(y_pred[0], expected_output(x[rows]) + b[rows], atol=1e-5)
+        np.testing.assert_allclose(y_pred[1], 2 * b[rows], atol=1e-6)
+        np.testing.assert_array_equal(y_true[0], y[rows])
+        np.testing.assert_array_equal(y_true[1], y_double[rows])
+        np.testing.assert_array_equal(preds['inputs']['b'][k], b[rows])
+    model.compile(tfk.optimizers.SGD(learning_rate=0.), ['mse', None])  # no target
+    _, preds = model.evaluate([x, b], [y], batch_size=10, verbose=0, get_predict=True)
+    np.testing.assert_array_equal(preds['y_true'][0][0], y)
+    assert preds['y_true'][0][1] is None
+    _, preds = model.evaluate([x, b], [y], batch_size=10, verbose=0, get_predict='double')
+    assert preds['y_true'] == [None]
+    np.testing.assert_allclose(preds['y_pred'][0], 2 * b)
+
+
 def test_a_callback_asks_for_capture_itself(tf_installed):
     x, y = make_data(8)
     model = linear_model()

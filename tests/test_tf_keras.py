@@ -6,11 +6,13 @@ Skipped where this TensorFlow's tf.keras is not one keras_getpredict supports.
 """
 import csv
 import glob
+import inspect
 import os
 import re
 import subprocess
 import sys
 import textwrap
+import types
 
 import numpy as np
 import pytest
@@ -213,6 +215,44 @@ def test_evaluate_and_evaluate_generator_return_metrics_and_predictions(tf_insta
     assert model.evaluate(x, y, batch_size=4, verbose=0) == pytest.approx(stock)
 
 
+def two_in_two_out_model():
+    """tf.keras: inputs `a`, `b`; outputs `sum` = a @ KERNEL + b and `double` = 2b."""
+    a = tfk.Input((N_FEATURES,), name='a')
+    b = tfk.Input((1,), name='b')
+    dense = tfk.layers.Dense(2, use_bias=False, name='proj')
+    summed = tfk.layers.Add(name='sum')([dense(a), tfk.layers.Concatenate()([b, b])])
+    double = tfk.layers.Lambda(lambda t: 2. * t, name='double')(b)
+    model = tfk.Model([a, b], [summed, double])
+    dense.set_weights([KERNEL])
+    return model
+
+
+def test_per_output_targets_selection_and_an_output_without_target(tf_installed):
+    # tf.keras has no `model.targets`: each output's target is its training endpoint's.
+    x, y = make_data(10)
+    b = np.linspace(-1, 1, 10).astype('float32')[:, None]
+    y_double = np.random.RandomState(4).uniform(size=(10, 1)).astype('float32')
+    model = two_in_two_out_model()
+    model.compile(tfk.optimizers.SGD(learning_rate=0.), ['mse', 'mse'])
+    _, preds = model.evaluate([x, b], [y, y_double], batch_size=6, verbose=0,
+                              get_predict={'outputs': ['sum', 'double'], 'inputs': ['b']})
+    assert preds.output_names == ['sum', 'double']
+    for k, (y_true, y_pred) in enumerate(zip(preds['y_true'], preds['y_pred'])):
+        rows = slice(0, 6) if k == 0 else slice(6, 10)
+        np.testing.assert_allclose(y_pred[0], expected_output(x[rows]) + b[rows], atol=1e-5)
+        np.testing.assert_allclose(y_pred[1], 2 * b[rows], atol=1e-6)
+        np.testing.assert_array_equal(y_true[0], y[rows])
+        np.testing.assert_array_equal(y_true[1], y_double[rows])
+        np.testing.assert_array_equal(preds['inputs']['b'][k], b[rows])
+    model.compile(tfk.optimizers.SGD(learning_rate=0.), ['mse', None])  # no target
+    _, preds = model.evaluate([x, b], [y], batch_size=10, verbose=0, get_predict=True)
+    np.testing.assert_array_equal(preds['y_true'][0][0], y)
+    assert preds['y_true'][0][1] is None
+    _, preds = model.evaluate([x, b], [y], batch_size=10, verbose=0, get_predict='double')
+    assert preds['y_true'] == [None]
+    np.testing.assert_allclose(preds['y_pred'][0], 2 * b)
+
+
 def test_a_callback_asks_for_capture_itself(tf_installed):
     x, y = make_data(8)
     model = linear_model()
@@ -335,6 +375,20 @@ def test_tf_keras_own_callbacks_step_over_the_entry(tf_installed, tmpdir):
     assert checkpoints == stock[3] and len(checkpoints) == 3
 
 
+def test_remote_monitor_is_not_sent_the_predictions(tf_installed, monkeypatch):
+    # `requests` (which RemoteMonitor posts with) stands in as a recorder.
+    from tensorflow.python.keras import callbacks as tf_callbacks
+    sent = []
+    monkeypatch.setattr(tf_callbacks, 'requests', types.SimpleNamespace(
+        post=lambda url, **kwargs: sent.append(kwargs),
+        exceptions=types.SimpleNamespace(RequestException=OSError)))
+    monitor = tfk.callbacks.RemoteMonitor(send_as_json=True)
+    logs = {'val_loss': 0.5, LOGS_KEY: {'y_true': [np.zeros(2)], 'y_pred': [np.ones(2)]}}
+    monitor.on_epoch_end(0, logs)
+    assert sent == [{'json': {'epoch': 0, 'val_loss': 0.5}, 'headers': monitor.headers}]
+    assert LOGS_KEY in logs  # the other callbacks still see it
+
+
 def test_eager_execution_is_refused_with_the_supported_mode():
     script = textwrap.dedent('''
         import numpy as np
@@ -401,6 +455,9 @@ def test_install_target_and_the_tf_keras_internals():
     keras_getpredict.install(target=TARGET)
     assert keras_getpredict.is_installed(TARGET)
     assert vars(tfk.Model)['fit'] is not fit
+    for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
+        parameters = inspect.signature(getattr(tfk.Model, name)).parameters
+        assert parameters['get_predict'].default is False
     keras_getpredict.uninstall(TARGET)
     assert vars(tfk.Model)['fit'] is fit and not keras_getpredict.is_installed(TARGET)
     with pytest.raises(ValueError, match="`target` should be 'keras' or 'tf.keras' or None"):

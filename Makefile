@@ -121,10 +121,14 @@ lint: $(LINT_VENV)/.installed
 test-compat: $(KERAS_SUITE_VENV)/.installed
 	$(KERAS_SUITE_VENV)/bin/python -m keras_suite.run_gate --workers 2
 
-# tf.keras of TensorFlow 1.15 (issue 20): the representative gate (keras_suite/tf_keras/,
-# stock against installed against forced) in a venv without standalone Keras.
+# tf.keras of TensorFlow 1.15 (issue 20), in a venv without standalone Keras: the tf.keras
+# tests of tests/ (they also run in every other tests/ cell, next to standalone Keras) and
+# the representative gate (keras_suite/tf_keras/: stock against installed against forced).
+# The Horovod job on horovod.tensorflow.keras runs in test-horovod.
+TFKERAS_TESTS = tests/test_tf_keras.py tests/test_tf_keras_callbacks.py
 .PHONY: test-tfkeras
 test-tfkeras: $(TFKERAS_VENV)/.installed
+	$(TFKERAS_VENV)/bin/python $(PYTEST) -q $(TFKERAS_TESTS)
 	$(TFKERAS_VENV)/bin/python -m keras_suite.run_gate --suite tf.keras --workers 2
 
 # tests/ against the fork: KERAS_GETPREDICT_MODE=fork makes conftest fail fast if `keras`
@@ -157,7 +161,7 @@ test-horovod-fork: $(HVD_FORK_VENV)/.installed
 # that fork workers are kept out of each other's way. Every tier runs even after one has
 # failed; the exit status is non-zero if any did.
 CI_TIERS = lint test test-compat test-fork test-py36 test-horovod test-mrcnn test-libraries \
-	test-matrix
+	test-tfkeras test-matrix
 ci:
 	$(MAKE) --no-print-directory -j2 --output-sync=target venvs
 	@failed=; \

@@ -1,6 +1,6 @@
 """`get_predict` on TensorFlow 1.15's own tf.keras (graph mode, v1 loops).
 
-Models from `tensorflow.keras` whose outputs are computed by hand (`support/handmade.py`'s
+Models from `tensorflow.keras` whose outputs are computed by hand (`support/hand_data.py`'s
 kernel: column 0 of the prediction names the sample), through `install(target='tf.keras')`.
 Skipped where this TensorFlow's tf.keras is not one keras_getpredict supports.
 """
@@ -30,8 +30,8 @@ from keras_getpredict.core.capture import CapturingFunction  # noqa: E402
 from keras_getpredict.core.reduce_counts import is_reduced  # noqa: E402
 from keras_getpredict.core.results import LOGS_KEY  # noqa: E402
 from keras_getpredict.patching.native import is_native  # noqa: E402
-from support.handmade import (KERNEL, N_FEATURES, batches, expected_output,  # noqa: E402
-                              index_of, make_data)
+from support.hand_data import (KERNEL, N_FEATURES, batches, expected_output,  # noqa: E402
+                               index_of, make_data)
 
 TARGET = keras_internals.TF_KERAS
 
@@ -426,7 +426,7 @@ def test_eager_execution_is_refused_with_the_supported_mode():
 
 @pytest.mark.monkeypatch_only
 def test_each_target_patches_its_stack_only(monkeypatch):
-    import keras
+    keras = pytest.importorskip('keras')
     from keras.engine import training
     keras_getpredict.uninstall()
     standalone_fit, tf_fit = vars(training.Model)['fit'], vars(tfk.Model)['fit']

@@ -175,7 +175,7 @@ class BatchPredictions(keras_internals.callback_base()):
         return layout
 
     def on_train_begin(self, logs=None):
-        keras_internals.check_train_function_access('BatchPredictions')
+        keras_internals.check_train_function_access('BatchPredictions', self.model)
         model = self.model
         # `fit`/`fit_generator` built it already; otherwise this raises Keras' own
         # "You must compile your model before using it." for an uncompiled model.

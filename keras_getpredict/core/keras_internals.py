@@ -1064,21 +1064,30 @@ def check(stack=STANDALONE):
         raise RuntimeError(_missing_message(missing))
 
 
-def check_train_function_access(user):
-    """What `user` (a class reaching into the built train function) needs: a
-    supported Keras and the backend function's internals.
+def check_train_function_access(user, model=None):
+    """What `user` (a class reaching into the built train function of `model`) needs:
+    a supported Keras and the backend function's internals (for a tf.keras `model`,
+    tf.keras' internals, `missing_internals('tf.keras')`).
 
     # Raises
         RuntimeError: In case Keras is not a supported version, or an attribute
             is missing, naming the version or the attributes.
     """
+    if _is_tf_keras(model):
+        if TF_KERAS not in _function_internals_present:
+            reason = unavailable(TF_KERAS)
+            if reason is not None:
+                raise RuntimeError('%s: %s' % (user, reason))
+            check(TF_KERAS)
+            _function_internals_present.append(TF_KERAS)
+        return
     import keras
     try:
         adapter()
     except RuntimeError:
         raise RuntimeError('%s works with Keras %s only; found Keras %s. Install one of '
                            'those.' % (user, ', '.join(SUPPORTED_KERAS), keras.__version__))
-    if _function_internals_present:
+    if True in _function_internals_present:
         return  # libraries do not change under a running process: probe once
     missing = [name for name, present in _function_internals() if not present()]
     if missing:

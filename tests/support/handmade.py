@@ -13,6 +13,9 @@ from keras.models import Model, Sequential
 from keras.optimizers import SGD
 from keras.utils import Sequence
 
+from .hand_data import (KERNEL, N_FEATURES, batches, expected_output,  # noqa: F401
+                        index_of, make_data)
+
 # Stock Keras 2.3.1 on TF 1.15: a Sequence's pool workers forked after an earlier session
 # was cleared (`K.clear_session()`, as every test does) stall until Keras' 30 s per-batch
 # timeout, then it falls back to the main thread (150 s for one evaluate_generator call,
@@ -21,26 +24,6 @@ FORKED_WORKERS_STALL = keras.__version__.startswith('2.3.')
 needs_forked_workers = pytest.mark.skipif(
     FORKED_WORKERS_STALL, reason='stock Keras 2.3 stalls forked Sequence workers after '
                                  'K.clear_session() (30 s per batch)')
-
-N_FEATURES = 3
-# Output = x @ KERNEL: column 0 copies x[:, 0] (the sample index); column 1 is 2*x1 + x2.
-KERNEL = np.array([[1., 0.], [0., 2.], [0., 1.]], dtype='float32')
-
-
-def make_data(n, seed=0):
-    rng = np.random.RandomState(seed)
-    x = rng.uniform(-1, 1, size=(n, N_FEATURES)).astype('float32')
-    x[:, 0] = np.arange(n)
-    y = rng.uniform(-1, 1, size=(n, 2)).astype('float32')
-    return x, y
-
-
-def expected_output(x):
-    return x.dot(KERNEL)
-
-
-def index_of(y_pred):
-    return np.rint(np.asarray(y_pred)[:, 0]).astype(int)
 
 
 def frozen_sgd():
@@ -96,15 +79,6 @@ def maskrcnn_like_model():
             # report these losses through `add_metric`.
             model.add_metric(tensor, name=name)
     return model
-
-
-def batches(x, y, batch_size, order=None):
-    """Endless generator of `(x, y)` batches, in `order` (sample indices) if given."""
-    order = np.arange(len(x)) if order is None else np.asarray(order)
-    while True:
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            yield x[idx], y[idx]
 
 
 class ArraySequence(Sequence):

@@ -24,6 +24,21 @@ def test_readme_quickstart_is_the_example_and_runs():
     assert 'from the same 2 batches' in out
 
 
+def test_tf_keras_quickstart_is_the_quickstart_on_tf_keras_and_runs():
+    # The issue's bar: the quickstart with `from tensorflow import keras` prints the
+    # same kind of result.
+    with open(os.path.join(ROOT, 'examples', 'quickstart_tf_keras.py')) as f:
+        example = f.read()
+    assert 'from tensorflow import keras' in example and 'from keras' not in example
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONPATH=os.pathsep.join(
+        [ROOT] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    out = subprocess.check_output(
+        [sys.executable, os.path.join(ROOT, 'examples', 'quickstart_tf_keras.py')],
+        env=env, stderr=subprocess.STDOUT, universal_newlines=True)
+    assert 'epoch 1: 2 batches, 50 samples' in out
+    assert 'from the same 2 batches' in out
+
+
 def _anchor(heading):
     """The anchor GitHub gives a Markdown heading."""
     text = re.sub(r'[^\w\- ]', '', heading.strip().lower())

@@ -125,3 +125,27 @@ def test_batch_predictions_in_a_tf_keras_fit_records_every_training_batch(method
         rows = slice(4 * record['batch'], 4 * record['batch'] + 4)
         np.testing.assert_allclose(record['y_pred'], x[rows].sum(1, keepdims=True))
         np.testing.assert_allclose(record['y_true'], y[rows])
+
+
+def _tags(log_dir):
+    import glob
+    import os
+    import tensorflow as tf
+    tags = set()
+    for path in glob.glob(os.path.join(log_dir, 'events.out.tfevents.*')):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags.update(value.tag for value in event.summary.value)
+    return tags
+
+
+def test_tensorboard_pictures_and_counts_in_a_tf_keras_fit(tmpdir):
+    from keras_getpredict.callbacks import TensorBoardCounts, TensorBoardPredictions
+    pictures, counts = str(tmpdir.join('pictures')), str(tmpdir.join('counts'))
+    identity_model().fit(X, Y, batch_size=3, epochs=1, validation_data=(X, Y), verbose=0,
+                         callbacks=[TensorBoardPredictions(pictures)])
+    identity_model().fit(X, Y, batch_size=3, epochs=1, validation_data=(X, Y), verbose=0,
+                         callbacks=[ReduceMetrics(num_classes=3, bins=10),
+                                    TensorBoardCounts(counts)])
+    per_class = {'class_%d/pr_curves' % k for k in range(3)}
+    assert per_class | {'confusion_matrix/image_summary'} <= _tags(pictures)
+    assert per_class <= _tags(counts)

@@ -145,18 +145,8 @@ def run_tf_keras_gate(modes, args):
             print('tf.keras gate: pytest wrote no outcomes (%s)' % path)
             return 1
         runs[mode] = compare.load_run([path])
-    result = compare.compare(runs, known)
-    print('\n== tf.keras suite gate (%.0f s) ==' % (time.time() - started))
-    for line in compare.report(result, runs):
-        print(line)
-    problems = compare.failures(result, runs)
-    if problems:
-        print('\ntf.keras gate FAILED:')
-        for line in problems:
-            print('  ' + line)
-        return 1
-    print('tf.keras gate passed: every test has the same outcome as on stock tf.keras.')
-    return 0
+    return verdict(runs, known, 'tf.keras suite gate', 'tf.keras gate', 'stock tf.keras',
+                   started)
 
 
 def run_pytest(python, suite_dir, files, mode, out, workers, extra=()):
@@ -225,17 +215,23 @@ def main(argv=None):
             return 1
         runs[mode] = compare.load_run(paths)
 
+    return verdict(runs, known, 'keras %s suite gate' % version, 'keras-suite gate',
+                   'stock Keras', started)
+
+
+def verdict(runs, known, title, gate, stock, started):
+    """Compares the modes' outcomes, prints the report; the exit status."""
     result = compare.compare(runs, known)
-    print('\n== keras %s suite gate (%.0f s) ==' % (version, time.time() - started))
+    print('\n== %s (%.0f s) ==' % (title, time.time() - started))
     for line in compare.report(result, runs):
         print(line)
     problems = compare.failures(result, runs)
     if problems:
-        print('\nkeras-suite gate FAILED:')
+        print('\n%s FAILED:' % gate)
         for line in problems:
             print('  ' + line)
         return 1
-    print('keras-suite gate passed: every test has the same outcome as on stock Keras.')
+    print('%s passed: every test has the same outcome as on %s.' % (gate, stock))
     return 0
 
 

@@ -730,14 +730,8 @@ class _TfKeras115(object):
         return bool(validation_split and 0. < validation_split < 1.)
 
     def session_arguments(self, function):
-        """backend.py, `GraphExecutionFunction.__init__` (`run_options`, `run_metadata`
-        from `options=`, `run_metadata=`)."""
-        arguments = {}
-        if function.run_options is not None:
-            arguments['options'] = function.run_options
-        if function.run_metadata is not None:
-            arguments['run_metadata'] = function.run_metadata
-        return arguments
+        """As Keras 2.3's: the same `GraphExecutionFunction`."""
+        return _Keras23.session_arguments(self, function)
 
     def function_like(self, stock, extra_outputs, name_suffix):
         """See the module-level `function_like`: the sibling runs the stock's fetches

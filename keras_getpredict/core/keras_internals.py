@@ -247,25 +247,15 @@ def check_capture_mode(model):
                          % (family.supported_mode, reason))
 
 
-def callback_face(implementation, model):
+def callback_face(implementation):
     """`implementation` (a base-free class of ours with Keras 2.2.4's hook names) as a
-    callback of `model`'s stack: a subclass of standalone Keras' `Callback`
-    (keras/callbacks.py), or of tf.keras' (tensorflow/python/keras/callbacks.py, whose
-    `CallbackList` also calls `on_train_batch_begin`, `on_test_*`, ... and whose
-    `on_train_batch_*` forward to `on_batch_*`). One class per pair, made once."""
-    if _is_tf_keras(model):
-        from tensorflow.python.keras import callbacks
-        # callbacks.py `Callback.__init__` sets it; read in multi-worker training.
-        extra = {'_chief_worker_only': None}
-    else:
-        from keras import callbacks
-        extra = {}
-    key = (implementation, callbacks.Callback)
-    face = _FACES.get(key)
+    Keras callback: a subclass of `callback_base()`, which runs in a `fit` of either
+    stack. One class per implementation, made once."""
+    face = _FACES.get(implementation)
     if face is None:
-        extra.update(__module__=implementation.__module__, __doc__=implementation.__doc__)
-        face = _FACES[key] = type(implementation.__name__,
-                                  (implementation, callbacks.Callback), extra)
+        face = _FACES[implementation] = type(
+            implementation.__name__, (implementation, callback_base()),
+            {'__module__': implementation.__module__, '__doc__': implementation.__doc__})
     return face
 
 
@@ -1081,12 +1071,13 @@ def check_train_function_access(user, model=None):
     except RuntimeError:
         raise RuntimeError('%s works with Keras %s only; found Keras %s. Install one of '
                            'those.' % (user, ', '.join(SUPPORTED_KERAS), keras.__version__))
-    if True in _function_internals_present:
-        return  # libraries do not change under a running process: probe once
+    if STANDALONE in _function_internals_present:
+        return  # libraries do not change under a running process: probe once per stack
     missing = [name for name, present in _function_internals() if not present()]
     if missing:
         raise RuntimeError('%s: %s' % (user, _missing_message(missing)))
-    _function_internals_present.append(True)
+    _function_internals_present.append(STANDALONE)
 
 
+#: The stacks whose train-function internals were found present.
 _function_internals_present = []

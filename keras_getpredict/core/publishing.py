@@ -145,8 +145,8 @@ def collect(recorder, combine, boundary, doing):
 class Publisher(object):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
 
-    Base-free: `FitCapture.callbacks` trains with its face for the model's stack
-    (`keras_internals.callback_face`), a Keras `Callback` of that stack.
+    Base-free: `FitCapture.callbacks` trains with its face
+    (`keras_internals.callback_face`), a Keras `Callback` that runs in either stack.
 
     At every epoch end it closes the capture window (`disarm`) before any user
     callback runs, takes what the recorder holds (combined across Horovod ranks by
@@ -300,10 +300,10 @@ class FitCapture(Capture):
         """The callbacks to train with: the `Publisher`, then `user_callbacks` (a copy:
         the caller's list is never changed), then, with `window`, the `Armer`."""
         user_callbacks = list(user_callbacks or [])
-        # Each a callback of the model's stack (tf.keras calls more hooks).
-        publisher = keras_internals.callback_face(Publisher, self.model)(
+        # Keras callbacks that also carry the hooks tf.keras' CallbackList calls.
+        publisher = keras_internals.callback_face(Publisher)(
             self.recorder, user_callbacks, self.combine, self.disarm, self.boundary)
-        armer = [keras_internals.callback_face(Armer, self.model)(self.arm)] if window else []
+        armer = [keras_internals.callback_face(Armer)(self.arm)] if window else []
         return [publisher] + user_callbacks + armer
 
     def begin(self, callbacks):

@@ -628,8 +628,22 @@ def unavailable(stack):
                     'TensorFlow 1 behaviour); found TensorFlow %s, tf.keras %s.'
                     % (', '.join(SUPPORTED_TF_KERAS), tf.__version__, version))
         return None
-    raise ValueError('`target` should be %s or None (every supported stack); got %r.'
-                     % (' or '.join(repr(s) for s in STACKS), stack))
+    raise ValueError(_target_message(stack))
+
+
+def _target_message(target):
+    return ('`target` should be %s or None (every supported stack); got %r.'
+            % (' or '.join(repr(s) for s in STACKS), target))
+
+
+def check_target(target):
+    """Checks an `install(target=...)` value.
+
+    # Raises
+        ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
+    """
+    if target is not None and target not in STACKS:
+        raise ValueError(_target_message(target))
 
 
 class _FetchFollowingFunction(object):

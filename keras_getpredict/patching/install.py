@@ -191,13 +191,6 @@ def install(target=None):
             raise
 
 
-def _check_target(target):
-    from ..core import keras_internals
-    if target is not None and target not in keras_internals.STACKS:
-        raise ValueError('`target` should be %s or None (every supported stack); got %r.'
-                         % (' or '.join(repr(s) for s in keras_internals.STACKS), target))
-
-
 def uninstall(target=None):
     """Restores the exact original objects of `target` (`'keras'`, `'tf.keras'`, or
     `None` for both). Safe to call when nothing is installed.
@@ -209,7 +202,8 @@ def uninstall(target=None):
     # Raises
         ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
     """
-    _check_target(target)
+    from ..core import keras_internals
+    keras_internals.check_target(target)
     with _lock:
         for stack in list(_installed) if target is None else [target]:
             for owner, name in _installed.pop(stack, []):
@@ -233,7 +227,7 @@ def is_installed(target=None):
         ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
     """
     from ..core import keras_internals
-    _check_target(target)
+    keras_internals.check_target(target)
     if target == keras_internals.TF_KERAS:
         return target in _installed
     return (bool(_installed) if target is None else target in _installed) or is_native()

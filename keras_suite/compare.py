@@ -112,7 +112,7 @@ def failures(result, runs):
     """The lines that explain why the gate fails; empty when it passes."""
     lines = []
     for test_id, outcomes in result['differences']:
-        lines.append('outcome differs: %s  %s' % (test_id, _fmt(outcomes)))
+        lines.append('outcome differs: %s  %s' % (test_id, fmt(outcomes)))
     for test_id in result['unlisted_stock_failures']:
         message = runs['stock']['tests'][test_id].get('message', '')
         lines.append('fails on stock Keras, not in the known list: %s  (%s)' % (test_id, message))
@@ -125,7 +125,8 @@ def failures(result, runs):
     return lines
 
 
-def _fmt(outcomes):
+def fmt(outcomes):
+    """`mode=outcome mode=outcome ...`"""
     return ' '.join('%s=%s' % (mode, outcome) for mode, outcome in outcomes.items())
 
 
@@ -146,5 +147,5 @@ def report(result, runs):
                      % (result['forced_calls'], result['entries'], result['targets_checked'],
                         result['predictions_checked']))
     for test_id, reason, outcomes in result['known']:
-        lines.append('known: %s  %s  (%s)' % (test_id, _fmt(outcomes), reason))
+        lines.append('known: %s  %s  (%s)' % (test_id, fmt(outcomes), reason))
     return lines

@@ -64,6 +64,13 @@ EXTRA_FILES = [
     'tests/integration_tests/test_vector_data_tasks.py',
     'tests/integration_tests/test_image_data_tasks.py',
 ]
+# Upstream skipped MULTIPROCESSING_FILES on TensorFlow "until the use_multiprocessing problem
+# is solved": a worker forked from a process that runs TensorFlow's threads can deadlock, in
+# stock Keras too (seen once in ~20 gate runs, install mode, test_multiprocessing_training_from
+# _file). A test of those files whose outcome differs between modes is run once more, alone
+# and in every mode; the rerun's outcomes are the ones compared, and the report says so. A
+# difference we cause comes back in the rerun and still fails the gate.
+MULTIPROCESSING_TIMEOUT = 120  # seconds a test; each passes in under 10 s
 MODES = ('stock', 'install', 'force')
 #: The tf.keras representative set (in this repository, not fetched).
 TF_KERAS_FILES = ['keras_suite/tf_keras']
@@ -207,24 +214,61 @@ def main(argv=None):
         if not args.skip_multiprocessing:
             paths.append(os.path.join(results_dir, mode + '-multiprocessing.json'))
             run_pytest(sys.executable, suite_dir, files_in(suite_dir, MULTIPROCESSING_FILES),
-                       mode, paths[1],
-                       args.workers, extra=['--lift-tf-skip'])
+                       mode, paths[1], args.workers, extra=MULTIPROCESSING_OPTIONS)
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
             print('keras-suite gate: pytest wrote no outcomes (%s)' % ', '.join(missing))
             return 1
         runs[mode] = compare.load_run(paths)
 
+    reruns = rerun_multiprocessing_differences(runs, known, suite_dir, results_dir)
     return verdict(runs, known, 'keras %s suite gate' % version, 'keras-suite gate',
-                   'stock Keras', started)
+                   'stock Keras', started, reruns)
 
 
-def verdict(runs, known, title, gate, stock, started):
+MULTIPROCESSING_OPTIONS = ['--lift-tf-skip', '--timeout', str(MULTIPROCESSING_TIMEOUT)]
+
+
+def rerun_multiprocessing_differences(runs, known, suite_dir, results_dir):
+    """Runs each multiprocessing-file test whose outcome differs between modes once more,
+    alone, in every mode, and puts the rerun's records in `runs` (see MULTIPROCESSING_TIMEOUT).
+
+    # Returns
+        A list of `(test id, {mode: first outcome}, {mode: first failure message})`.
+    """
+    prefixes = tuple(f + '::' for f in files_in(suite_dir, MULTIPROCESSING_FILES))
+    differing = [(test_id, outcomes)
+                 for test_id, outcomes in compare.compare(runs, known)['differences']
+                 if test_id.startswith(prefixes)]
+    if not differing:
+        return []
+    print('keras-suite gate: running %d multiprocessing test(s) again, alone, in every mode: %s'
+          % (len(differing), ', '.join(test_id for test_id, _ in differing)), flush=True)
+    ids = [test_id for test_id, _ in differing]
+    reruns = [(test_id, outcomes,
+               {m: r['tests'].get(test_id, {}).get('message', '') for m, r in runs.items()})
+              for test_id, outcomes in differing]
+    for mode in runs:
+        path = os.path.join(results_dir, mode + '-rerun.json')
+        run_pytest(sys.executable, suite_dir, ids, mode, path, 0, extra=MULTIPROCESSING_OPTIONS)
+        rerun = compare.load_run([path]) if os.path.isfile(path) else {'tests': {}}
+        for test_id in ids:
+            runs[mode]['tests'][test_id] = rerun['tests'].get(test_id, {'outcome': 'missing'})
+    return reruns
+
+
+def verdict(runs, known, title, gate, stock, started, reruns=()):
     """Compares the modes' outcomes, prints the report; the exit status."""
     result = compare.compare(runs, known)
     print('\n== %s (%.0f s) ==' % (title, time.time() - started))
     for line in compare.report(result, runs):
         print(line)
+    for test_id, first, messages in reruns:
+        now = {m: runs[m]['tests'][test_id].get('outcome', 'missing') for m in first}
+        print('ran again: %s  first %s (%s); again %s' % (
+            test_id, compare.fmt(first),
+            '; '.join('%s: %s' % (m, text) for m, text in messages.items() if text),
+            compare.fmt(now)))
     problems = compare.failures(result, runs)
     if problems:
         print('\n%s FAILED:' % gate)

@@ -13,7 +13,7 @@ import keras_getpredict
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from keras_suite import compare, forcing  # noqa: E402
+from keras_suite import compare, forcing, run_gate  # noqa: E402
 from support.models import frozen_dense  # noqa: E402
 from keras_suite.keras_getpredict_testplugin import (  # noqa: E402
     PROPERTY, UPSTREAM_TF_SKIP_REASON)
@@ -97,6 +97,50 @@ def test_compare_fails_when_the_forced_run_forced_nothing():
     runs = _runs({'stock': {'t.py::a': 'passed'}, 'force': {'t.py::a': 'passed'}}, states)
     result = compare.compare(runs, [])
     assert any('forced no call' in line for line in compare.failures(result, runs))
+
+
+MULTIPROCESSING_SAMPLE = """
+import keras_getpredict
+
+def test_hung_once():
+    pass
+
+def test_fails_when_installed():
+    assert not keras_getpredict.is_installed()
+
+def test_passes_everywhere():
+    pass
+"""
+
+
+def test_gate_reruns_multiprocessing_differences_and_keeps_those_that_come_back(tmpdir):
+    # A fake suite holding the multiprocessing files; the first runs are made up: one
+    # test "hung" in install (a stock deadlock upstream knows), one really fails when
+    # installed. The rerun clears the first and keeps the second.
+    suite = tmpdir.mkdir('suite')
+    suite.join('tests', 'keras', 'utils', 'data_utils_test.py').write('', ensure=True)
+    suite.join('tests', 'test_multiprocessing.py').write(MULTIPROCESSING_SAMPLE)
+    hung, broken, fine = ('tests/test_multiprocessing.py::' + name for name in (
+        'test_hung_once', 'test_fails_when_installed', 'test_passes_everywhere'))
+    first = {'stock': {hung: 'passed', broken: 'passed', fine: 'passed'},
+             'install': {hung: 'failed', broken: 'failed', fine: 'passed'},
+             'force': {hung: 'passed', broken: 'failed', fine: 'passed'}}
+    runs = _runs(first)
+    reruns = run_gate.rerun_multiprocessing_differences(
+        runs, [], str(suite), str(tmpdir.join('results')))
+
+    assert sorted(test_id for test_id, _, _ in reruns) == sorted([hung, broken])
+    assert dict((t, o) for t, o, _ in reruns)[hung]['install'] == 'failed'  # the first run's
+    result = compare.compare(runs, [])
+    assert [test_id for test_id, _ in result['differences']] == [broken]
+    assert {m: runs[m]['tests'][hung]['outcome'] for m in runs} == dict.fromkeys(runs, 'passed')
+    assert runs['install']['tests'][fine] == first_record(first, 'install', fine)
+    # The rerun's records carry the plugin's state, so the forced checks still apply.
+    assert runs['force']['tests'][hung][PROPERTY]['mode'] == 'force'
+
+
+def first_record(first, mode, test_id):
+    return {'outcome': first[mode][test_id], PROPERTY: dict(STATE[mode])}
 
 
 SAMPLE_TESTS = '''

@@ -220,6 +220,10 @@ class BatchPredictions(keras_internals.callback_base()):
         record['y_true'] = per_output('y_true')
         record['y_pred'] = per_output('y_pred')
         if self._sample_weights:
+            for k in range(len(self.output_names)):
+                weight, pred = by_slot.get(('sample_weights', k)), by_slot.get(('y_pred', k))
+                if weight is not None and pred is not None:
+                    by_slot[('sample_weights', k)] = _one_per_sample(weight, len(pred))
             record['sample_weights'] = per_output('sample_weights')
         if self.input_names:
             record['inputs'] = {name: by_slot[('inputs', k)]
@@ -245,3 +249,12 @@ class BatchPredictions(keras_internals.callback_base()):
         if self._function is not None:
             train_fetches.detach_fetch(self._function, self._plan.fetch)
             self._function = None
+
+
+def _one_per_sample(weight, samples):
+    """One weight per sample: tf.keras runs an output trained without weights with a
+    single weight of 1 that the loss broadcasts (its default `[1.]`); standalone Keras
+    feeds one per sample."""
+    if weight.shape == (1,) and samples != 1:
+        return np.full((samples,), weight[0], dtype=weight.dtype)
+    return weight

@@ -15,12 +15,12 @@ from collections import OrderedDict
 
 import numpy as np
 import six
-from keras import backend as K
 
 from ..analysis import detection, mask_rcnn_heads, plots
 from ..analysis.mask_rcnn_heads import HEADS_GET_PREDICT
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
+from ..core import keras_internals
 from .epoch_metrics import PER_CLASS_NAMES, EpochMetrics, metric_keys
 from .epoch_scalars import EpochScalars
 from .failure_policy import FailurePolicy
@@ -137,16 +137,23 @@ def copy_weights_by_name(source, target):
         twin = by_name.get(layer.name)
         if twin is None or not layer.weights:
             continue
-        if [K.int_shape(w) for w in layer.weights] != [K.int_shape(w) for w in twin.weights]:
+        if _shapes(layer.weights) != _shapes(twin.weights):
             raise ValueError('Layer %r has weights of shapes %s in the training model but %s '
                              'in the inference model.' % (
-                                 layer.name, [K.int_shape(w) for w in twin.weights],
-                                 [K.int_shape(w) for w in layer.weights]))
+                                 layer.name, _shapes(twin.weights), _shapes(layer.weights)))
         pairs.append((layer.weights, twin.weights))
-    targets = [w for mine, _ in pairs for w in mine]
-    values = K.batch_get_value([w for _, theirs in pairs for w in theirs])
-    K.batch_set_value(list(zip(targets, values)))
+    # One run reads every weight, one run writes them through each variable's own
+    # initializer with its value fed (no new ops), in the session of the models' stack.
+    session = keras_internals.session(target)
+    values = session.run([w for _, theirs in pairs for w in theirs])
+    variables = [w for mine, _ in pairs for w in mine]
+    session.run([v.initializer for v in variables],
+                {v.initializer.inputs[1]: value for v, value in zip(variables, values)})
     return len(pairs)
+
+
+def _shapes(weights):
+    return [tuple(w.shape.as_list()) for w in weights]
 
 
 def threshold_label(iou_threshold):

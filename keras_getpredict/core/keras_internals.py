@@ -147,9 +147,14 @@ def built_test_function(model):
 
 def built_train_function(model):
     """`model.train_function`, built first if needed; keras/engine/training.py,
-    `Model._make_train_function`. Raises Keras' own error for an uncompiled model."""
+    `Model._make_train_function`. Raises Keras' own error for an uncompiled model:
+    tf.keras' `_make_train_function` would fail on a missing attribute first, so its
+    `_assert_compile_was_called` (tensorflow/python/keras/engine/training.py) runs
+    before, as its `fit` does."""
     model = compiled_model(model)
     if getattr(model, 'train_function', None) is None:
+        if _is_tf_keras(model):
+            model._assert_compile_was_called()
         model._make_train_function()
     return model.train_function
 
@@ -166,13 +171,18 @@ def set_test_function(model, function):
 
 
 def int_shape(tensor):
-    """The shape Keras knows for `tensor` (`None` where unknown), which can know more
-    than TensorFlow's static shape (after `Reshape` with -1); keras/backend/
-    tensorflow_backend.py, `int_shape` (public)."""
-    from keras import backend as K
+    """The shape Keras knows for `tensor` (`None` where unknown, or for an unknown
+    rank). Standalone Keras keeps its own in `_keras_shape`, which can know more than
+    TensorFlow's static shape (after `Reshape` with -1): keras/backend/
+    tensorflow_backend.py, `int_shape`. tf.keras' is TensorFlow's static shape
+    (tensorflow/python/keras/backend.py, `int_shape`), so either stack's tensor works
+    without importing that stack."""
+    keras_shape = getattr(tensor, '_keras_shape', None)
+    if keras_shape is not None:
+        return tuple(keras_shape)
     try:
-        return K.int_shape(tensor)
-    except (TypeError, ValueError):
+        return tuple(tensor.shape.as_list())
+    except (AttributeError, TypeError, ValueError):
         return None
 
 
@@ -821,6 +831,8 @@ class _TfKeras115(object):
              lambda: callable(vars(training.Model).get('_make_test_function'))),
             (prefix + 'engine.training.Model._make_train_function',
              lambda: hasattr(training.Model, '_make_train_function')),
+            (prefix + 'engine.training.Model._assert_compile_was_called',
+             lambda: hasattr(training.Model, '_assert_compile_was_called')),
             (prefix + 'engine.training.Model._training_endpoints',
              lambda: assigns(training.Model.compile, '_training_endpoints')),
             (prefix + 'engine.training.Model._run_eagerly',

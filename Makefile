@@ -121,14 +121,16 @@ lint: $(LINT_VENV)/.installed
 test-compat: $(KERAS_SUITE_VENV)/.installed
 	$(KERAS_SUITE_VENV)/bin/python -m keras_suite.run_gate --workers 2
 
-# tf.keras of TensorFlow 1.15 (issue 20), in a venv without standalone Keras: the tf.keras
-# tests of tests/ (they also run in every other tests/ cell, next to standalone Keras) and
-# the representative gate (keras_suite/tf_keras/: stock against installed against forced).
+# tf.keras of TensorFlow 1.15 (issue 20), the tests/ cell: KERAS_GETPREDICT_STACK=
+# tf.keras has tests/support/stack.py build every model with tf.keras (conftest leaves out
+# the files that test standalone Keras alone). Once in a venv without standalone Keras,
+# once beside it (both stacks imported and patched, as in a project using both); then the
+# representative gate (keras_suite/tf_keras/: stock against installed against forced).
 # The Horovod job on horovod.tensorflow.keras runs in test-horovod.
-TFKERAS_TESTS = tests/test_tf_keras.py tests/test_tf_keras_callbacks.py
 .PHONY: test-tfkeras
-test-tfkeras: $(TFKERAS_VENV)/.installed
-	$(TFKERAS_VENV)/bin/python $(PYTEST) -q $(TFKERAS_TESTS)
+test-tfkeras: $(TFKERAS_VENV)/.installed $(VENV)/.installed
+	KERAS_GETPREDICT_STACK=tf.keras $(TFKERAS_VENV)/bin/python $(PYTEST) -q tests -n 2
+	KERAS_GETPREDICT_STACK=tf.keras $(VENV)/bin/python $(PYTEST) -q tests -n 2
 	$(TFKERAS_VENV)/bin/python -m keras_suite.run_gate --suite tf.keras --workers 2
 
 # tests/ against the fork: KERAS_GETPREDICT_MODE=fork makes conftest fail fast if `keras`

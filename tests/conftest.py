@@ -19,10 +19,7 @@ with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
     warnings.simplefilter('ignore', FutureWarning)
     import tensorflow as tf  # noqa: E402
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-    try:
-        from keras import backend as K  # noqa: E402
-    except ImportError:  # a venv with tf.keras only (make test-tfkeras)
-        from tensorflow.keras import backend as K  # noqa: E402
+    from support.stack import K, STACK  # noqa: E402
 
 import keras_getpredict  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
@@ -37,6 +34,18 @@ settings.register_profile('default', max_examples=40, deadline=None, derandomize
 settings.register_profile('thorough', parent=settings.get_profile('default'),
                           max_examples=800, derandomize=False)
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'default'))
+
+
+# The files that test standalone Keras only; the tf.keras cell (`make test-tfkeras`, where
+# `support.stack` gives tf.keras) leaves them out. tf.keras' own install, patch and
+# Horovod behaviour is tested in test_tf_keras*.py and test_horovod_run.py.
+STANDALONE_ONLY = {
+    'test_install.py': "install()/uninstall() of standalone Keras' patch list and versions",
+    'test_native.py': 'the fork is a build of standalone Keras 2.2.4',
+    'test_keras_suite_plugin.py': "the gate's plugin, forcing standalone Keras' methods",
+}
+if STACK == 'tf.keras':
+    collect_ignore = sorted(STANDALONE_ONLY)
 
 
 @pytest.fixture(autouse=True)
@@ -78,9 +87,11 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
+    stack = 'models from %s' % STACK
     if FORK_MODE:
-        return 'keras-getpredict mode: fork (Keras %s)' % keras_getpredict.native_version()
-    return 'keras-getpredict mode: monkeypatch (stock Keras)'
+        return 'keras-getpredict mode: fork (Keras %s); %s' % (
+            keras_getpredict.native_version(), stack)
+    return 'keras-getpredict mode: monkeypatch (stock Keras); %s' % stack
 
 
 def pytest_collection_modifyitems(config, items):

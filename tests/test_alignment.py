@@ -7,8 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from keras import backend as K
-from keras.callbacks import Callback
+from support.stack import K, TF_KERAS, Callback, validation_order
 
 import keras_getpredict
 from keras_getpredict.core import keras_internals
@@ -128,16 +127,18 @@ def test_fit_arrays_and_validation_split():
     full_x = np.concatenate([x, np.zeros((30, 3), 'float32'), vx])
     full_y = np.concatenate([y, np.zeros((30, 2), 'float32'), vy])
     for preds in keeper.per_epoch:
-        assert assert_aligned(preds, full_x, full_y, expected_batches=3) == list(range(50, 59))
+        seen = assert_aligned(preds, full_x, full_y, expected_batches=3)
+        assert validation_order(seen) == list(range(50, 59))
 
     keeper = LogsKeeper()
     model.fit(x, y, batch_size=4, epochs=1, verbose=0, validation_split=0.25,
               callbacks=[keeper], get_predict=True)
-    assert assert_aligned(keeper.per_epoch[0], x, y) == list(range(15, 20))
+    assert validation_order(assert_aligned(keeper.per_epoch[0], x, y)) == list(range(15, 20))
 
 
-@pytest.mark.skipif(not keras_internals.fit_hands_to_fit_generator(ArraySequence(
-    *make_data(2), batch_size=1)), reason='this Keras does not train Sequences with `fit`')
+# tf.keras 1.15's fit trains a Sequence with its generator loop.
+@pytest.mark.skipif(not (TF_KERAS or keras_internals.fit_hands_to_fit_generator(ArraySequence(
+    *make_data(2), batch_size=1))), reason='this Keras does not train Sequences with `fit`')
 @pytest.mark.parametrize('validation', ['sequence', 'arrays'])
 def test_fit_with_a_sequence_is_captured_like_fit_generator(validation):
     x, y = make_data(12)
@@ -161,8 +162,10 @@ def test_multi_input_multi_output_entries_follow_output_names():
     model = two_in_two_out_model()
     assert model.output_names == ['sum', 'double']
     y_double = np.random.RandomState(4).uniform(size=(10, 1)).astype('float32')
+    # A generator (tf.keras takes a bare iterator for arrays).
     metrics, preds = model.evaluate_generator(
-        iter([([x[:6], b[:6]], [y[:6], y_double[:6]]), ([x[6:], b[6:]], [y[6:], y_double[6:]])]),
+        (batch for batch in [([x[:6], b[:6]], [y[:6], y_double[:6]]),
+                             ([x[6:], b[6:]], [y[6:], y_double[6:]])]),
         steps=2, get_predict=True)
     assert preds.output_names == ['sum', 'double']
     for k, (y_true, y_pred) in enumerate(zip(preds['y_true'], preds['y_pred'])):
@@ -291,13 +294,20 @@ def test_validation_with_sample_weights_and_legacy_argument_names():
     model = linear_model()
     callbacks = [keeper]
     # Keras 1 names (`samples_per_epoch`, `nb_epoch`, `nb_val_samples`) are converted
-    # by Keras' legacy decorator before get_predict is seen. The validation batches
-    # repeat without end: Keras 2.1 validates through a thread that reads ahead.
-    with pytest.warns(UserWarning, match='Update your `fit_generator` call'):
-        model.fit_generator(
-            batches(x, y, 4), samples_per_epoch=3, nb_epoch=2, verbose=0,
-            validation_data=itertools.cycle([(x[:6], y[:6], w[:6]), (x[6:], y[6:], w[6:])]),
-            nb_val_samples=2, callbacks=callbacks, get_predict=True)
+    # by Keras' legacy decorator before get_predict is seen (tf.keras has no such
+    # decorator: Keras 2 names there). The validation batches repeat without end:
+    # Keras 2.1 validates through a thread that reads ahead.
+    validation = (batch for batch in itertools.cycle([(x[:6], y[:6], w[:6]),
+                                                      (x[6:], y[6:], w[6:])]))
+    if TF_KERAS:
+        model.fit_generator(batches(x, y, 4), steps_per_epoch=3, epochs=2, verbose=0,
+                            validation_data=validation, validation_steps=2,
+                            callbacks=callbacks, get_predict=True)
+    else:
+        with pytest.warns(UserWarning, match='Update your `fit_generator` call'):
+            model.fit_generator(batches(x, y, 4), samples_per_epoch=3, nb_epoch=2, verbose=0,
+                                validation_data=validation, nb_val_samples=2,
+                                callbacks=callbacks, get_predict=True)
     assert callbacks == [keeper]  # the caller's list is not changed
     assert [len(p['y_pred']) for p in keeper.per_epoch] == [2, 2]
     assert assert_aligned(keeper.per_epoch[0], x, y) == list(range(12))
@@ -305,7 +315,8 @@ def test_validation_with_sample_weights_and_legacy_argument_names():
     keeper = LogsKeeper()
     model.fit(x, y, batch_size=5, epochs=1, verbose=0, validation_data=(x, y, w),
               callbacks=[keeper], get_predict=True)
-    assert assert_aligned(keeper.per_epoch[0], x, y, expected_batches=3) == list(range(12))
+    seen = assert_aligned(keeper.per_epoch[0], x, y, expected_batches=3)
+    assert validation_order(seen) == list(range(12))
 
 
 def test_positional_callbacks_are_copied_not_mutated():
@@ -316,28 +327,31 @@ def test_positional_callbacks_are_copied_not_mutated():
     # fit(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data)
     model.fit(x, y, 4, 1, 0, callbacks, 0., (x, y), get_predict=True)
     assert callbacks == [keeper]
-    assert assert_aligned(keeper.per_epoch[0], x, y, expected_batches=2) == list(range(8))
+    seen = assert_aligned(keeper.per_epoch[0], x, y, expected_batches=2)
+    assert validation_order(seen) == list(range(8))
 
 
 def test_predictions_come_from_the_inference_mode_pass():
     """With Dropout the learning phase is fed; captured predictions are the test-mode ones."""
-    from keras.layers import Dense, Dropout
-    from keras.models import Sequential
+    from support.stack import Dense, Dropout
+    from support.stack import Sequential
     x, y = make_data(16)
     model = Sequential([Dropout(0.5, input_shape=(3,)),
                         Dense(2, use_bias=False, name='dense')])
     model.get_layer('dense').set_weights([np.eye(3, 2, dtype='float32')])
     model.compile('sgd', 'mse')
-    # The learning phase is fed (keras/engine/training.py's `_uses_dynamic_learning_phase`).
-    assert model.uses_learning_phase and not isinstance(K.learning_phase(), int)
+    # The learning phase is fed (keras/engine/training.py's `_uses_dynamic_learning_phase`;
+    # tf.keras feeds it to every function it builds).
+    assert TF_KERAS or model.uses_learning_phase
+    assert not isinstance(K.learning_phase(), int)
     _, preds = model.evaluate(x, y, batch_size=5, verbose=0, get_predict=True)
     np.testing.assert_allclose(np.concatenate(preds['y_pred']), model.predict(x), atol=1e-6)
     np.testing.assert_array_equal(np.concatenate(preds['y_true']), y)
 
 
 def test_integer_labels_keep_their_dtype():
-    from keras.layers import Dense
-    from keras.models import Sequential
+    from support.stack import Dense
+    from support.stack import Sequential
     x, _ = make_data(10)
     labels = (np.arange(10) % 2).astype('int64')
     model = Sequential([Dense(2, activation='softmax', input_shape=(3,))])

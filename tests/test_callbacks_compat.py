@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from keras.callbacks import (CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau,
-                             TensorBoard)
+from support.stack import (CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau,
+                           TensorBoard, tensorboard_tag)
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import keras_getpredict
@@ -55,9 +55,9 @@ def test_three_epochs_with_keras_callbacks(tmpdir):
 
     # TensorBoard: the scalars as before, nothing for the predictions.
     events, tags = scalar_tags(logdir)
-    assert {'loss', 'val_loss', 'val_' + metric} <= tags
-    assert keras_getpredict.LOGS_KEY not in tags
-    written = [e.value for e in events.Scalars('val_loss')]
+    assert {tensorboard_tag(k) for k in ('loss', 'val_loss', 'val_' + metric)} <= tags
+    assert tensorboard_tag(keras_getpredict.LOGS_KEY) not in tags
+    written = [e.value for e in events.Scalars(tensorboard_tag('val_loss'))]
     np.testing.assert_allclose(written, history.history['val_loss'], rtol=1e-6)
 
     # ModelCheckpoint formatted its names from the same logs.
@@ -75,8 +75,8 @@ def test_tensorboard_writes_scalars_exactly_as_stock(tmpdir):
     tensorboard.on_epoch_end(0, logs)
     tensorboard.on_train_end(None)
     events, tags = scalar_tags(str(tmpdir))
-    assert tags == {'loss', 'val_loss', 'acc'}
-    assert events.Scalars('val_loss')[0].value == 0.25
+    assert tags == {tensorboard_tag(k) for k in ('loss', 'val_loss', 'acc')}
+    assert events.Scalars(tensorboard_tag('val_loss'))[0].value == 0.25
 
 
 def tensorboard_outcome(logdir, logs):

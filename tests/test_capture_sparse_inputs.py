@@ -5,7 +5,7 @@ Tensor or Operation"), so the fed matrix itself is kept. Found by Keras' own
 `test_sparse_placeholder_fit` with get_predict forced on for every input.
 """
 import numpy as np
-import keras
+from support.stack import keras
 import keras_getpredict
 from support.models import frozen_dense
 import pytest

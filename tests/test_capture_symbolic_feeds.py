@@ -7,8 +7,7 @@ fetch the source tensor instead. Found by Keras' own
 """
 import numpy as np
 import pytest
-import keras
-from keras import backend as K
+from support.stack import keras, K
 from support.models import frozen_dense
 
 X = np.arange(30, dtype='float32').reshape(10, 3)

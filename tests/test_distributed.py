@@ -7,6 +7,7 @@ import types
 
 import numpy as np
 import pytest
+from support.stack import STACK
 
 from keras_getpredict.core import keras_internals
 from keras_getpredict.core import gather_order as shards
@@ -328,9 +329,9 @@ def test_a_horovod_without_the_averaging_method_is_named_not_skipped(monkeypatch
     module.MetricAverageCallbackImpl = MetricAverageCallbackImpl
     monkeypatch.setitem(sys.modules, keras_internals.HOROVOD_CALLBACKS_MODULE, module)
     name = 'horovod._keras.callbacks.MetricAverageCallbackImpl._average_metrics_in_place'
-    assert keras_internals.missing_internals() == [name]
+    assert keras_internals.missing_internals(STACK) == [name]
     with pytest.raises(RuntimeError, match=re.escape(name)):
-        keras_internals.check()
+        keras_internals.check(STACK)
     with pytest.raises(RuntimeError, match=re.escape(name)):
         distributed.step_over_predictions_in_metric_averages([MetricAverageCallbackImpl()])
 

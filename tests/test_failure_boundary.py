@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from keras.callbacks import Callback, LambdaCallback
+from support.stack import Callback, LambdaCallback
 
 import keras_getpredict
 from support.handmade import batches, expected_output, index_of, linear_model, make_data

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from keras.callbacks import Callback, CSVLogger
+from support.stack import CSVLogger, Callback
 from sklearn import metrics as skm
 from tensorboard.backend.event_processing import event_accumulator
 

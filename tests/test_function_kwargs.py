@@ -4,10 +4,7 @@ function (Keras 2.3) keeps per fetch (`fetch_callbacks`) still receive their val
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras import backend as K
-from keras.layers import Dense, Input
-from keras.models import Model
-from keras.optimizers import SGD
+from support.stack import K, Dense, Input, Model, SGD
 
 X = np.arange(15, dtype='float32').reshape(5, 3)
 Y = np.zeros((5, 1), dtype='float32')

@@ -12,12 +12,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras import backend as K
-from keras.callbacks import Callback
-from keras.layers import Conv2D, Dense, Flatten, Input
-from keras.models import Model
-from keras.optimizers import SGD
-from keras.utils import Sequence
+from support.stack import K, Callback, Conv2D, Dense, Flatten, Input, Model, SGD, Sequence
 
 import keras_getpredict
 

@@ -9,11 +9,11 @@ import signal
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 
 pytest.importorskip('horovod.keras')
+import keras  # noqa: E402
 
 from support import horovod_job  # noqa: E402  (tests/ is on sys.path: pytest rootdir)
 from sklearn.metrics import accuracy_score, confusion_matrix, mean_squared_error  # noqa: E402
@@ -33,7 +33,8 @@ def horovodrun(ranks, case, samples, out, timeout=240, env=None):
     command = [HOROVODRUN, '--gloo', '-np', str(ranks), '-H', 'localhost:%d' % ranks,
                sys.executable, os.path.join(HERE, "support", "horovod_job.py"), case, str(out),
                str(samples)]
-    env = dict(os.environ, **(env or {}))
+    # Standalone Keras unless the test asks for tf.keras, whatever this process runs.
+    env = dict(os.environ, KERAS_GETPREDICT_STACK='keras', **(env or {}))
     env = dict(env, PYTHONPATH=os.pathsep.join(
         [os.path.dirname(HERE)] + os.environ.get('PYTHONPATH', '').split(os.pathsep)))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

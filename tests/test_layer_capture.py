@@ -5,8 +5,7 @@ captured value can be computed by hand from the inputs.
 """
 import numpy as np
 import pytest
-import keras
-from keras.engine import Layer
+from support.stack import keras, Layer
 
 from keras_getpredict import concat_batches
 from keras_getpredict.core.selection import parse_get_predict

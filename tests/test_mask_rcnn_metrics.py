@@ -6,7 +6,7 @@ installed) for the detection metrics.
 """
 import numpy as np
 import pytest
-import keras
+from support.stack import keras
 
 from keras_getpredict.core.results import GtsAndPreds
 from keras_getpredict.mask_rcnn import (DetectionMetrics, ImageDetections,

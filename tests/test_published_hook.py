@@ -2,7 +2,7 @@
 `on_predictions_published`: callbacks that derive scalars from the predictions run
 before every other user callback's `on_epoch_end`."""
 import numpy as np
-from keras.callbacks import Callback
+from support.stack import Callback
 
 from keras_getpredict.core.capture import BatchRecorder
 from keras_getpredict.core.publishing import Publisher

@@ -6,9 +6,12 @@ import re
 import subprocess
 import sys
 
+from support.stack import standalone_only
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@standalone_only  # examples/quickstart.py imports standalone Keras
 def test_readme_quickstart_is_the_example_and_runs():
     with open(os.path.join(ROOT, 'examples', 'quickstart.py')) as f:
         example = f.read()

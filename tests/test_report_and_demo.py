@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from support.stack import standalone_only
 from tensorboard.backend.event_processing import event_accumulator
 
 from keras_getpredict import GtsAndPreds
@@ -58,6 +59,7 @@ def test_report_errors_are_one_line_and_exit_1(tmpdir, capsys):
     assert main(['report', str(tmpdir.join('missing.npz'))]) == 1
 
 
+@standalone_only  # the demo trains with standalone Keras
 def test_demo_end_to_end_with_a_few_steps(tmpdir, capsys):
     run = str(tmpdir.join('run'))
     assert main(['demo', '--out', run, '--epochs', '2', '--steps', '3']) == 0

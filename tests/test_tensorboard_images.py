@@ -2,10 +2,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras.callbacks import TensorBoard
-from keras.layers import Dense, Input
-from keras.models import Model
-from keras.optimizers import SGD
+from support.stack import Dense, Input, Model, SGD, TensorBoard, tensorboard_tag
 from tensorboard.backend.event_processing import event_accumulator
 
 from keras_getpredict.callbacks import EpochMetrics, TensorBoardPredictions
@@ -56,7 +53,7 @@ def test_event_files_hold_pr_curves_and_confusion_matrix_images(installed, tmpdi
     width, height, png = tf.make_ndarray(image_events[0].tensor_proto)
     assert png.startswith(b'\x89PNG') and int(width) > 100 and int(height) > 100
     # TensorBoard's own scalars from the same run sit next to them.
-    assert 'val_f1_macro' in accumulator.Tags()['scalars']
+    assert tensorboard_tag('val_f1_macro') in accumulator.Tags()['scalars']
 
 
 def test_without_metrics_argument_uses_defaults_and_only_pr_curves(installed, tmpdir):

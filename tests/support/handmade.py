@@ -4,26 +4,26 @@ Sample `i` has `x[i, 0] == i`, and each model's first output copies that column,
 prediction names the sample it was made for: `index_of(y_pred)` recovers it, and the
 test can check `y_true` and every other value of that row against the data.
 """
-import keras
 import numpy as np
 import pytest
-from keras import backend as K
-from keras.layers import Add, Dense, Input, Lambda
-from keras.models import Model, Sequential
-from keras.optimizers import SGD
-from keras.utils import Sequence
 
+from .stack import keras, K, TF_KERAS, Add, Dense, Input, Lambda, Model, SGD, Sequence, Sequential
 from .hand_data import (KERNEL, N_FEATURES, batches, expected_output,  # noqa: F401
                         index_of, make_data)
 
 # Stock Keras 2.3.1 on TF 1.15: a Sequence's pool workers forked after an earlier session
 # was cleared (`K.clear_session()`, as every test does) stall until Keras' 30 s per-batch
 # timeout, then it falls back to the main thread (150 s for one evaluate_generator call,
-# reproduced without keras_getpredict). Tests that fork workers skip there.
-FORKED_WORKERS_STALL = keras.__version__.startswith('2.3.')
+# reproduced without keras_getpredict). Stock tf.keras 1.15 keeps its session in a
+# `threading.local`: a worker forked from the enqueuer thread drops the main thread's
+# locals, so `Session.__del__` closes the session in the child, which can wait forever on
+# what the parent was running (6 of 8 plain `evaluate_generator(workers=2,
+# use_multiprocessing=True)` runs hung here, without keras_getpredict). Tests that fork
+# workers skip there.
+FORKED_WORKERS_STALL = TF_KERAS or keras.__version__.startswith('2.3.')
 needs_forked_workers = pytest.mark.skipif(
-    FORKED_WORKERS_STALL, reason='stock Keras 2.3 stalls forked Sequence workers after '
-                                 'K.clear_session() (30 s per batch)')
+    FORKED_WORKERS_STALL, reason='stock %s stalls forked Sequence workers (see '
+    'support/handmade.py)' % ('tf.keras 1.15' if TF_KERAS else 'Keras 2.3'))
 
 
 def frozen_sgd():
@@ -75,9 +75,10 @@ def maskrcnn_like_model():
             model.metrics_names.append(name)
             model.metrics_tensors.append(tensor)
         else:
-            # Keras 2.3 has neither list (stateful metrics); Mask R-CNN's ports to it
-            # report these losses through `add_metric`.
-            model.add_metric(tensor, name=name)
+            # Keras 2.3 and tf.keras have neither list (stateful metrics); Mask R-CNN's
+            # ports to them report these losses through `add_metric` (tf.keras asks
+            # for the aggregation of a tensor that is not a Metric's).
+            model.add_metric(tensor, name=name, **({'aggregation': 'mean'} if TF_KERAS else {}))
     return model
 
 

@@ -2,9 +2,7 @@
 bias whose kernel the test gives, compiled with `SGD(lr=0)` so `fit` leaves it as it is.
 """
 import numpy as np
-from keras.layers import Dense, Input
-from keras.models import Model, Sequential
-from keras.optimizers import SGD
+from .stack import Dense, Input, Model, SGD, Sequential
 
 
 def frozen_dense(kernel, activation=None, loss='mse', name='dense', input_name=None,

@@ -3,7 +3,7 @@
 itself. The tests use it as it is, never edited, to show that capture is switched on
 from the outside (a callback passed in, or a `keras_getpredict.capturing` block).
 """
-import keras
+from support.stack import keras
 
 from support.handmade import batches
 

@@ -34,7 +34,7 @@ def horovodrun(ranks, case, samples, out, timeout=240, env=None):
                sys.executable, os.path.join(HERE, "support", "horovod_job.py"), case, str(out),
                str(samples)]
     # Standalone Keras unless the test asks for tf.keras, whatever this process runs.
-    env = dict(os.environ, KERAS_GETPREDICT_STACK='keras', **(env or {}))
+    env = dict(dict(os.environ, KERAS_GETPREDICT_STACK='keras'), **(env or {}))
     env = dict(env, PYTHONPATH=os.pathsep.join(
         [os.path.dirname(HERE)] + os.environ.get('PYTHONPATH', '').split(os.pathsep)))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -71,6 +71,7 @@ EXTRA_FILES = [
 # and in every mode; the rerun's outcomes are the ones compared, and the report says so. A
 # difference we cause comes back in the rerun and still fails the gate.
 MULTIPROCESSING_TIMEOUT = 120  # seconds a test; each passes in under 10 s
+MULTIPROCESSING_OPTIONS = ['--lift-tf-skip', '--timeout', str(MULTIPROCESSING_TIMEOUT)]
 MODES = ('stock', 'install', 'force')
 #: The tf.keras representative set (in this repository, not fetched).
 TF_KERAS_FILES = ['keras_suite/tf_keras']
@@ -224,9 +225,6 @@ def main(argv=None):
     reruns = rerun_multiprocessing_differences(runs, known, suite_dir, results_dir)
     return verdict(runs, known, 'keras %s suite gate' % version, 'keras-suite gate',
                    'stock Keras', started, reruns)
-
-
-MULTIPROCESSING_OPTIONS = ['--lift-tf-skip', '--timeout', str(MULTIPROCESSING_TIMEOUT)]
 
 
 def rerun_multiprocessing_differences(runs, known, suite_dir, results_dir):

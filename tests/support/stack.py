@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-STACKS = ('keras', 'tf.keras')
+from keras_getpredict.core.keras_internals import STACKS, STANDALONE, TF_KERAS as TF_KERAS_STACK
 
 
 def _chosen():
@@ -24,12 +24,12 @@ def _chosen():
     try:
         importlib.import_module('keras')
     except ImportError:
-        return 'tf.keras'
-    return 'keras'
+        return TF_KERAS_STACK
+    return STANDALONE
 
 
 STACK = _chosen()
-TF_KERAS = STACK == 'tf.keras'
+TF_KERAS = STACK == TF_KERAS_STACK
 if TF_KERAS:
     from tensorflow import keras
 else:

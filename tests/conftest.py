@@ -36,18 +36,6 @@ settings.register_profile('thorough', parent=settings.get_profile('default'),
 settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'default'))
 
 
-# The files that test standalone Keras only; the tf.keras cell (`make test-tfkeras`, where
-# `support.stack` gives tf.keras) leaves them out. tf.keras' own install, patch and
-# Horovod behaviour is tested in test_tf_keras*.py and test_horovod_run.py.
-STANDALONE_ONLY = {
-    'test_install.py': "install()/uninstall() of standalone Keras' patch list and versions",
-    'test_native.py': 'the fork is a build of standalone Keras 2.2.4',
-    'test_keras_suite_plugin.py': "the gate's plugin, forcing standalone Keras' methods",
-}
-if STACK == 'tf.keras':
-    collect_ignore = sorted(STANDALONE_ONLY)
-
-
 @pytest.fixture(autouse=True)
 def clean_session_and_patches():
     """Each test starts with an empty graph and leaves the patches as it found them."""
@@ -68,7 +56,7 @@ def installed():
 
 
 # --- Fork mode: the same tests against the Keras fork built from patches/ -----------
-# KERAS_GETPREDICT_MODE=fork (set by `make test-fork`) insists that the imported Keras
+# KERAS_GETPREDICT_MODE=fork (set by `nox -s fork`) insists that the imported Keras
 # is the fork, =monkeypatch that it is stock; unset, the mode follows what is imported.
 # Tests of the run-time patching itself (identity of patched objects, uninstall) carry
 # the `monkeypatch_only` marker and are skipped on the fork, where nothing is patched.
@@ -95,10 +83,17 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    if not FORK_MODE:
-        return
-    skip = pytest.mark.skip(reason='tests the run-time patching; this Keras is the fork '
-                                   'with get_predict built in, so nothing is patched')
+    # Markers say what a test needs; what this process cannot give is skipped here
+    # (tiers select with `-m`, see pytest.ini).
+    skips = []
+    if FORK_MODE:
+        skips.append(('monkeypatch_only', pytest.mark.skip(
+            reason='tests the run-time patching; this Keras is the fork with get_predict '
+                   'built in, so nothing is patched')))
+    if STACK == 'tf.keras':
+        skips.append(('standalone', pytest.mark.skip(
+            reason='tests standalone Keras only; the models here are tf.keras')))
     for item in items:
-        if item.get_closest_marker('monkeypatch_only'):
-            item.add_marker(skip)
+        for marker, skip in skips:
+            if item.get_closest_marker(marker):
+                item.add_marker(skip)

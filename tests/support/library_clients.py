@@ -1,9 +1,9 @@
-"""What the libraries tier's tests share (`make test-libraries`, tests/test_libraries_*.py):
+"""What the libraries tier's tests share (`nox -s libraries`, tests/test_libraries_*.py):
 a callback that records each epoch's capture beside `model.predict` on the same batches,
 and drawn shapes written as image files that a library reads itself.
 
-The libraries are installed from the package index (`.venv-libraries`, pins in
-constraints-libraries.txt) and run unedited, with random weights: nothing is downloaded.
+The libraries are installed from the package index (`.nox/libraries`, pins in
+constraints/libraries.txt) and run unedited, with random weights: nothing is downloaded.
 """
 import os
 

@@ -1,9 +1,9 @@
 """The Keras the tests build their models with: standalone Keras, or TensorFlow 1.15's tf.keras.
 
-`KERAS_GETPREDICT_STACK=tf.keras` (set by `make test-tfkeras`) runs the contract tests
+`KERAS_GETPREDICT_STACK=tf.keras` (set by `nox -s tfkeras tfkeras-beside-keras`) runs the contract tests
 on tf.keras; unset, they use standalone Keras where it is importable, else tf.keras. Test
 files import Keras names from here, never `keras` itself, unless they test standalone Keras
-only (`conftest.STANDALONE_ONLY`).
+only (marked `standalone`: conftest skips them on tf.keras).
 """
 import importlib
 import os
@@ -41,8 +41,9 @@ K = keras.backend
 #: `fit` shuffles validation arrays (training_arrays.py, `model_iteration`'s default
 #: `shuffle=True`), so the captured rows come as a permutation, still aligned.
 FIT_SHUFFLES_VALIDATION_ARRAYS = TF_KERAS
-#: Marks a test of standalone Keras alone (its versions, adapters or legacy API).
-standalone_only = pytest.mark.skipif(TF_KERAS, reason='tests standalone Keras only')
+#: Marks a test of standalone Keras alone (its versions, adapters or legacy API):
+#: pytest.ini's `standalone` marker, which conftest skips on tf.keras.
+standalone_only = pytest.mark.standalone
 #: Its TensorBoard writes each epoch's logs under `epoch_<key>`.
 TENSORBOARD_EPOCH_TAG = 'epoch_%s' if TF_KERAS else '%s'
 optimizers = keras.optimizers

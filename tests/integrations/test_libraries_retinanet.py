@@ -1,7 +1,7 @@
 """keras-retinanet 0.5.1 as a client: its `train.py` `main()`, unedited (its Cython
 extension compiled at install), on a drawn CSV data set with random weights
 (`--no-weights`), with its default `--workers 1` (so `use_multiprocessing=True`) and
-capture switched on by a `capturing` block. Runs in `make test-libraries`; skipped where
+capture switched on by a `capturing` block. Runs in `nox -s libraries`; skipped where
 the library is not installed."""
 import csv
 import os
@@ -10,9 +10,11 @@ import re
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.libraries
 pytest.importorskip('keras_retinanet')
 
 import keras_getpredict  # noqa: E402
+from support.paths import ROOT  # noqa: E402
 from support.library_clients import (CaptureRecorder, assert_y_pred_is_predict,  # noqa: E402
                                      matching_index)
 
@@ -23,7 +25,7 @@ HEIGHT, WIDTH = 64, 96
 def _recipe(first_line):
     """The python block of docs/libraries.md that starts with `first_line`, run: the
     tests use the page's own code."""
-    with open(os.path.join(os.path.dirname(__file__), '..', 'docs', 'libraries.md')) as f:
+    with open(os.path.join(ROOT, 'docs', 'libraries.md')) as f:
         blocks = re.findall(r'```python\n(.*?)```', f.read(), re.S)
     code, = [block for block in blocks if block.startswith(first_line + '\n')]
     namespace = {}

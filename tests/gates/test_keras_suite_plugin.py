@@ -6,11 +6,13 @@ import sys
 
 import numpy as np
 import pytest
-import keras
+from support.paths import ROOT
 
-import keras_getpredict
+pytestmark = pytest.mark.standalone  # the gate forces standalone Keras' methods
+keras = pytest.importorskip('keras')
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import keras_getpredict  # noqa: E402
+
 sys.path.insert(0, ROOT)
 
 from keras_suite import compare, forcing, run_gate  # noqa: E402

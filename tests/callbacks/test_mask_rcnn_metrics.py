@@ -73,6 +73,7 @@ def test_ap_by_hand():
     np.testing.assert_array_equal(result.confusion_matrix, [[0, 2], [1, 2]])
 
 
+@pytest.mark.mrcnn
 def test_ap_equals_matterport_compute_ap():
     utils = pytest.importorskip('mrcnn.utils')
     rng = np.random.RandomState(3)
@@ -100,6 +101,7 @@ def _random_image(rng, n_classes=3, size=100, n_gt=6, n_pred=9):
                            rng.randint(1, n_classes, size=n_pred), rng.uniform(0.5, 1, n_pred))
 
 
+@pytest.mark.mrcnn
 @pytest.mark.parametrize('seed', range(4))
 def test_coco101_ap_equals_cocoeval(seed):
     pytest.importorskip('pycocotools')

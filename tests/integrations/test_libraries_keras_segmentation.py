@@ -1,12 +1,13 @@
 """image-segmentation-keras 0.3.0 (`keras_segmentation`) as a client: its own `train()`,
 unedited, reading drawn PNGs from disk, with capture switched on by a `capturing` block
-(`train()` takes no callbacks). Runs in `make test-libraries`; skipped where the library
+(`train()` takes no callbacks). Runs in `nox -s libraries`; skipped where the library
 is not installed."""
 import os
 
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.libraries
 pytest.importorskip('keras_segmentation')
 
 import keras_getpredict  # noqa: E402

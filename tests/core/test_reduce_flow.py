@@ -5,6 +5,7 @@ import glob
 
 import numpy as np
 import pytest
+from support.paths import ROOT
 from support.stack import (K, Conv2D, Dense, Input, Model, SGD, TensorBoard, standalone_only,
                            tensorboard_tag)
 from sklearn import metrics as skm
@@ -196,12 +197,11 @@ def test_segmentation_example_logs_per_class_iou(tmpdir):
     import os
     import subprocess
     import sys
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # This checkout's keras_getpredict, whatever the venv has installed.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [root] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+        [ROOT] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
     out = subprocess.check_output(
-        [sys.executable, os.path.join(root, 'examples', 'segmentation.py'), '--epochs', '1',
+        [sys.executable, os.path.join(ROOT, 'examples', 'segmentation.py'), '--epochs', '1',
          '--logdir', str(tmpdir)], stderr=subprocess.STDOUT, env=env).decode()
     assert 'IoU disc' in out and 'confusion matrix over 65536 validation pixels' in out
     events = event_accumulator.EventAccumulator(glob.glob(str(tmpdir.join('events*')))[0])

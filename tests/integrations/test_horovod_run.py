@@ -1,7 +1,7 @@
 """Real Horovod jobs (`horovodrun --gloo` on localhost) against a single-process run.
 
-Needs Horovod (`make test-horovod` runs this file on stock Keras with `install()` and
-on the fork); skipped elsewhere.
+Needs Horovod (marked `horovod`: the `horovod` and `horovod-fork` sessions run it on stock
+Keras with `install()` and on the fork, the matrix cells with Horovod too); skipped elsewhere.
 Each job is tests/support/horovod_job.py; see there for the model (y_pred = x @ KERNEL + BIAS).
 """
 import os
@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.horovod
 pytest.importorskip('horovod.keras')
 import keras  # noqa: E402
 
@@ -22,7 +23,7 @@ import keras_getpredict  # noqa: E402
 from keras_getpredict import concat_batches  # noqa: E402
 from keras_getpredict.callbacks import EpochMetrics  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from support.paths import ROOT, TESTS  # noqa: E402
 HOROVODRUN = os.path.join(os.path.dirname(sys.executable), 'horovodrun')
 #: The job's environment for TensorFlow's tf.keras and horovod.tensorflow.keras.
 TF_KERAS = {'KERAS_GETPREDICT_STACK': 'tf.keras'}
@@ -31,12 +32,12 @@ TF_KERAS = {'KERAS_GETPREDICT_STACK': 'tf.keras'}
 def horovodrun(ranks, case, samples, out, timeout=240, env=None):
     """Runs one job; kills the whole launch if it outlives `timeout` (a hang)."""
     command = [HOROVODRUN, '--gloo', '-np', str(ranks), '-H', 'localhost:%d' % ranks,
-               sys.executable, os.path.join(HERE, "support", "horovod_job.py"), case, str(out),
+               sys.executable, os.path.join(TESTS, "support", "horovod_job.py"), case, str(out),
                str(samples)]
     # Standalone Keras unless the test asks for tf.keras, whatever this process runs.
     env = dict(dict(os.environ, KERAS_GETPREDICT_STACK='keras'), **(env or {}))
     env = dict(env, PYTHONPATH=os.pathsep.join(
-        [os.path.dirname(HERE)] + os.environ.get('PYTHONPATH', '').split(os.pathsep)))
+        [ROOT] + os.environ.get('PYTHONPATH', '').split(os.pathsep)))
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env=env, start_new_session=True)
     try:

@@ -1,5 +1,5 @@
 """The Mask R-CNN callbacks on matterport's real model (PyPI `mrcnn==0.2`), trained for two
-tiny epochs on shapes the test draws itself. Run by `make test-mrcnn`; skipped elsewhere.
+tiny epochs on shapes the test draws itself. Run by `nox -s mrcnn`; skipped elsewhere.
 
 The training loop is `MaskRCNN.train` itself, unedited: its own `fit_generator` call with
 its own `TensorBoard` and `ModelCheckpoint`, `workers=cpu_count()` and

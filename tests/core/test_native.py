@@ -1,26 +1,29 @@
 """keras_getpredict on a Keras with `get_predict` built in (the fork from `patches/`), and
 on stock Keras: detected, never patched twice, and one forward pass per batch in both.
 
-`make test-fork` runs every test file against the fork; the tests here that only make
+`nox -s fork` runs every test file against the fork; the tests here that only make
 sense in one of the two modes say so in their skip reason.
 """
 import inspect
 
 import numpy as np
 import pytest
-import keras
-from keras import callbacks
-from keras import backend as K
-from keras.engine import training
-from keras.layers import Dense
-from keras.models import Sequential
-from keras.optimizers import SGD
 
-import keras_getpredict
-from keras_getpredict.core import keras_internals
+pytestmark = pytest.mark.standalone  # the fork is a build of standalone Keras 2.2.4
+keras = pytest.importorskip('keras')
+
+from keras import callbacks  # noqa: E402
+from keras import backend as K  # noqa: E402
+from keras.engine import training  # noqa: E402
+from keras.layers import Dense  # noqa: E402
+from keras.models import Sequential  # noqa: E402
+from keras.optimizers import SGD  # noqa: E402
+
+import keras_getpredict  # noqa: E402
+from keras_getpredict.core import keras_internals  # noqa: E402
 
 NATIVE = keras_getpredict.is_native()
-fork_only = pytest.mark.skipif(not NATIVE, reason='needs the Keras fork: `make test-fork`')
+fork_only = pytest.mark.skipif(not NATIVE, reason='needs the Keras fork: `nox -s fork`')
 stock_only = pytest.mark.skipif(NATIVE, reason='needs stock Keras; this Keras is the fork')
 
 KERNEL = np.array([[1., 0.], [0., 2.], [0., 1.]], dtype='float32')

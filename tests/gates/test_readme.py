@@ -6,9 +6,8 @@ import re
 import subprocess
 import sys
 
+from support.paths import ROOT
 from support.stack import standalone_only
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @standalone_only  # examples/quickstart.py imports standalone Keras

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from support.paths import ROOT
 from support.stack import (CSVLogger, Dense, EarlyStopping, Input, LambdaCallback, Model,
                            ModelCheckpoint, SGD, TF_KERAS, TensorBoard, tensorboard_tag)
 from sklearn import metrics as skm
@@ -236,8 +237,7 @@ def test_asks_for_capture_itself_without_get_predict(installed):
 
 def test_docs_document_every_logged_key():
     from keras_getpredict.analysis.classification import SCALAR_NAMES
-    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                           'docs', 'callbacks.md')) as f:
+    with open(os.path.join(ROOT, 'docs', 'callbacks.md')) as f:
         readme = f.read()
     assert [n for n in SCALAR_NAMES if '`val_%s`' % n not in readme] == []
     from keras_getpredict.callbacks.epoch_metrics import PER_CLASS_NAMES

@@ -1,11 +1,12 @@
 """segmentation-models 0.2.1 as a client: its README's script (a `Unet` with a ResNet
 backbone, its own loss and metric, `model.fit` with validation data) on drawn shapes,
 random weights, input shape `(None, None, 3)`. The script owns the `fit` call, so the
-callbacks alone switch capture on. Runs in `make test-libraries`; skipped where the
+callbacks alone switch capture on. Runs in `nox -s libraries`; skipped where the
 library is not installed."""
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.libraries
 pytest.importorskip('segmentation_models')
 
 import keras_getpredict  # noqa: E402

@@ -6,15 +6,18 @@ import re
 
 import numpy as np
 import pytest
-import keras
-from keras import backend as K
-from keras import callbacks
-from keras.engine import training
 
-import keras_getpredict
-from keras_getpredict.core import keras_internals
-from keras_getpredict.core.capture import CapturingFunction
-from support.handmade import batches, linear_model, make_data
+pytestmark = pytest.mark.standalone  # standalone Keras' patch list and versions
+keras = pytest.importorskip('keras')
+
+from keras import backend as K  # noqa: E402
+from keras import callbacks  # noqa: E402
+from keras.engine import training  # noqa: E402
+
+import keras_getpredict  # noqa: E402
+from keras_getpredict.core import keras_internals  # noqa: E402
+from keras_getpredict.core.capture import CapturingFunction  # noqa: E402
+from support.handmade import batches, linear_model, make_data  # noqa: E402
 
 PATCHED = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
            (training.Model, 'evaluate'), (training.Model, 'evaluate_generator'),

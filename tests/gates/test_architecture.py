@@ -15,8 +15,8 @@ import os
 import sys
 
 import pytest
+from support.paths import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, 'keras_getpredict')
 # What core/ may import besides its siblings and the standard library.
 CORE_THIRD_PARTY = {'numpy', 'six', 'scipy', 'keras', 'tensorflow'}

@@ -16,8 +16,10 @@ REQUIRES = ('matplotlib.figure', 'matplotlib.backends.backend_agg', 'matplotlib.
             'matplotlib.ticker', 'sklearn.metrics')
 
 
-def _figure(width, height):
-    figure = optional_module('matplotlib.figure').Figure(figsize=(width, height), dpi=100)
+def _figure(width, height, constrained_layout=False):
+    # constrained_layout: room for colorbars too, which tight_layout leaves out.
+    figure = optional_module('matplotlib.figure').Figure(
+        figsize=(width, height), dpi=100, constrained_layout=constrained_layout)
     optional_module('matplotlib.backends.backend_agg').FigureCanvasAgg(figure)
     return figure
 
@@ -42,21 +44,19 @@ def confusion_matrix_figure(result, title='Confusion matrix'):
     # Counts, and beside them each row divided by its support: the share of each true
     # class predicted as each class, readable when classes are imbalanced.
     size = 2.5 + 0.45 * len(names)
-    figure = _figure(2 * size + 2.0, size + 0.4)
+    figure = _figure(2 * size + 2.0, size + 0.4, constrained_layout=True)
     counts = figure.add_subplot(1, 2, 1)
     image = _matrix(counts, result.confusion_matrix, names)
     figure.colorbar(image, ax=counts, fraction=0.046, pad=0.04)
     counts.set_title('counts')
     shares = figure.add_subplot(1, 2, 2)
-    image = _matrix(shares, row_normalised(result.confusion_matrix), names, digits=2)
-    image.set_clim(0, 1)
+    image = _matrix(shares, row_normalised(result.confusion_matrix), names, digits=2, vmax=1.)
     figure.colorbar(image, ax=shares, fraction=0.046, pad=0.04)
     shares.set_title('share of each true class')
     for axes in (counts, shares):
         axes.set_xlabel('predicted')
         axes.set_ylabel('true')
     figure.suptitle('%s (accuracy %.3f, n=%d)' % (title, result.accuracy, result.n_samples))
-    figure.tight_layout(rect=(0, 0, 1, 0.94))
     return figure
 
 
@@ -67,14 +67,19 @@ def row_normalised(counts):
     return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
-def _matrix(axes, counts, names, small=False, digits=None):
-    image = axes.imshow(counts, cmap='Blues', interpolation='nearest')
+def _matrix(axes, counts, names, small=False, digits=None, vmax=None):
+    """`counts` as an image, each cell labelled; `vmax`: the top of the colour scale
+    (default the largest count), whose upper half gets white labels."""
+    counts = np.asarray(counts)
+    vmax = vmax if vmax is not None else (counts.max() if counts.size else 0)
+    image = axes.imshow(counts, cmap='Blues', interpolation='nearest', vmin=0,
+                        vmax=vmax or None)
     ticks = np.arange(len(names))
     axes.set_xticks(ticks)
     axes.set_yticks(ticks)
     axes.set_xticklabels(names, fontsize=8)
     axes.set_yticklabels(names, fontsize=8)
-    high = counts.max() / 2.0 if counts.size else 0
+    high = vmax / 2.0
     for (i, j), value in np.ndenumerate(counts):
         if value or small:
             text = str(value) if digits is None else '%.*f' % (digits, value)

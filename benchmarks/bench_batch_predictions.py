@@ -24,7 +24,7 @@ Two interleavings, both in this one run:
    function's callable once per fit); per round each variant's median step,
    ratio per round against `stock`, median over rounds.
 
-    .venv/bin/python benchmarks/bench_batch_predictions.py [--scale 1] [--fit-steps 8]
+    .nox/test/bin/python benchmarks/bench_batch_predictions.py [--scale 1] [--fit-steps 8]
 """
 from __future__ import absolute_import, print_function
 

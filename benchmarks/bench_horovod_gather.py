@@ -1,6 +1,6 @@
 """Cost of gathering validation predictions across Horovod ranks.
 
-Run under Horovod, 2 ranks on one machine (`make bench-horovod` does it in .venv-horovod):
+Run under Horovod, 2 ranks on one machine (`make bench-horovod` does it in .nox/horovod):
 
     horovodrun --gloo -np 2 -H localhost:2 python benchmarks/bench_horovod_gather.py
 

@@ -24,7 +24,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 LOCKS = {'cuda10': '3.6', 'ngc': '3.8'}
 #: lock name -> the extras its image installs (the Dockerfiles install the package itself
 #: with --no-deps, so the lock must hold its requirements).
-EXTRAS = {'cuda10': ('gpu', 'metrics', 'test'), 'ngc': ('gpu', 'metrics', 'test')}
+EXTRAS = {'cuda10': ('gpu', 'keras', 'metrics'), 'ngc': ('gpu', 'keras', 'metrics')}
+#: lock name -> the developer requirement files (dev-requirements/) its image runs tests/ with.
+TOOLS = {'cuda10': ('test',), 'ngc': ('test',)}
 #: lock name -> requirements its base image provides (NVIDIA's TensorFlow build and what
 #: it was built against).
 PROVIDED = {'cuda10': (), 'ngc': ('tensorflow-gpu', 'numpy', 'protobuf')}
@@ -83,11 +85,21 @@ def read_setup_requirements(path):
     raise ValueError('%s: no setup(...) call' % path)
 
 
+def read_requirement_names(path):
+    """The requirement lines of a dev-requirements/ file."""
+    with open(path) as f:
+        return [line.split('#', 1)[0].strip() for line in f
+                if line.split('#', 1)[0].strip()]
+
+
 def missing_requirements(lock_name, lock, setup_path):
     install_requires, extras = read_setup_requirements(setup_path)
     wanted = list(install_requires)
     for extra in EXTRAS[lock_name]:
         wanted.extend(extras[extra])
+    for tool in TOOLS[lock_name]:
+        wanted.extend(read_requirement_names(
+            os.path.join(HERE, '..', 'dev-requirements', tool + '.txt')))
     provided = {canonicalize_name(n) for n in PROVIDED[lock_name]}
     found = []
     for line in wanted:

@@ -16,7 +16,7 @@ import importlib
 import sys
 import types
 
-__version__ = '0.2.0'
+__version__ = '0.3.0'
 
 # Public name -> the module that defines it.
 _PUBLIC = {

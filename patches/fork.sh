@@ -10,7 +10,7 @@
 #   patches/fork.sh refresh        rewrite 0001 from an edited tree in .cache/fork/work
 #   patches/fork.sh version        print FORK_VERSION (the Makefile names the wheel with it)
 #
-# PYTHON (default .venv/bin/python) runs pip; it needs `wheel` and `setuptools`.
+# PYTHON (default .nox/test/bin/python) runs pip; it needs `wheel` and `setuptools`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"

@@ -5,7 +5,7 @@
 #
 #   patches/keras-sdist.sh VERSION      e.g. 2.2.4
 #
-# PYTHON (default .venv/bin/python) runs `pip download`. A release without a line in
+# PYTHON (default .nox/test/bin/python) runs `pip download`. A release without a line in
 # keras-sdists.sha256 is refused: add its sha256 there first.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"

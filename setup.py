@@ -39,6 +39,8 @@ setup(
     # supported stack is importable (docs/versions.md).
     install_requires=[
         'numpy>=1.14,<1.19',
+        'scipy>=0.14',  # core/results.py: sparse inputs (standalone Keras brings it; TF not)
+        'six>=1.10',
     ],
     extras_require={
         'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4', 'h5py<3'],

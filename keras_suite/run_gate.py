@@ -14,7 +14,8 @@ TensorFlow's own keras tests are not in its wheel and TensorFlow publishes no so
 distribution, so for tf.keras the gate runs the representative set written here
 (`keras_suite/tf_keras/`, docs/tf_keras.md section 2), in the same three modes.
 
-Run it in an environment with the suite's tools: `nox -s gate` (Keras 2.2.4), `nox -s keras-2.2.5`, ...
+Run it in an environment with the suite's tools: `nox -s gate` (Keras 2.2.4), or a cell of
+the version matrix (`nox -s keras-2.2.5`, ...).
 """
 from __future__ import absolute_import, print_function
 

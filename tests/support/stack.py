@@ -1,9 +1,9 @@
 """The Keras the tests build their models with: standalone Keras, or TensorFlow 1.15's tf.keras.
 
 `KERAS_GETPREDICT_STACK=tf.keras` (set by the `tfkeras` and `tfkeras-beside-keras` sessions)
-runs the contract tests on tf.keras; unset, they use standalone Keras where it is importable, else tf.keras. Test
-files import Keras names from here, never `keras` itself, unless they test standalone Keras
-only (marked `standalone`: conftest skips them on tf.keras).
+runs the contract tests on tf.keras; unset, they use standalone Keras where it is importable,
+else tf.keras. Test files import Keras names from here, never `keras` itself, unless they
+test standalone Keras only (marked `standalone`: conftest skips them on tf.keras).
 """
 import importlib
 import os

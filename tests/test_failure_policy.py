@@ -14,7 +14,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from keras_getpredict.analysis import classification, plots
 from keras_getpredict.callbacks import (AnalysisFailedWarning, EpochMetrics, PredictionSaver,
                                         TensorBoardPredictions)
-from keras_getpredict.callbacks.failure_policy import STRICT_ENV, FailurePolicy, strict_mode
+from keras_getpredict.core.failures import STRICT_ENV, FailurePolicy, strict_mode
 from keras_getpredict.prediction_files import load_predictions
 from support.models import frozen_dense
 
@@ -259,14 +259,14 @@ def test_strict_mode_is_read_from_the_environment_at_call_time(monkeypatch, valu
 
 def test_policy_returns_the_result_and_counts_failures(lenient):
     policy = FailurePolicy('Owner')
-    assert policy.call('adding', lambda a, b: a + b, 2, 3) == 5
+    assert policy.run('adding', lambda a, b: a + b, 2, 3) == 5
 
     def boom():
         raise ZeroDivisionError('boom')
 
     with pytest.warns(AnalysisFailedWarning, match='Owner failed while dividing') as record:
-        assert policy.call('dividing', boom) is None
-        assert policy.call('dividing', boom) is None
+        assert policy.run('dividing', boom) is None
+        assert policy.run('dividing', boom) is None
     assert len(record) == 1 and policy.failures == 2
 
 
@@ -275,7 +275,7 @@ def test_policy_never_swallows_keyboard_interrupt(lenient):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        FailurePolicy('Owner').call('waiting', interrupted)
+        FailurePolicy("Owner").run('waiting', interrupted)
 
 
 @pytest.mark.parametrize('make, wording', [

@@ -221,6 +221,15 @@ def _ours(module):
     return any(module == p or (module or '').startswith(p + '.') for p in _OUR_PACKAGES)
 
 
+def defined_by_us(cls, name):
+    """Whether the attribute `name` of `cls` comes from a class of ours (not from a
+    user's subclass that overrides it)."""
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return _ours(klass.__module__)
+    return False
+
+
 def boundary_of(instance):
     """The boundary of `instance`'s hooks: its `failure_boundary`, made (a
     `FailurePolicy` named after its class) when it has none yet."""

@@ -257,8 +257,10 @@ class TestFunctionSwap(object):
         self.stock = stock
 
     def disarm(self):
-        if self.stock is None:
-            return
+        if self.stock is not None:
+            self.capture.boundary.run('restoring the stock test function', self._disarm)
+
+    def _disarm(self):
         current = keras_internals.test_function_set_on(self.capture.model)
         # If the model was recompiled meanwhile, its new function stays. If Keras
         # rebuilt the test function while armed (`keep_capturing`), the stock function
@@ -306,11 +308,18 @@ class FitCapture(Capture):
         """The callbacks to train with: the `Publisher`, then `user_callbacks` (a copy:
         the caller's list is never changed), then, with `window`, the `Armer`."""
         user_callbacks = list(user_callbacks or [])
+        ours = self.boundary.run('adding its callbacks', self._ours, user_callbacks, window)
+        if ours is None:  # our code failed: the user's callbacks alone, capture off
+            return user_callbacks
+        publisher, armer = ours
+        return [publisher] + user_callbacks + armer
+
+    def _ours(self, user_callbacks, window):
         # Keras callbacks that also carry the hooks tf.keras' CallbackList calls.
         publisher = keras_internals.callback_face(Publisher)(
             self.recorder, user_callbacks, self.combine, self.disarm, self.boundary)
         armer = [keras_internals.callback_face(Armer)(self.arm, self.boundary)] if window else []
-        return [publisher] + user_callbacks + armer
+        return publisher, armer
 
     def begin(self, callbacks):
         """Before training: Horovod's metric averaging steps over the predictions."""
@@ -320,7 +329,7 @@ class FitCapture(Capture):
 
     def end(self):
         """After training, also when it raised: everything as it was found."""
-        self.disarm()
+        self.boundary.run('restoring the stock test function', self.disarm)
         restore, self._restore = self._restore, None
         if restore is not None:
             self.boundary.run("restoring Horovod's metric averaging", restore)
@@ -375,25 +384,43 @@ def fit_call(model, method, get_predict, callbacks, validates):
 
 def evaluate_capture(model, get_predict):
     """The `EvaluateCapture` of one `evaluate`/`evaluate_generator` call, or `None`
-    when neither the call nor an open `capturing` block asks for capture.
+    when neither the call nor an open `capturing` block asks for capture (a
+    `StockEvaluation` when it was asked but our own code failed).
 
     # Raises
         ConfigurationError: As `selection_for`. Any other error of ours warns and the
             call runs as stock Keras.
     """
     boundary = Boundary('evaluate')
+    asked = bool(get_predict) or bool(scope.blocks_for_call())
     try:
         selection = selection_for(model, get_predict)
         if selection is None:
             return None
+        asked = True
         checked(keras_internals.check_capture_mode, model)
         return EvaluateCapture(model, selection, boundary)
     except Exception as e:
         if passes(e):
             raise  # configuration errors, as they are
-        # Our own error, whatever its type: the call runs as stock Keras.
+        # Our own error, whatever its type: the call runs as stock Keras, and returns
+        # `(metrics, None)` when capture was asked for.
         boundary.fail('working out what to capture', sys.exc_info())
-        return None
+        return StockEvaluation() if asked else None
+
+
+class StockEvaluation(object):
+    """An evaluation asked to capture whose capture failed before it ran: stock Keras."""
+
+    def capturing_function(self, f):
+        return f
+
+    def run(self, call):
+        """`(call(), None)`: the stock result, no predictions."""
+        return self.result(call())
+
+    def result(self, metrics):
+        return metrics, None
 
 
 class EvaluateCapture(Capture):

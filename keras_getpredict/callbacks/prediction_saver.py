@@ -5,7 +5,7 @@ import string
 
 import six
 
-from ..analysis.prediction_files import save_predictions
+from ..analysis.files import save_predictions
 from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.logs_filters import is_scalar
 from .predictions_callback import PredictionsCallback

@@ -196,10 +196,13 @@ SETUP_STAGES = {
     'checking the selection': ('modes', 'FullCapture', 'check'),
 }
 HOOK_STAGES = {
-    # `Publisher.on_batch_begin` (also its `on_epoch_end`/`on_train_end`) calls it.
-    'Publisher hooks': ('publishing', 'FitCapture', 'disarm'),
-    # `Armer.on_batch_end` calls it; only where the capture window is used.
-    'Armer.on_batch_end': ('publishing', 'FitCapture', 'arm'),
+    # `Publisher.on_epoch_end` calls it (in both forms).
+    'Publisher.on_epoch_end': ('publishing', None, 'collect'),
+    # `Publisher.on_batch_begin`, `on_epoch_end` and `on_train_end` (and the fork's
+    # training loop) close the capture window through it.
+    'closing the window': ('publishing', 'TestFunctionSwap', 'disarm'),
+    # `Armer.on_batch_end` (the fork's loop) opens it; only where the window is used.
+    'opening the window': ('publishing', 'TestFunctionSwap', 'arm'),
 }
 ALL_STAGES = dict(STAGES, **dict(SETUP_STAGES, **HOOK_STAGES))
 # What an evaluation runs of them (it makes no check before its first batch).
@@ -208,7 +211,7 @@ EVALUATE_STAGES = dict(STAGES, **{k: v for k, v in SETUP_STAGES.items()
 
 
 def _windowed(method):
-    """Whether this `method` runs an `Armer` (fit_generator; tf.keras' `fit` too)."""
+    """Whether this `method` opens a capture window (fit_generator; tf.keras' `fit` too)."""
     return method == 'fit_generator' or TF_KERAS
 
 
@@ -227,8 +230,8 @@ def _the_warning(record, method, error):
 @pytest.mark.parametrize('method', ['fit', 'fit_generator'])
 def test_a_fault_of_ours_at_any_stage_leaves_the_fit_as_stock(installed, lenient, monkeypatch,
                                                               method, stage, error):
-    if stage == 'Armer.on_batch_end' and not _windowed(method):
-        pytest.skip('no Armer in this call')
+    if stage == 'opening the window' and not _windowed(method):
+        pytest.skip('no capture window in this call')
     _inject(monkeypatch, *ALL_STAGES[stage], exception=error)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter('always')

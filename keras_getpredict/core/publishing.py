@@ -298,11 +298,12 @@ class FitCapture(Capture):
         return self.capturing_function(val_f)
 
     def arm(self):
-        """From now on `model.test_function` records (until `disarm()`)."""
-        self._swap.arm()
+        """From now on `model.test_function` records (until `disarm()`). Inside the
+        boundary: the fork's training loop calls it directly, as it calls `disarm`."""
+        self.boundary.run('swapping in the capturing test function', self._swap.arm)
 
     def disarm(self):
-        self._swap.disarm()
+        self.boundary.run('restoring the stock test function', self._swap.disarm)
 
     def callbacks(self, user_callbacks, window=False):
         """The callbacks to train with: the `Publisher`, then `user_callbacks` (a copy:
@@ -329,7 +330,7 @@ class FitCapture(Capture):
 
     def end(self):
         """After training, also when it raised: everything as it was found."""
-        self.boundary.run('restoring the stock test function', self.disarm)
+        self.disarm()
         restore, self._restore = self._restore, None
         if restore is not None:
             self.boundary.run("restoring Horovod's metric averaging", restore)

@@ -181,6 +181,33 @@ def test_strict_mode_raises_our_failure(installed, monkeypatch, stage):
         _fit('fit_generator', True)
 
 
+@pytest.mark.parametrize('get_predict, kind, message', [
+    ({'outputs': 3}, TypeError, 'should be a name or a list of names'),
+    ({'bogus': True}, ValueError, 'Unknown keys'),
+    ({'outputs': ['nope']}, ValueError, 'Unknown output name'),
+    ({'layers': ['nope']}, ValueError, 'Unknown layer name'),
+    ({'reduce': {'num_classes': 1}}, ValueError, 'num_classes'),
+    ({'reduce': 3}, TypeError, 'should be a dict'),
+])
+@pytest.mark.parametrize('method', ['fit', 'fit_generator'])
+def test_configuration_errors_raise_as_such_before_training(installed, lenient, method,
+                                                            get_predict, kind, message):
+    # Sorted by where they come from: a `ConfigurationError`, of the type Keras raises.
+    with pytest.raises(kind, match=message) as raised:
+        _fit(method, get_predict)
+    assert isinstance(raised.value, core('failures').ConfigurationError)
+
+
+def test_capture_without_validation_data_is_a_configuration_error(installed, lenient):
+    with pytest.raises(ValueError, match='needs validation data') as raised:
+        linear_model().fit(X, Y, epochs=1, verbose=0, get_predict=True)
+    assert isinstance(raised.value, core('failures').ConfigurationError)
+    with pytest.raises(TypeError, match='`callbacks` should be a list') as raised:
+        with keras_getpredict.capturing(callbacks=3):
+            pass
+    assert isinstance(raised.value, TypeError) and isinstance(raised.value, ValueError)
+
+
 def test_a_configuration_error_during_the_run_raises_even_when_lenient(installed, lenient):
     # Two classes asked for, three units on the output: not ours to swallow.
     with pytest.raises(ValueError, match='num_classes'):

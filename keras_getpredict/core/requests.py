@@ -10,7 +10,8 @@ a reducing spec). The requests of one call are merged into one `Selection`:
   key more than one of them spells out (a key one leaves out takes the other's value);
 - `gather` and `shards`: those spelled out must agree.
 
-Two requests that cannot be merged are a `ValueError` naming who asked for what.
+Two requests that cannot be merged are a `ConfigurationError` (a `ValueError`) naming who
+asked for what.
 
 A callback that works with whatever is captured (`PredictionSaver` saves predictions
 or counts) asks in `fallback_get_predict` instead: that request counts only when

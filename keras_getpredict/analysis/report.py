@@ -8,12 +8,11 @@ import os
 import sys
 from collections import OrderedDict
 
-from . import classification, plots
+from . import classification, count_metrics, plots
 from .key_names import safe_key
 from .optional_deps import require
 from .output_choice import choose_outputs
-from .count_files import CountsFile, counts_table
-from .prediction_files import load_predictions
+from .files import CountsFile, load_predictions
 
 
 def file_metrics(prediction_file, outputs=None):
@@ -126,3 +125,19 @@ def _report_counts(counts_file, outputs, stream):
             stream.write('\n' + counts_table(counts_file.counts[name], name,
                                              'Output %r:' % name) + '\n')
     return []
+
+
+def counts_table(counts, name, title):
+    """The per-class table of one output's counts, as text."""
+    result = count_metrics.output_metrics(counts)
+    columns = ['iou', 'dice', 'precision', 'recall'] + (
+        ['roc_auc', 'average_precision'] if 'roc_auc' in result else [])
+    lines = [title, '%-8s' % 'class' + ''.join('%12s' % c[:11] for c in columns) +
+             '%12s' % 'support']
+    for k in range(counts.num_classes):
+        lines.append('%-8d' % k + ''.join('%12.4f' % result[c][k] for c in columns) +
+                     '%12d' % result['support'][k])
+    lines.append('mean IoU %.4f  mean Dice %.4f  accuracy %.4f  (%d counted, %d ignored)'
+                 % (result['mean_iou'], result['mean_dice'], result['accuracy'],
+                    counts.samples, counts.ignored))
+    return '\n'.join(lines)

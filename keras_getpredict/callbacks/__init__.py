@@ -7,13 +7,13 @@ from keras_getpredict.callbacks import EpochMetrics, PredictionSaver, TensorBoar
 
 Their configuration errors raise at construction or at the first epoch with
 predictions; later errors in their own analysis warn once and training goes on,
-unless `KERAS_GETPREDICT_STRICT=1` (see `failure_policy`).
+unless `KERAS_GETPREDICT_STRICT=1` (see `keras_getpredict.core.failures`).
 """
 from __future__ import absolute_import
 
 from .batch_predictions import BatchPredictions
 from .epoch_metrics import EpochMetrics
-from .failure_policy import AnalysisFailedWarning
+from ..core.failures import AnalysisFailedWarning
 from .prediction_saver import PredictionSaver
 from .predictions_callback import PredictionsCallback
 from .reduce_metrics import ReduceMetrics

@@ -13,6 +13,8 @@ import numpy as np
 import six
 
 from ..core import keras_internals, train_fetches
+from ..core.failures import (ConfigurationError, ConfigurationTypeError, safe_hooks,
+                             theirs)
 from ..core.resolve import resolve
 from ..core.results import GtsAndPreds
 from ..core.selection import Selection, layer_key, name_list, parse_layers
@@ -27,16 +29,18 @@ KEEP_FORMS = ("'epoch' (the current epoch's batches), 'all' (every batch), "
 def _check_keep(keep):
     if isinstance(keep, six.string_types):
         if keep not in ('epoch', 'all'):
-            raise ValueError('`keep` should be %s; got %r.' % (KEEP_FORMS, keep))
+            raise ConfigurationError('`keep` should be %s; got %r.' % (KEEP_FORMS, keep))
         return keep
     if isinstance(keep, (bool, np.bool_)) or not isinstance(keep, numbers.Integral):
-        raise TypeError('`keep` should be %s; got %r of type %s.'
-                        % (KEEP_FORMS, keep, type(keep).__name__))
+        raise ConfigurationTypeError(
+            '`keep` should be %s; got %r of type %s.'
+            % (KEEP_FORMS, keep, type(keep).__name__))
     if keep < 0:
-        raise ValueError('`keep` should be %s; got %r.' % (KEEP_FORMS, keep))
+        raise ConfigurationError('`keep` should be %s; got %r.' % (KEEP_FORMS, keep))
     return int(keep)
 
 
+@safe_hooks
 class BatchPredictions(keras_internals.callback_base()):
     """Records every training batch's targets and outputs, exactly as the batch was fed.
 
@@ -111,20 +115,23 @@ class BatchPredictions(keras_internals.callback_base()):
         self.layer_keys = [layer_key(name, index) for name, index in self._layers]
         self._outputs = None if outputs is None else name_list(outputs, '`outputs`')
         if self._outputs == ():
-            raise ValueError('`outputs` selects no output: pass `None` for all '
-                             'outputs, or at least one output name.')
+            raise ConfigurationError(
+                '`outputs` selects no output: pass `None` for all '
+                'outputs, or at least one output name.')
         self._inputs = () if inputs is None else name_list(inputs, '`inputs`')
         self._sample_weights = bool(sample_weights)
         if on_batch is not None and not callable(on_batch):
-            raise TypeError('`on_batch` should be a function taking one batch '
-                            'record; got %r of type %s.' % (on_batch, type(on_batch).__name__))
+            raise ConfigurationTypeError(
+                '`on_batch` should be a function taking one batch '
+                'record; got %r of type %s.' % (on_batch, type(on_batch).__name__))
         self.on_batch = on_batch
         if keep is None:
             keep = 0 if on_batch is not None else 'epoch'
         self.keep = _check_keep(keep)
         if self.keep == 0 and on_batch is None:
-            raise ValueError('`keep=0` keeps no batch and no `on_batch` function '
-                             'receives them; pass `on_batch`, or keep %s.' % KEEP_FORMS)
+            raise ConfigurationError(
+                '`keep=0` keeps no batch and no `on_batch` function '
+                'receives them; pass `on_batch`, or keep %s.' % KEEP_FORMS)
         self.records = self._new_store()
         self.output_names = []
         self.input_names = list(self._inputs)
@@ -175,11 +182,12 @@ class BatchPredictions(keras_internals.callback_base()):
         return layout
 
     def on_train_begin(self, logs=None):
-        keras_internals.check_train_function_access('BatchPredictions', self.model)
+        # An unsupported Keras: a configuration error, raised as it is.
+        theirs(keras_internals.check_train_function_access, 'BatchPredictions', self.model)
         model = self.model
         # `fit`/`fit_generator` built it already; otherwise this raises Keras' own
         # "You must compile your model before using it." for an uncompiled model.
-        train_function = keras_internals.built_train_function(model)
+        train_function = theirs(keras_internals.built_train_function, model)
         resolved = resolve(model, Selection(self._outputs, self._inputs, layers=self._layers),
                            ARGUMENTS)
         layout = self._layout(resolved)
@@ -234,7 +242,7 @@ class BatchPredictions(keras_internals.callback_base()):
         if self.keep != 0:
             self.records.append(record)
         if self.on_batch is not None:
-            self.on_batch(record)
+            theirs(self.on_batch, record)
 
     def on_train_end(self, logs=None):
         self.detach()

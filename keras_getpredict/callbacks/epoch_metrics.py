@@ -23,6 +23,7 @@ from ..analysis import classification
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
 from ..analysis.output_choice import check_outputs_argument, choose_outputs
+from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.results import outputs_by_name
 from .predictions_callback import PredictionsCallback
 
@@ -50,8 +51,9 @@ def _each_value(argument, value):
 def _check_threshold(threshold, argument):
     if threshold is not None and (isinstance(threshold, bool) or
                                   not isinstance(threshold, numbers.Real)):
-        raise TypeError('%s should be a number (the score from which a class counts as '
-                        'predicted); got %r.' % (argument, threshold))
+        raise ConfigurationTypeError(
+            '%s should be a number (the score from which a class counts as '
+            'predicted); got %r.' % (argument, threshold))
 
 
 def metric_keys(start, class_names=None, per_class=False, keys=None, output=None):
@@ -129,7 +131,7 @@ class EpochMetrics(PredictionsCallback):
     `<prefix>{precision,recall,f1,roc_auc,support}_<class name>`. When it computes several outputs
     the output name follows the prefix, as in Keras: `val_<output>_f1_macro`.
     The same keys are written every epoch: an epoch whose metrics fail to
-    compute (see `failure_policy`) logs NaN under the keys written before.
+    compute (see `core/failures.py`) logs NaN under the keys written before.
 
     # Arguments
         outputs: `None` (every captured output with targets), an output name,
@@ -159,7 +161,7 @@ class EpochMetrics(PredictionsCallback):
             do not fit the settings (outputs, shapes, task, number of class
             names), or a key it would write is already in the logs (choose
             another `prefix`). Later, an error in computing the metrics warns
-            once and training goes on (see `failure_policy`).
+            once and training goes on (see `core/failures.py`).
         ImportError: In case scikit-learn is not installed.
 
     # Example
@@ -182,7 +184,8 @@ class EpochMetrics(PredictionsCallback):
         for label, value in _each_value('class_names', class_names):
             classification.check_class_names(value, label)
         if not isinstance(prefix, six.string_types):
-            raise TypeError('`prefix` should be a string such as %r; got %r.' % ('val_', prefix))
+            raise ConfigurationTypeError(
+                '`prefix` should be a string such as %r; got %r.' % ('val_', prefix))
         if per_class:
             for _, value in _each_value('class_names', class_names):
                 if value is not None:
@@ -236,8 +239,9 @@ class EpochMetrics(PredictionsCallback):
             value = getattr(self, argument)
             unknown = sorted(set(value) - set(pairs)) if isinstance(value, dict) else []
             if unknown:
-                raise ValueError('`%s` has settings for the outputs %s, but the predictions '
-                                 'hold the outputs %s.' % (argument, unknown, list(pairs)))
+                raise ConfigurationError(
+                    '`%s` has settings for the outputs %s, but the predictions '
+                    'hold the outputs %s.' % (argument, unknown, list(pairs)))
         chosen = choose_outputs(pairs, self.outputs)
         keys = OrderedDict()
         for name, (y_true, y_pred) in chosen.items():
@@ -308,4 +312,5 @@ def _naming_output(name):
     try:
         yield
     except ValueError as e:
-        six.raise_from(ValueError("Output '%s': %s" % (name, e)), e)
+        kind = type(e) if isinstance(e, ConfigurationError) else ValueError
+        six.raise_from(kind("Output '%s': %s" % (name, e)), e)

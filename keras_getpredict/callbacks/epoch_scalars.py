@@ -12,11 +12,17 @@ from __future__ import absolute_import
 import numpy as np
 
 from ..core import keras_internals
+from ..core.failures import (ConfigurationError, boundary_of, defined_by_us, safe_hooks,
+                             theirs)
 from ..core.results import LOGS_KEY
 
 
+@safe_hooks
 class EpochScalars(keras_internals.callback_base()):
     """Base class of the callbacks that write scalars into the epoch logs.
+
+    Each hook (`on_*` method) of it and of its subclasses in keras-getpredict runs
+    inside the callback's failure boundary (`core/failures.py`, `SafeHooks`).
 
     A subclass implements `log_epoch` (what to write this epoch) and, where it knows
     them before its first values, `expected_keys` (written as NaN until then).
@@ -54,7 +60,12 @@ class EpochScalars(keras_internals.callback_base()):
         if self._logged == key:
             return
         self._logged = key
-        values = self.log_epoch(epoch, logs)
+        if defined_by_us(type(self), 'log_epoch'):
+            # A failure of ours leaves NaN (see `core/failures.py`), never stale numbers.
+            values = boundary_of(self).run('computing the scalars of epoch %d' % (epoch + 1),
+                                           self.log_epoch, epoch, logs)
+        else:  # a user's subclass: its errors are its own
+            values = theirs(self.log_epoch, epoch, logs)
         if values is None:
             self._written = list(self._written or self.expected_keys())
             logs.update((k, np.float64(np.nan)) for k in self._written)
@@ -62,10 +73,10 @@ class EpochScalars(keras_internals.callback_base()):
         # Our own keys from the previous epoch are no clash.
         clash = [k for k in values if k in logs and k not in self._written]
         if clash:
-            raise ValueError('%s would overwrite %s, already in the epoch logs (Keras 2.3 '
-                             "logs `compile(metrics=['accuracy'])` as `val_accuracy`). Pass "
-                             "another `prefix` (now %r), e.g. 'val_sk_', or compile with "
-                             "'acc'." % (type(self).__name__, clash,
-                                         getattr(self, 'prefix', None)))
+            raise ConfigurationError(
+                '%s would overwrite %s, already in the epoch logs (Keras 2.3 '
+                "logs `compile(metrics=['accuracy'])` as `val_accuracy`). Pass "
+                "another `prefix` (now %r), e.g. 'val_sk_', or compile with "
+                "'acc'." % (type(self).__name__, clash, getattr(self, 'prefix', None)))
         logs.update((k, np.float64(v)) for k, v in values.items())
         self._written = list(values)

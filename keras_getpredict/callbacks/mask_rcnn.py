@@ -21,9 +21,9 @@ from ..analysis.mask_rcnn_heads import HEADS_GET_PREDICT
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
 from ..core import keras_internals
+from ..core.failures import ConfigurationError, ConfigurationTypeError, FailurePolicy
 from .epoch_metrics import PER_CLASS_NAMES, EpochMetrics, metric_keys
 from .epoch_scalars import EpochScalars
-from .failure_policy import FailurePolicy
 
 ROI_OUTPUT = 'mrcnn_class'
 
@@ -92,9 +92,10 @@ class MaskRCNNHeadMetrics(EpochMetrics):
         n_classes = np.shape(gts_and_preds['y_pred'][0][
             gts_and_preds.output_names.index(ROI_OUTPUT)])[-1]
         if len(self.class_names) != n_classes:
-            raise ValueError('`class_names` has %d names, but `mrcnn_class` scores %d '
-                             'classes (pass `dataset.class_names`, background first).'
-                             % (len(self.class_names), n_classes))
+            raise ConfigurationError(
+                '`class_names` has %d names, but `mrcnn_class` scores %d '
+                'classes (pass `dataset.class_names`, background first).'
+                % (len(self.class_names), n_classes))
 
     def results_for(self, gts_and_preds):
         if self._source is not gts_and_preds:
@@ -211,17 +212,20 @@ class MaskRCNNDetectionMetrics(EpochScalars):
                  iou_threshold=0.5, prefix='val_det_', log_dir=None, verbose=1):
         super(MaskRCNNDetectionMetrics, self).__init__()
         if (mask_rcnn_class is None) == (model_factory is None):
-            raise ValueError('Give one of `mask_rcnn_class` (your `MaskRCNN` class) and '
-                             '`model_factory` (a callable returning the inference model).')
+            raise ConfigurationError(
+                'Give one of `mask_rcnn_class` (your `MaskRCNN` class) and '
+                '`model_factory` (a callable returning the inference model).')
         if not callable(load_image_gt):
-            raise TypeError('`load_image_gt` should be your `load_image_gt` function, e.g. '
-                            '`mrcnn.model.load_image_gt`; got %r.' % (load_image_gt,))
+            raise ConfigurationTypeError(
+                '`load_image_gt` should be your `load_image_gt` function, e.g. '
+                '`mrcnn.model.load_image_gt`; got %r.' % (load_image_gt,))
         if isinstance(every, bool) or not isinstance(every, six.integer_types) or every < 0:
-            raise ValueError('`every` should be a number of epochs >= 0; got %r.' % (every,))
+            raise ConfigurationError(
+                '`every` should be a number of epochs >= 0; got %r.' % (every,))
         if isinstance(iou_threshold, bool) or not isinstance(iou_threshold, numbers.Real) or \
                 not 0. < iou_threshold <= 1.:
-            raise ValueError('`iou_threshold` should be a number in (0, 1]; got %r.'
-                             % (iou_threshold,))
+            raise ConfigurationError('`iou_threshold` should be a number in (0, 1]; got %r.'
+                                     % (iou_threshold,))
         self.dataset = dataset
         self.config = config
         self.load_image_gt = load_image_gt
@@ -240,7 +244,7 @@ class MaskRCNNDetectionMetrics(EpochScalars):
         self._last_epoch = None
         self.inference_model = None
         self.history = []
-        self.failure_policy = FailurePolicy(type(self).__name__)
+        self.failure_boundary = FailurePolicy(type(self).__name__)
         self._done_epoch = None
 
     def _due(self, epoch):
@@ -277,8 +281,8 @@ class MaskRCNNDetectionMetrics(EpochScalars):
         values = self.scalars(result)
         self.history.append((epoch, result))
         if self.log_dir is not None:
-            self.failure_policy.call('writing the detection confusion matrix',
-                                     self._write_image, result, epoch)
+            self.failure_boundary.run('writing the detection confusion matrix',
+                                      self._write_image, result, epoch)
         if self.verbose:
             sys.stdout.write(self.table(result, epoch) + '\n')
             sys.stdout.flush()
@@ -318,7 +322,7 @@ class MaskRCNNDetectionMetrics(EpochScalars):
             images.append(detection.ImageDetections(gt_boxes, gt_class_ids, found['rois'],
                                                     found['class_ids'], found['scores']))
         # Errors of the user's model and data propagate; ours warn (failure policy).
-        result = self.failure_policy.call(
+        result = self.failure_boundary.run(
             'computing the detection metrics', detection.DetectionMetrics, images,
             self.dataset.class_names, self.iou_threshold)
         if result is None:

@@ -5,7 +5,8 @@ import string
 
 import six
 
-from ..analysis.prediction_files import save_predictions
+from ..analysis.files import save_predictions
+from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.logs_filters import is_scalar
 from .predictions_callback import PredictionsCallback
 
@@ -24,11 +25,13 @@ def _template_fields(filepath):
             if name == 'epoch':
                 formatter.format_field(1, spec)
     except ValueError as e:
-        raise ValueError('`filepath` %r is no valid `str.format` template: %s.' % (filepath, e))
+        raise ConfigurationError(
+            '`filepath` %r is no valid `str.format` template: %s.' % (filepath, e))
     fields = [name for name, _ in parsed]
     if any(not name or name[0].isdigit() for name in fields):
-        raise ValueError('`filepath` %r has a positional field; name each one, as in '
-                         "'epoch_{epoch:03d}_{val_f1_macro:.3f}.npz'." % filepath)
+        raise ConfigurationError(
+            '`filepath` %r has a positional field; name each one, as in '
+            "'epoch_{epoch:03d}_{val_f1_macro:.3f}.npz'." % filepath)
     return fields
 
 
@@ -63,7 +66,7 @@ class PredictionSaver(PredictionsCallback):
             `EpochMetrics`.
         ValueError: In case `filepath` is no valid template (at construction),
             or names a key the first epoch's logs do not hold. Later, an error
-            while saving warns once and training goes on (see `failure_policy`).
+            while saving warns once and training goes on (see `core/failures.py`).
 
     # Example
     ```python
@@ -74,12 +77,14 @@ class PredictionSaver(PredictionsCallback):
     def __init__(self, filepath, metrics=None, include_inputs=False):
         super(PredictionSaver, self).__init__()
         if not isinstance(filepath, six.string_types):
-            raise TypeError('`filepath` should be a string (a path, may hold `{epoch}`); '
-                            'got %r.' % (filepath,))
+            raise ConfigurationTypeError(
+                '`filepath` should be a string (a path, may hold `{epoch}`); '
+                'got %r.' % (filepath,))
         _template_fields(filepath)
         if metrics is not None and not callable(getattr(metrics, 'settings_for', None)):
-            raise TypeError('`metrics` should be an `EpochMetrics` callback or None; got %s.'
-                            % type(metrics).__name__)
+            raise ConfigurationTypeError(
+                '`metrics` should be an `EpochMetrics` callback or None; got %s.'
+                % type(metrics).__name__)
         self.filepath = filepath
         self.metrics = metrics
         self.include_inputs = include_inputs

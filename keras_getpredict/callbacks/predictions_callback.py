@@ -2,8 +2,8 @@
 
 Asking for the capture it needs (`get_predict`), finding the predictions (and saying
 once when they are missing), validating the configuration against the first epoch that
-has them, and running the analysis under the `FailurePolicy`; the epoch bookkeeping of
-those that write scalars comes from `EpochScalars`.
+has them, and running the analysis under the `FailurePolicy` (as every hook); the epoch
+bookkeeping of those that write scalars comes from `EpochScalars`.
 """
 from __future__ import absolute_import
 
@@ -11,7 +11,7 @@ import warnings
 
 from ..core.results import LOGS_KEY
 from .epoch_scalars import EpochScalars
-from .failure_policy import FailurePolicy
+from ..core.failures import FailurePolicy, checked
 
 
 class PredictionsCallback(EpochScalars):
@@ -34,7 +34,8 @@ class PredictionsCallback(EpochScalars):
         missing_advice: the end of the warning given once when an epoch's logs
             hold no predictions (it follows `"<Class> found no '...' in the epoch
             logs"`).
-        failure_policy: the `FailurePolicy` of this callback.
+        failure_boundary: the `FailurePolicy` of this callback: every hook runs
+            inside it (`core/failures.py`), and so does `run_analysis`.
     """
 
     get_predict = None
@@ -42,7 +43,7 @@ class PredictionsCallback(EpochScalars):
 
     def __init__(self):
         super(PredictionsCallback, self).__init__()
-        self.failure_policy = FailurePolicy(type(self).__name__)
+        self.failure_boundary = FailurePolicy(type(self).__name__)
         self._warned_missing = False
         self._validated = False
 
@@ -65,12 +66,13 @@ class PredictionsCallback(EpochScalars):
         the first epoch's predictions. Nothing to check by default."""
 
     def validate_once(self, *args):
-        """Calls `validate(*args)` at the first call of each run; its errors raise."""
+        """Calls `validate(*args)` at the first call of each run; its `ValueError`s
+        and `TypeError`s raise as configuration errors (`failures.checked`)."""
         if not self._validated:
-            self.validate(*args)
+            checked(self.validate, *args)
             self._validated = True
 
     def run_analysis(self, doing, function, *args):
         """`function(*args)` under the failure policy: its result, or `None` when it
         failed outside strict mode (after one warning per callback)."""
-        return self.failure_policy.call(doing, function, *args)
+        return self.failure_boundary.run(doing, function, *args)

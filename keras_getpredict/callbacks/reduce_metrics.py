@@ -15,6 +15,7 @@ import six
 
 from ..analysis import count_metrics
 from ..analysis.key_names import safe_key
+from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.results import LOGS_KEY
 from ..core.reduce_counts import is_reduced
 from .predictions_callback import PredictionsCallback
@@ -78,12 +79,14 @@ class ReduceMetrics(PredictionsCallback):
         if class_names is not None:
             if not isinstance(class_names, (list, tuple)) or not all(
                     isinstance(n, six.string_types) for n in class_names):
-                raise TypeError('`class_names` should be a list of strings; got %r.'
-                                % (class_names,))
+                raise ConfigurationTypeError(
+                    '`class_names` should be a list of strings; got %r.'
+                    % (class_names,))
             if len(set(class_names)) != len(class_names):
-                raise ValueError('`class_names` repeats a name: %r.' % (class_names,))
+                raise ConfigurationError('`class_names` repeats a name: %r.' % (class_names,))
         if not isinstance(prefix, six.string_types):
-            raise TypeError('`prefix` should be a string such as %r; got %r.' % ('val_', prefix))
+            raise ConfigurationTypeError(
+                '`prefix` should be a string such as %r; got %r.' % ('val_', prefix))
         self.class_names = None if class_names is None else list(class_names)
         self.per_class = per_class
         self.prefix = prefix
@@ -92,13 +95,15 @@ class ReduceMetrics(PredictionsCallback):
 
     def validate(self, counts):
         if not is_reduced(counts):
-            raise ValueError("ReduceMetrics needs the reducing mode's counts in "
-                             "`logs['%s']`; got full predictions. Pass `get_predict="
-                             "{'reduce': {'num_classes': C}}`, or use EpochMetrics."
-                             % LOGS_KEY)
+            raise ConfigurationError(
+                "ReduceMetrics needs the reducing mode's counts in "
+                "`logs['%s']`; got full predictions. Pass `get_predict="
+                "{'reduce': {'num_classes': C}}`, or use EpochMetrics."
+                % LOGS_KEY)
         if self.class_names is not None and len(self.class_names) != counts.spec.num_classes:
-            raise ValueError('`class_names` has %d names but `num_classes` is %d.'
-                             % (len(self.class_names), counts.spec.num_classes))
+            raise ConfigurationError(
+                '`class_names` has %d names but `num_classes` is %d.'
+                % (len(self.class_names), counts.spec.num_classes))
 
     def scalars(self, counts):
         """The logs entries of `counts` (a `ReducedCounts`), and sets `last_results`."""
@@ -147,15 +152,18 @@ def reduce_request(num_classes, bins, class_names):
         return None
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or \
             num_classes < 2:
-        raise ValueError('`num_classes` should be an integer >= 2 (2 for a binary output '
-                         'with one unit); got %r.' % (num_classes,))
+        raise ConfigurationError(
+            '`num_classes` should be an integer >= 2 (2 for a binary output '
+            'with one unit); got %r.' % (num_classes,))
     if class_names is not None and len(class_names) != num_classes:
-        raise ValueError('`class_names` has %d names but `num_classes` is %d.'
-                         % (len(class_names), num_classes))
+        raise ConfigurationError(
+            '`class_names` has %d names but `num_classes` is %d.'
+            % (len(class_names), num_classes))
     spec = {'num_classes': int(num_classes)}
     if bins is not None:
         if isinstance(bins, bool) or not isinstance(bins, numbers.Integral) or bins < 0:
-            raise ValueError('`bins` should be an integer >= 0 (0: no score histograms); '
-                             'got %r.' % (bins,))
+            raise ConfigurationError(
+                '`bins` should be an integer >= 0 (0: no score histograms); '
+                'got %r.' % (bins,))
         spec['bins'] = int(bins)
     return {'reduce': spec}

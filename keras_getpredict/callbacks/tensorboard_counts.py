@@ -13,6 +13,7 @@ from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
 from ..analysis import count_metrics
 from ..analysis.key_names import safe_key
+from ..core.failures import ConfigurationError
 from .reduce_metrics import ReduceMetrics
 from .predictions_callback import PredictionsCallback
 
@@ -55,8 +56,9 @@ class TensorBoardCounts(PredictionsCallback):
     def validate(self, counts):
         self._checker.validate(counts)
         if not counts.spec.bins:
-            raise ValueError("TensorBoardCounts needs score histograms: pass `get_predict="
-                             "{'reduce': {..., 'bins': 200}}` (bins > 0).")
+            raise ConfigurationError(
+                "TensorBoardCounts needs score histograms: pass `get_predict="
+                "{'reduce': {..., 'bins': 200}}` (bins > 0).")
 
     def on_epoch_end(self, epoch, logs=None):
         counts = self.predictions_in(logs or {})

@@ -14,6 +14,7 @@ from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 from ..analysis import plots
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
+from ..core.failures import ConfigurationError, ConfigurationTypeError
 from .epoch_metrics import EpochMetrics
 from .predictions_callback import PredictionsCallback
 
@@ -41,7 +42,7 @@ class TensorBoardPredictions(PredictionsCallback):
         ValueError: In case `num_thresholds` is below 2 (at construction), or
             the first epoch's predictions do not fit the settings of `metrics`.
             Later, an error while drawing or writing warns once and training
-            goes on (see `failure_policy`).
+            goes on (see `core/failures.py`).
         ImportError: In case scikit-learn, or matplotlib for the confusion
             matrix, is not installed.
 
@@ -56,10 +57,12 @@ class TensorBoardPredictions(PredictionsCallback):
                  confusion_matrix=True):
         super(TensorBoardPredictions, self).__init__()
         if metrics is not None and not isinstance(metrics, EpochMetrics):
-            raise TypeError('`metrics` should be an `EpochMetrics` callback or None; got %s.'
-                            % type(metrics).__name__)
+            raise ConfigurationTypeError(
+                '`metrics` should be an `EpochMetrics` callback or None; got %s.'
+                % type(metrics).__name__)
         if isinstance(num_thresholds, bool) or int(num_thresholds) < 2:
-            raise ValueError('`num_thresholds` should be at least 2; got %r.' % num_thresholds)
+            raise ConfigurationError(
+                '`num_thresholds` should be at least 2; got %r.' % num_thresholds)
         if confusion_matrix:
             require(*plots.REQUIRES)
         self.log_dir = log_dir

@@ -41,11 +41,9 @@ class CapturePlan(object):
     """What to fetch for one (stock function, selection) pair; cached on the function."""
 
     def __init__(self, model, stock_function, selection):
-        try:
-            resolved = resolve(model, selection)
-        except ValueError as e:
-            # Names only a built model has (a `Sequential` built by its first batch).
-            raise ConfigurationError(str(e))
+        # Names only a built model has (a `Sequential` built by its first batch) are
+        # checked here: an unknown one raises a `ConfigurationError`.
+        resolved = resolve(model, selection)
         inputs = stock_function.inputs
 
         def item(tensor):

@@ -31,7 +31,8 @@ import sys
 from . import call_site, horovod_gather, keras_internals, scope
 from .modes import combiner_for, mode_for
 from .capture import CapturingFunction
-from .failures import Boundary
+from .failures import (Boundary, ConfigurationError, checked, passes, safe_hooks,
+                       theirs)
 from .requests import (CALL, FALLBACK_ATTRIBUTE, describe, merge, parse_request,
                        requested_by)
 from .results import LOGS_KEY
@@ -62,7 +63,7 @@ def call_requests(model, get_predict, callbacks=None):
     asks, the callbacks' fallback requests (`fallback_get_predict`).
 
     # Raises
-        TypeError, ValueError: In case one of them is malformed or names an output,
+        ConfigurationError: In case one of them is malformed or names an output,
             input or layer `model` does not have (the message says who asked).
     """
     requests = [parse_request(CALL, get_predict, model)]
@@ -86,9 +87,9 @@ def selection_for(model, get_predict, callbacks=None):
         A `Selection`, or `None` when nothing asks for capture.
 
     # Raises
-        TypeError: In case a `get_predict` is none of the accepted forms.
-        ValueError: In case one selects nothing or names an unknown output/input,
-            or two requests cannot be merged.
+        ConfigurationTypeError: In case a `get_predict` is none of the accepted forms.
+        ConfigurationError: In case one selects nothing or names an unknown
+            output/input, or two requests cannot be merged.
     """
     return merge(call_requests(model, get_predict, callbacks))
 
@@ -117,7 +118,7 @@ def needs_validation_data(method, requests=()):
     who asked and where the call came from (a library's `train()`, say)."""
     asked = [r.source for r in requests if r.source != CALL]
     where = call_site.outside_keras()
-    return ValueError(
+    return ConfigurationError(
         '`get_predict` needs validation data: pass %s to `%s`.%s%s'
         % (VALIDATION_ARGUMENTS.get(method, '`validation_data`'), method,
            ' Capture was asked for by %s.' % ', '.join(asked) if asked else '',
@@ -142,11 +143,14 @@ def collect(recorder, combine, boundary, doing):
     return None if boundary.failed else result
 
 
+@safe_hooks
 class Publisher(object):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
 
     Base-free: `FitCapture.callbacks` trains with its face
     (`keras_internals.callback_face`), a Keras `Callback` that runs in either stack.
+    Each of its hooks runs inside the call's failure `boundary` (`failures.SafeHooks`);
+    the user callbacks' `on_predictions_published` run outside it (`failures.theirs`).
 
     At every epoch end it closes the capture window (`disarm`) before any user
     callback runs, takes what the recorder holds (combined across Horovod ranks by
@@ -165,7 +169,7 @@ class Publisher(object):
         self.hooked = [cb for cb in callbacks
                        if callable(getattr(cb, PUBLISHED_HOOK, None))]
         self.combine = combine
-        self.boundary = boundary if boundary is not None else Boundary('fit')
+        self.failure_boundary = boundary if boundary is not None else Boundary('fit')
 
     def on_epoch_begin(self, epoch, logs=None):
         self.recorder.clear()
@@ -174,31 +178,33 @@ class Publisher(object):
         self.disarm()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.disarm()
-        result = collect(self.recorder, self.combine, self.boundary,
-                         'publishing the predictions of epoch %d' % (epoch + 1))
-        if logs is None:
-            return
-        if result is None:
+        if logs is not None:
+            # No stale entry in a reused logs dict, also when what follows fails.
             logs.pop(LOGS_KEY, None)
+        self.disarm()
+        result = collect(self.recorder, self.combine, self.failure_boundary,
+                         'publishing the predictions of epoch %d' % (epoch + 1))
+        if logs is None or result is None:
             return
         logs[LOGS_KEY] = result
         for callback in self.hooked:
-            getattr(callback, PUBLISHED_HOOK)(epoch, logs)
+            theirs(getattr(callback, PUBLISHED_HOOK), epoch, logs)
 
     def on_train_end(self, logs=None):
         self.disarm()
 
 
+@safe_hooks
 class Armer(object):
     """Last of the user's callbacks (run-time patch of `fit_generator`, and of tf.keras
     `fit`): opens the capture window after the epoch's last training batch, right
     before Keras validates, and after every user callback's `on_batch_end`. Base-free,
-    as `Publisher`."""
+    and inside the call's failure `boundary`, as `Publisher`."""
 
-    def __init__(self, arm):
+    def __init__(self, arm, boundary=None):
         super(Armer, self).__init__()
         self.arm = arm
+        self.failure_boundary = boundary if boundary is not None else Boundary('fit')
 
     def on_batch_end(self, batch, logs=None):
         steps = self.params.get('steps')
@@ -251,8 +257,10 @@ class TestFunctionSwap(object):
         self.stock = stock
 
     def disarm(self):
-        if self.stock is None:
-            return
+        if self.stock is not None:
+            self.capture.boundary.run('restoring the stock test function', self._disarm)
+
+    def _disarm(self):
         current = keras_internals.test_function_set_on(self.capture.model)
         # If the model was recompiled meanwhile, its new function stays. If Keras
         # rebuilt the test function while armed (`keep_capturing`), the stock function
@@ -290,21 +298,29 @@ class FitCapture(Capture):
         return self.capturing_function(val_f)
 
     def arm(self):
-        """From now on `model.test_function` records (until `disarm()`)."""
-        self._swap.arm()
+        """From now on `model.test_function` records (until `disarm()`). Inside the
+        boundary: the fork's training loop calls it directly, as it calls `disarm`."""
+        self.boundary.run('swapping in the capturing test function', self._swap.arm)
 
     def disarm(self):
-        self._swap.disarm()
+        self.boundary.run('restoring the stock test function', self._swap.disarm)
 
     def callbacks(self, user_callbacks, window=False):
         """The callbacks to train with: the `Publisher`, then `user_callbacks` (a copy:
         the caller's list is never changed), then, with `window`, the `Armer`."""
         user_callbacks = list(user_callbacks or [])
+        ours = self.boundary.run('adding its callbacks', self._ours, user_callbacks, window)
+        if ours is None:  # our code failed: the user's callbacks alone, capture off
+            return user_callbacks
+        publisher, armer = ours
+        return [publisher] + user_callbacks + armer
+
+    def _ours(self, user_callbacks, window):
         # Keras callbacks that also carry the hooks tf.keras' CallbackList calls.
         publisher = keras_internals.callback_face(Publisher)(
             self.recorder, user_callbacks, self.combine, self.disarm, self.boundary)
-        armer = [keras_internals.callback_face(Armer)(self.arm)] if window else []
-        return [publisher] + user_callbacks + armer
+        armer = [keras_internals.callback_face(Armer)(self.arm, self.boundary)] if window else []
+        return publisher, armer
 
     def begin(self, callbacks):
         """Before training: Horovod's metric averaging steps over the predictions."""
@@ -339,52 +355,73 @@ def fit_call(model, method, get_predict, callbacks, validates):
         `None` when neither the call, nor a callback, nor a block asks for capture.
 
     # Raises
-        TypeError, ValueError: In case a request is malformed or requests cannot be
-            merged (see `selection_for`), or capture is asked for with nothing to
-            validate on.
+        ConfigurationError: In case a request is malformed (a `ConfigurationTypeError`
+            for a wrong type) or requests cannot be merged (see `selection_for`), or
+            capture is asked for with nothing to validate on. Any other error of ours
+            warns (see `core/failures.py`) and the call runs as stock Keras.
     """
     boundary = Boundary(method)
+    given = callbacks
     try:
-        given, callbacks = callbacks, call_callbacks(callbacks)
+        callbacks = call_callbacks(callbacks)
         requests = call_requests(model, get_predict, callbacks)
         selection = merge(requests)
         if selection is None:
             return callbacks, None
-        keras_internals.check_capture_mode(model)
-        if not (validates() if callable(validates) else validates):
+        checked(keras_internals.check_capture_mode, model)
+        if not (theirs(validates) if callable(validates) else validates):
             raise needs_validation_data(method, requests)
         capture = FitCapture(model, selection, boundary)
         # Before the first training batch, where the shapes tell.
         capture.mode.check(model, selection)
         return callbacks, capture
-    except (TypeError, ValueError):
-        raise  # the documented configuration errors, as they are
-    except Exception:
-        # Our own unexpected error: the call runs as stock Keras, as it was given.
+    except Exception as e:
+        if passes(e):
+            raise  # configuration errors, and Keras' or the user's, as they are
+        # Our own error, whatever its type: the call runs as stock Keras, as it was given.
         boundary.fail('working out what to capture', sys.exc_info())
         return given, None
 
 
 def evaluate_capture(model, get_predict):
     """The `EvaluateCapture` of one `evaluate`/`evaluate_generator` call, or `None`
-    when neither the call nor an open `capturing` block asks for capture.
+    when neither the call nor an open `capturing` block asks for capture (a
+    `StockEvaluation` when it was asked but our own code failed).
 
     # Raises
-        TypeError, ValueError: As `selection_for`.
+        ConfigurationError: As `selection_for`. Any other error of ours warns and the
+            call runs as stock Keras.
     """
     boundary = Boundary('evaluate')
+    asked = bool(get_predict) or bool(scope.blocks_for_call())
     try:
         selection = selection_for(model, get_predict)
         if selection is None:
             return None
-        keras_internals.check_capture_mode(model)
+        asked = True
+        checked(keras_internals.check_capture_mode, model)
         return EvaluateCapture(model, selection, boundary)
-    except (TypeError, ValueError):
-        raise  # the documented configuration errors, as they are
-    except Exception:
-        # Our own unexpected error: the call runs as stock Keras.
+    except Exception as e:
+        if passes(e):
+            raise  # configuration errors, as they are
+        # Our own error, whatever its type: the call runs as stock Keras, and returns
+        # `(metrics, None)` when capture was asked for.
         boundary.fail('working out what to capture', sys.exc_info())
-        return None
+        return StockEvaluation() if asked else None
+
+
+class StockEvaluation(object):
+    """An evaluation asked to capture whose capture failed before it ran: stock Keras."""
+
+    def capturing_function(self, f):
+        return f
+
+    def run(self, call):
+        """`(call(), None)`: the stock result, no predictions."""
+        return self.result(call())
+
+    def result(self, metrics):
+        return metrics, None
 
 
 class EvaluateCapture(Capture):

@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from .failures import ConfigurationError, ConfigurationTypeError
+
 #: Keys of `get_predict['reduce']`.
 REDUCE_KEYS = ('num_classes', 'bins', 'threshold', 'on_graph')
 
@@ -51,23 +53,27 @@ def _checked(key, value):
     """`value` of `get_predict['reduce'][key]` as the spec holds it, or an error."""
     if key == 'num_classes':
         if not _is_int(value) or value < 2:
-            raise ValueError("`get_predict['reduce']['num_classes']` should be an integer "
-                             ">= 2 (2 for a binary output); got %r." % (value,))
+            raise ConfigurationError(
+                "`get_predict['reduce']['num_classes']` should be an integer "
+                ">= 2 (2 for a binary output); got %r." % (value,))
         return int(value)
     if key == 'bins':
         if not _is_int(value) or value < 0:
-            raise ValueError("`get_predict['reduce']['bins']` should be an integer >= 0 "
-                             "(0: no score histograms); got %r." % (value,))
+            raise ConfigurationError(
+                "`get_predict['reduce']['bins']` should be an integer >= 0 "
+                "(0: no score histograms); got %r." % (value,))
         return int(value)
     if key == 'threshold':
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
                 not 0. <= value <= 1.:
-            raise ValueError("`get_predict['reduce']['threshold']` should be a number in "
-                             "[0, 1]; got %r." % (value,))
+            raise ConfigurationError(
+                "`get_predict['reduce']['threshold']` should be a number in "
+                "[0, 1]; got %r." % (value,))
         return float(value)
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError("`get_predict['reduce']['on_graph']` should be True or False; "
-                        "got %r." % (value,))
+        raise ConfigurationTypeError(
+            "`get_predict['reduce']['on_graph']` should be True or False; "
+            "got %r." % (value,))
     return bool(value)
 
 
@@ -82,13 +88,15 @@ def parse_reduce(value):
     if value is None or value is False:
         return None
     if not isinstance(value, dict):
-        raise TypeError("`get_predict['reduce']` should be a dict with keys %s, "
-                        "e.g. {'num_classes': 21, 'bins': 200}; got %r."
-                        % (', '.join(repr(k) for k in REDUCE_KEYS), value))
+        raise ConfigurationTypeError(
+            "`get_predict['reduce']` should be a dict with keys %s, "
+            "e.g. {'num_classes': 21, 'bins': 200}; got %r."
+            % (', '.join(repr(k) for k in REDUCE_KEYS), value))
     unknown = sorted(set(value) - set(REDUCE_KEYS))
     if unknown:
-        raise ValueError("Unknown keys in `get_predict['reduce']`: %s. Allowed keys: %s."
-                         % (unknown, ', '.join(repr(k) for k in REDUCE_KEYS)))
+        raise ConfigurationError(
+            "Unknown keys in `get_predict['reduce']`: %s. Allowed keys: %s."
+            % (unknown, ', '.join(repr(k) for k in REDUCE_KEYS)))
     if 'num_classes' not in value:
         _checked('num_classes', None)
     return ReduceSpec(given=value, **dict((key, _checked(key, value[key]))

@@ -10,7 +10,8 @@ a reducing spec). The requests of one call are merged into one `Selection`:
   key more than one of them spells out (a key one leaves out takes the other's value);
 - `gather` and `shards`: those spelled out must agree.
 
-Two requests that cannot be merged are a `ValueError` naming who asked for what.
+Two requests that cannot be merged are a `ConfigurationError` (a `ValueError`) naming who
+asked for what.
 
 A callback that works with whatever is captured (`PredictionSaver` saves predictions
 or counts) asks in `fallback_get_predict` instead: that request counts only when
@@ -18,6 +19,7 @@ nothing else in the call asks for anything.
 """
 from __future__ import absolute_import
 
+from .failures import ConfigurationError
 from .selection import Selection, check_names, parse_get_predict
 from .reduce_spec import ReduceSpec
 
@@ -65,7 +67,7 @@ def parse_request(source, value, model):
         selection = parse_get_predict(value)
         if selection is not None:
             check_names(model, selection)
-    except (TypeError, ValueError) as e:
+    except ConfigurationError as e:
         if source == CALL:
             raise
         raise type(e)('%s asks for capture with an invalid `get_predict` (%r): %s'
@@ -81,7 +83,7 @@ def _union(groups):
 
 
 def _conflict(what, requests, values):
-    return ValueError(
+    return ConfigurationError(
         'Cannot merge the capture requests of %s: they ask for different %s (%s). One call '
         'captures one way; make them ask alike, or pass the callbacks to separate calls.'
         % (', '.join(r.source for r in requests), what,
@@ -131,7 +133,7 @@ def merge(requests):
     reducing = [r for r in requests if r.selection.reduce is not None]
     if reducing and len(reducing) < len(requests):
         full = [r for r in requests if r.selection.reduce is None]
-        raise ValueError(
+        raise ConfigurationError(
             'Cannot merge the capture requests of %s: %s the reducing mode (counts only) '
             'and %s full capture (every batch kept). One call captures one way: give the '
             "callbacks that need predictions and those that need counts ('reduce') to "

@@ -59,7 +59,8 @@ def resolve(model, selection, arguments=None):
         A `Resolved`.
 
     # Raises
-        ValueError: In case a name is unknown (the message lists the model's names).
+        ConfigurationError: In case a name is unknown (the message lists the model's
+            names).
     """
     arguments = arguments or GET_PREDICT_ARGUMENTS
     check_names(model, selection, arguments)

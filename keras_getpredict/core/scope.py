@@ -14,7 +14,8 @@ the requests of its callbacks: the calls Keras makes itself (`fit_generator` val
 through `evaluate_generator`, Keras >= 2.2.5's `fit` handing a generator to
 `fit_generator`, Keras 2.1's `Sequential` forwarding to its inner model) and calls made
 by callbacks while training runs are left as they are. `entry_point` marks the four
-methods, in both forms, so the depth is known.
+methods, in both forms, so the depth is known, and the name of the running call
+(`running_call`) for messages.
 """
 from __future__ import absolute_import
 
@@ -56,20 +57,33 @@ def opened(block):
 def entry_point(method):
     """Decorates `Model.fit`/`fit_generator`/`evaluate`/`evaluate_generator`: counts the
     thread's running calls, so `outermost()` tells a user's call from Keras' own."""
+    name = method.__name__
+
     @functools.wraps(method)
     def call(*args, **kwargs):
-        depth = getattr(_local, 'depth', 0)
-        _local.depth = depth + 1
+        calls = _running()
+        _local.calls = calls + (name,)
         try:
             return method(*args, **kwargs)
         finally:
-            _local.depth = depth
+            _local.calls = calls
     return call
+
+
+def _running():
+    return getattr(_local, 'calls', ())
 
 
 def outermost():
     """Whether the running call is the thread's outermost `fit*`/`evaluate*` call."""
-    return getattr(_local, 'depth', 0) <= 1
+    return len(_running()) <= 1
+
+
+def running_call():
+    """The name of the thread's innermost running `fit*`/`evaluate*` call, as the
+    caller wrote it (`'evaluate_generator'`), or `None` outside them."""
+    calls = _running()
+    return calls[-1] if calls else None
 
 
 def blocks_for_call():

@@ -4,6 +4,7 @@ from __future__ import absolute_import
 import numpy as np
 import six
 
+from .failures import ConfigurationError, ConfigurationTypeError
 from .reduce_spec import parse_reduce
 
 ACCEPTED_FORMS = ('`True`/`False`, an output name, a list of output names, or a dict '
@@ -68,8 +69,9 @@ def layer_key(name, index):
 def _index(value, name):
     if value is None or isinstance(value, (bool, np.bool_)) or \
             not isinstance(value, (six.integer_types, np.integer)) or value < 0:
-        raise TypeError("`get_predict['layers']` output index of layer %r should be a "
-                        'non-negative integer; got %r.' % (name, value))
+        raise ConfigurationTypeError(
+            "`get_predict['layers']` output index of layer %r should be a "
+            'non-negative integer; got %r.' % (name, value))
     return int(value)
 
 
@@ -104,15 +106,18 @@ def parse_layers(value):
             elif isinstance(item, (list, tuple)) and len(item) == 2:
                 pairs.append((item[0], _index(item[1], item[0])))
             else:
-                raise TypeError("`get_predict['layers']` should be %s; got the item %r."
-                                % (LAYERS_FORMS, item))
+                raise ConfigurationTypeError(
+                    "`get_predict['layers']` should be %s; got the item %r."
+                    % (LAYERS_FORMS, item))
     else:
-        raise TypeError("`get_predict['layers']` should be %s; got %r of type %s."
-                        % (LAYERS_FORMS, value, type(value).__name__))
+        raise ConfigurationTypeError(
+            "`get_predict['layers']` should be %s; got %r of type %s."
+            % (LAYERS_FORMS, value, type(value).__name__))
     for name, _ in pairs:
         if not isinstance(name, six.string_types):
-            raise TypeError("`get_predict['layers']` layer names should be strings; "
-                            'got %r of type %s.' % (name, type(name).__name__))
+            raise ConfigurationTypeError(
+                "`get_predict['layers']` layer names should be strings; "
+                'got %r of type %s.' % (name, type(name).__name__))
     return tuple(sorted(set(pairs), key=pairs.index))
 
 
@@ -126,12 +131,14 @@ def name_list(value, argument):
     if isinstance(value, six.string_types):
         value = (value,)
     if not isinstance(value, (list, tuple)):
-        raise TypeError('%s should be a name or a list of names; got %r of type %s.'
-                        % (argument, value, type(value).__name__))
+        raise ConfigurationTypeError(
+            '%s should be a name or a list of names; got %r of type %s.'
+            % (argument, value, type(value).__name__))
     for name in value:
         if not isinstance(name, six.string_types):
-            raise TypeError('%s should hold names (strings); got %r of type %s.'
-                            % (argument, name, type(name).__name__))
+            raise ConfigurationTypeError(
+                '%s should hold names (strings); got %r of type %s.'
+                % (argument, name, type(name).__name__))
     return tuple(sorted(set(value), key=list(value).index))
 
 
@@ -161,14 +168,16 @@ def parse_get_predict(value):
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(DICT_KEYS))
         if unknown:
-            raise ValueError('Unknown keys in `get_predict`: %s. Allowed keys: %s.'
-                             % (unknown, ', '.join(repr(k) for k in DICT_KEYS)))
+            raise ConfigurationError(
+                'Unknown keys in `get_predict`: %s. Allowed keys: %s.'
+                % (unknown, ', '.join(repr(k) for k in DICT_KEYS)))
         outputs = value.get('outputs', True)
         if outputs is True or outputs is None:
             outputs = None
         elif outputs is False:
-            raise ValueError("`get_predict['outputs']` cannot be False: "
-                             'select at least one output (or True for all).')
+            raise ConfigurationError(
+                "`get_predict['outputs']` cannot be False: "
+                'select at least one output (or True for all).')
         else:
             outputs = name_list(outputs, "`get_predict['outputs']`")
         inputs = name_list(value.get('inputs', ()), "`get_predict['inputs']`")
@@ -177,27 +186,32 @@ def parse_get_predict(value):
             gather = 'all'
         if not (gather is None or gather is False or
                 (isinstance(gather, six.string_types) and gather in GATHER_NAMES)):
-            raise ValueError("`get_predict['gather']` should be 'all', 'root', True "
-                             "(same as 'all') or False; got %r." % (gather,))
+            raise ConfigurationError(
+                "`get_predict['gather']` should be 'all', 'root', True "
+                "(same as 'all') or False; got %r." % (gather,))
         shards = value.get('shards', 'contiguous')
         if not (isinstance(shards, six.string_types) and shards in SHARDS_NAMES):
-            raise ValueError("`get_predict['shards']` should be 'contiguous' or "
-                             "'strided'; got %r." % (shards,))
+            raise ConfigurationError(
+                "`get_predict['shards']` should be 'contiguous' or "
+                "'strided'; got %r." % (shards,))
         layers = parse_layers(value.get('layers', ()))
         reduce = parse_reduce(value.get('reduce'))
         if reduce is not None and (inputs or layers):
-            raise ValueError("`get_predict['inputs']` and `get_predict['layers']` cannot "
-                             "be combined with `get_predict['reduce']`: the reducing "
-                             'mode keeps counts only.')
+            raise ConfigurationError(
+                "`get_predict['inputs']` and `get_predict['layers']` cannot "
+                "be combined with `get_predict['reduce']`: the reducing "
+                'mode keeps counts only.')
         selection = Selection(outputs, inputs, gather, shards, layers, reduce, given=value)
     elif isinstance(value, (six.string_types, list, tuple)):
         selection = Selection(outputs=name_list(value, '`get_predict` outputs'))
     else:
-        raise TypeError('`get_predict` should be %s; got %r of type %s.'
-                        % (ACCEPTED_FORMS, value, type(value).__name__))
+        raise ConfigurationTypeError(
+            '`get_predict` should be %s; got %r of type %s.'
+            % (ACCEPTED_FORMS, value, type(value).__name__))
     if selection.outputs is not None and not selection.outputs:
-        raise ValueError('`get_predict` selects no output. Pass True for all '
-                         'outputs, or name at least one output.')
+        raise ConfigurationError(
+            '`get_predict` selects no output. Pass True for all '
+            'outputs, or name at least one output.')
     return selection
 
 
@@ -222,13 +236,15 @@ def check_names(model, selection, arguments=None):
     if output_names is not None and selection.outputs is not None:
         unknown = [n for n in selection.outputs if n not in output_names]
         if unknown:
-            raise ValueError('Unknown output name(s) in %s: %s. The model\'s outputs are: %s.'
-                             % (arguments['outputs'], unknown, list(output_names)))
+            raise ConfigurationError(
+                'Unknown output name(s) in %s: %s. The model\'s outputs are: %s.'
+                % (arguments['outputs'], unknown, list(output_names)))
     if input_names is not None:
         unknown = [n for n in selection.inputs if n not in input_names]
         if unknown:
-            raise ValueError('Unknown input name(s) in %s: %s. The model\'s inputs are: %s.'
-                             % (arguments['inputs'], unknown, list(input_names)))
+            raise ConfigurationError(
+                'Unknown input name(s) in %s: %s. The model\'s inputs are: %s.'
+                % (arguments['inputs'], unknown, list(input_names)))
     if selection.layers and getattr(model, 'layers', None) is not None:
         layer_outputs(model, selection.layers, arguments['layers'])
 
@@ -251,16 +267,18 @@ def layer_outputs(model, pairs, argument="`get_predict['layers']`"):
     tensors = []
     for name, index in pairs:
         if name not in by_name:
-            raise ValueError('Unknown layer name %r in %s. The model\'s layers are: %s.'
-                             % (name, argument, [layer.name for layer in model.layers]))
+            raise ConfigurationError(
+                'Unknown layer name %r in %s. The model\'s layers are: %s.'
+                % (name, argument, [layer.name for layer in model.layers]))
         outputs = _outputs_of(by_name[name])
         if index is None and len(outputs) > 1:
-            raise ValueError('Layer %r in %s has %d outputs: give an output index, as '
-                             '(%r, 0) .. (%r, %d).'
-                             % (name, argument, len(outputs), name, name, len(outputs) - 1))
+            raise ConfigurationError(
+                'Layer %r in %s has %d outputs: give an output index, as '
+                '(%r, 0) .. (%r, %d).'
+                % (name, argument, len(outputs), name, name, len(outputs) - 1))
         if index is not None and index >= len(outputs):
-            raise ValueError('Layer %r in %s has %d output(s) (indices 0 to %d); got '
-                             'index %d.' % (name, argument, len(outputs), len(outputs) - 1,
-                                            index))
+            raise ConfigurationError(
+                'Layer %r in %s has %d output(s) (indices 0 to %d); got '
+                'index %d.' % (name, argument, len(outputs), len(outputs) - 1, index))
         tensors.append(outputs[0 if index is None else index])
     return tensors

@@ -4,6 +4,7 @@ from __future__ import absolute_import
 
 import contextlib
 
+from ..core.failures import ConfigurationTypeError
 from .install import install
 from .native import is_native
 
@@ -22,13 +23,15 @@ def _check_callbacks(callbacks):
     if callbacks is None:
         return ()
     if not isinstance(callbacks, (list, tuple)):
-        raise TypeError('`callbacks` should be a list of Keras callbacks; got %r of type %s.'
-                        % (callbacks, type(callbacks).__name__))
+        raise ConfigurationTypeError(
+            '`callbacks` should be a list of Keras callbacks; got %r of type %s.'
+            % (callbacks, type(callbacks).__name__))
     for callback in callbacks:
         if not callable(getattr(callback, 'set_model', None)):
-            raise TypeError('`callbacks` should hold Keras callbacks (instances of '
-                            '`keras.callbacks.Callback`); got %r of type %s.'
-                            % (callback, type(callback).__name__))
+            raise ConfigurationTypeError(
+                '`callbacks` should hold Keras callbacks (instances of '
+                '`keras.callbacks.Callback`); got %r of type %s.'
+                % (callback, type(callback).__name__))
     return tuple(callbacks)
 
 

@@ -90,6 +90,8 @@ def _make_fit_method(raw, name, validates, window):
             detach(trained, _PENDING_FIT_LOOP)
             capture.end()
 
+    # `entry_point` takes the call's name (`running_call`) from the function it marks.
+    fit_method.__name__ = name
     return with_get_predict(raw, publishing.entry_point(fit_method), _FIT_EFFECT)
 
 
@@ -126,6 +128,7 @@ def _make_evaluate(raw):
             return raw(self, *args, **kwargs)
         return capture.run(lambda: raw(self, *args, **kwargs))
 
+    evaluate.__name__ = raw.__name__
     return with_get_predict(raw, publishing.entry_point(evaluate), _EVALUATE_EFFECT)
 
 

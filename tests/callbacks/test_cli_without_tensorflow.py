@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from keras_getpredict import GtsAndPreds
-from keras_getpredict.analysis.prediction_files import save_predictions
+from keras_getpredict.analysis.files import save_predictions
 from keras_getpredict.callbacks import EpochMetrics
 
 # Runs the command as `python -m keras_getpredict` does, then says what was imported.

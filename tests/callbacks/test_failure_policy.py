@@ -12,9 +12,11 @@ from sklearn import metrics as skm
 from tensorboard.backend.event_processing import event_accumulator
 
 from keras_getpredict.analysis import classification, plots
-from keras_getpredict.callbacks import (AnalysisFailedWarning, EpochMetrics, PredictionSaver,
+from keras_getpredict.callbacks import batch_predictions
+from keras_getpredict.callbacks import (AnalysisFailedWarning, BatchPredictions, EpochMetrics,
+                                        PredictionSaver, PredictionsCallback,
                                         TensorBoardPredictions)
-from keras_getpredict.callbacks.failure_policy import STRICT_ENV, FailurePolicy, strict_mode
+from keras_getpredict.core.failures import STRICT_ENV, FailurePolicy, strict_mode
 from keras_getpredict.prediction_files import load_predictions
 from support.models import frozen_dense
 
@@ -61,8 +63,9 @@ def _fit(callbacks, epochs=3, generator=False):
     return history, counter
 
 
-def _fails_from_call(number, target, name, monkeypatch, until=None, half_write=False):
-    """Makes `target.name` raise `RuntimeError` from its `number`-th call on (to its
+def _fails_from_call(number, target, name, monkeypatch, until=None, half_write=False,
+                     error=RuntimeError):
+    """Makes `target.name` raise `error` from its `number`-th call on (to its
     `until`-th); with `half_write`, after writing a few bytes to its first argument."""
     real = getattr(target, name)
     calls = []
@@ -72,7 +75,7 @@ def _fails_from_call(number, target, name, monkeypatch, until=None, half_write=F
         if number <= len(calls) <= (until or len(calls)):
             if half_write:
                 args[0].write(b'half a file')
-            raise RuntimeError('injected failure in %s' % name)
+            raise error('injected failure in %s' % name)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(target, name, failing)
@@ -244,6 +247,82 @@ def test_user_callback_errors_propagate_unchanged_when_lenient(installed, lenien
     assert raised.value is error
 
 
+# --- any error of ours, of any type, in any hook of our callbacks -------------------
+
+def _one_warning_naming(record, owner, error):
+    failures = _analysis_warnings(record)
+    assert len(failures) == 1, [str(w.message) for w in failures]
+    text = str(failures[0].message)
+    assert text.startswith('%s failed while ' % owner)
+    assert '%s: injected failure' % error.__name__ in text and STRICT_ENV in text
+
+
+def _as_stock(history, generator=False):
+    # Frozen weights: every epoch's `val_loss` is a stock evaluation of the final ones,
+    # on the validation data as `_fit` passes it.
+    if generator:
+        stock = _model().evaluate_generator(_batches(), 3)
+    else:
+        stock = _model().evaluate(X, Y, batch_size=4, verbose=0)
+    np.testing.assert_allclose(history.history['val_loss'], [stock] * 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize('error', [RuntimeError, ValueError, TypeError])
+@pytest.mark.parametrize('generator', [False, True])
+def test_a_fault_outside_the_analysis_writes_nan_and_training_goes_on(
+        installed, lenient, monkeypatch, generator, error):
+    # Finding the predictions in the logs (outside `run_analysis`) fails from epoch 2.
+    _fails_from_call(2, PredictionsCallback, 'predictions_in', monkeypatch, error=error)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        history, counter = _fit([EpochMetrics()], generator=generator)
+    assert counter.begun == 3
+    _as_stock(history, generator)
+    f1 = history.history['val_f1_macro']
+    assert not np.isnan(f1[0]) and np.isnan(f1[1:]).all()
+    _one_warning_naming(record, 'EpochMetrics', error)
+
+
+@pytest.mark.parametrize('error', [RuntimeError, ValueError])
+def test_a_fault_in_a_file_or_picture_hook_skips_that_epoch(installed, lenient, tmpdir,
+                                                            monkeypatch, error):
+    _fails_from_call(2, PredictionsCallback, 'predictions_in', monkeypatch, until=2,
+                     error=error)
+    saver = PredictionSaver(str(tmpdir.join('e{epoch}.npz')))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        history, counter = _fit([saver])
+    assert counter.begun == 3
+    _as_stock(history)
+    assert sorted(os.listdir(str(tmpdir))) == ['e1.npz', 'e3.npz']
+    _one_warning_naming(record, 'PredictionSaver', error)
+
+
+@pytest.mark.parametrize('error', [RuntimeError, ValueError])
+def test_a_fault_in_batch_predictions_records_nothing_and_training_goes_on(
+        installed, lenient, monkeypatch, error):
+    _fails_from_call(1, batch_predictions, 'resolve', monkeypatch, error=error)
+    recorder = BatchPredictions()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        history, counter = _fit([recorder])
+    assert counter.begun == 3 and list(recorder.records) == []
+    _as_stock(history)
+    _one_warning_naming(record, 'BatchPredictions', error)
+
+
+@pytest.mark.parametrize('make', [
+    lambda tmp: EpochMetrics(),
+    lambda tmp: PredictionSaver(os.path.join(tmp, 'e{epoch}.npz')),
+    lambda tmp: TensorBoardPredictions(tmp),
+])
+def test_a_fault_in_a_hook_raises_in_strict_mode(installed, monkeypatch, tmpdir, make):
+    monkeypatch.setenv(STRICT_ENV, '1')
+    _fails_from_call(2, PredictionsCallback, 'predictions_in', monkeypatch, error=ValueError)
+    with pytest.raises(ValueError, match='injected failure'):
+        _fit([make(str(tmpdir))])
+
+
 # --- the policy itself ----------------------------------------------------------------
 
 @pytest.mark.parametrize('value, strict', [
@@ -259,14 +338,14 @@ def test_strict_mode_is_read_from_the_environment_at_call_time(monkeypatch, valu
 
 def test_policy_returns_the_result_and_counts_failures(lenient):
     policy = FailurePolicy('Owner')
-    assert policy.call('adding', lambda a, b: a + b, 2, 3) == 5
+    assert policy.run('adding', lambda a, b: a + b, 2, 3) == 5
 
     def boom():
         raise ZeroDivisionError('boom')
 
     with pytest.warns(AnalysisFailedWarning, match='Owner failed while dividing') as record:
-        assert policy.call('dividing', boom) is None
-        assert policy.call('dividing', boom) is None
+        assert policy.run('dividing', boom) is None
+        assert policy.run('dividing', boom) is None
     assert len(record) == 1 and policy.failures == 2
 
 
@@ -275,7 +354,7 @@ def test_policy_never_swallows_keyboard_interrupt(lenient):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        FailurePolicy('Owner').call('waiting', interrupted)
+        FailurePolicy("Owner").run('waiting', interrupted)
 
 
 @pytest.mark.parametrize('make, wording', [

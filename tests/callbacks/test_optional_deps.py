@@ -12,7 +12,7 @@ import pytest
 
 from keras_getpredict import GtsAndPreds
 from keras_getpredict.analysis.optional_deps import INSTALL_COMMAND, optional_module
-from keras_getpredict.analysis.prediction_files import save_predictions
+from keras_getpredict.analysis.files import save_predictions
 
 CHILD = r'''
 import json, sys, warnings

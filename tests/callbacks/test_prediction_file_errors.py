@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_getpredict.__main__ import main
-from keras_getpredict.analysis.prediction_files import load_predictions
+from keras_getpredict.analysis.files import load_predictions
 from support.prediction_files import good_file
 
 

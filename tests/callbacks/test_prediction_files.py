@@ -13,7 +13,7 @@ from support.stack import validation_rows
 from keras_getpredict import GtsAndPreds
 from keras_getpredict.callbacks import EpochMetrics, PredictionSaver
 from keras_getpredict.analysis.atomic_files import write_npz_atomic
-from keras_getpredict.analysis.prediction_files import load_predictions, save_predictions
+from keras_getpredict.analysis.files import load_predictions, save_predictions
 from support.models import frozen_dense
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import event, given, settings, strategies as st
 
 from keras_getpredict.__main__ import main
-from keras_getpredict.analysis.prediction_files import load_predictions
+from keras_getpredict.analysis.files import load_predictions
 
 from support.prediction_files import good_file
 

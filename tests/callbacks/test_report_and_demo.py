@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from keras_getpredict import GtsAndPreds
 from keras_getpredict.__main__ import main
 from keras_getpredict.callbacks import EpochMetrics
-from keras_getpredict.analysis.prediction_files import load_predictions, save_predictions
+from keras_getpredict.analysis.files import load_predictions, save_predictions
 
 PNG = b'\x89PNG\r\n\x1a\n'
 

@@ -193,7 +193,7 @@ def test_a_callbacks_unknown_output_is_named_at_the_start_of_the_call(installed)
 
 
 def test_prediction_saver_saves_whatever_others_ask_for(installed, tmpdir):
-    from keras_getpredict.analysis.prediction_files import load_predictions
+    from keras_getpredict.analysis.files import load_predictions
     model = _classifier()
     x, labels = _class_data()
     # Alone, it asks for full capture.

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from support.stack import Callback, LambdaCallback
+from support.stack import TF_KERAS, Callback, LambdaCallback
 
 import keras_getpredict
 from support.handmade import batches, expected_output, index_of, linear_model, make_data
@@ -158,10 +158,11 @@ def test_an_evaluation_returns_its_stock_result_and_none(installed, lenient, mon
     assert len(_failure_warnings(record)) == 1
 
 
-def test_a_failing_gather_falls_back_too(installed, lenient, monkeypatch):
+@pytest.mark.parametrize('error', [RuntimeError, ValueError])
+def test_a_failing_gather_falls_back_too(installed, lenient, monkeypatch, error):
     def failing_combiner(mode, selection, default):
         def combine(recorded, failed=False):
-            raise RuntimeError('injected failure')
+            raise error('injected failure')
         return combine
     monkeypatch.setattr(core('publishing'), 'combiner_for', failing_combiner)
     with warnings.catch_warnings(record=True) as record:
@@ -180,10 +181,138 @@ def test_strict_mode_raises_our_failure(installed, monkeypatch, stage):
         _fit('fit_generator', True)
 
 
+@pytest.mark.parametrize('get_predict, kind, message', [
+    ({'outputs': 3}, TypeError, 'should be a name or a list of names'),
+    ({'bogus': True}, ValueError, 'Unknown keys'),
+    ({'outputs': ['nope']}, ValueError, 'Unknown output name'),
+    ({'layers': ['nope']}, ValueError, 'Unknown layer name'),
+    ({'reduce': {'num_classes': 1}}, ValueError, 'num_classes'),
+    ({'reduce': 3}, TypeError, 'should be a dict'),
+])
+@pytest.mark.parametrize('method', ['fit', 'fit_generator'])
+def test_configuration_errors_raise_as_such_before_training(installed, lenient, method,
+                                                            get_predict, kind, message):
+    # Sorted by where they come from: a `ConfigurationError`, of the type Keras raises.
+    with pytest.raises(kind, match=message) as raised:
+        _fit(method, get_predict)
+    assert isinstance(raised.value, core('failures').ConfigurationError)
+
+
+def test_capture_without_validation_data_is_a_configuration_error(installed, lenient):
+    with pytest.raises(ValueError, match='needs validation data') as raised:
+        linear_model().fit(X, Y, epochs=1, verbose=0, get_predict=True)
+    assert isinstance(raised.value, core('failures').ConfigurationError)
+    with pytest.raises(TypeError, match='`callbacks` should be a list') as raised:
+        with keras_getpredict.capturing(callbacks=3):
+            pass
+    assert isinstance(raised.value, TypeError) and isinstance(raised.value, ValueError)
+
+
 def test_a_configuration_error_during_the_run_raises_even_when_lenient(installed, lenient):
     # Two classes asked for, three units on the output: not ours to swallow.
     with pytest.raises(ValueError, match='num_classes'):
         _fit('fit_generator', {'reduce': {'num_classes': 3}})
+
+
+# --- every stage, any exception type: ours is ours wherever it arises ---------------
+
+# Where our code runs outside the per-batch capture, and where to inject its fault.
+SETUP_STAGES = {
+    'choosing the mode': ('publishing', None, 'mode_for'),
+    'building the recorder': ('modes', 'FullCapture', 'recorder'),
+    'checking the selection': ('modes', 'FullCapture', 'check'),
+}
+HOOK_STAGES = {
+    # `Publisher.on_epoch_end` calls it (in both forms).
+    'Publisher.on_epoch_end': ('publishing', None, 'collect'),
+    # `Publisher.on_batch_begin`, `on_epoch_end` and `on_train_end` (and the fork's
+    # training loop) close the capture window through it.
+    'closing the window': ('publishing', 'TestFunctionSwap', 'disarm'),
+    # `Armer.on_batch_end` (the fork's loop) opens it; only where the window is used.
+    'opening the window': ('publishing', 'TestFunctionSwap', 'arm'),
+}
+ALL_STAGES = dict(STAGES, **dict(SETUP_STAGES, **HOOK_STAGES))
+# What an evaluation runs of them (it makes no check before its first batch).
+EVALUATE_STAGES = dict(STAGES, **{k: v for k, v in SETUP_STAGES.items()
+                                  if k != 'checking the selection'})
+
+
+def _windowed(method):
+    """Whether this `method` opens a capture window (fit_generator; tf.keras' `fit` too)."""
+    return method == 'fit_generator' or TF_KERAS
+
+
+def _the_warning(record, method, error):
+    """The one `CaptureFailedWarning`'s text: it names the user's call and the error."""
+    failures = _failure_warnings(record)
+    assert len(failures) == 1, [str(w.message) for w in failures]
+    text = str(failures[0].message)
+    assert '%s: injected failure' % error.__name__ in text and 'Traceback' in text
+    assert '`%s`' % method in text and STRICT_ENV in text
+    return text
+
+
+@pytest.mark.parametrize('error', [RuntimeError, ValueError, TypeError])
+@pytest.mark.parametrize('stage', sorted(ALL_STAGES))
+@pytest.mark.parametrize('method', ['fit', 'fit_generator'])
+def test_a_fault_of_ours_at_any_stage_leaves_the_fit_as_stock(installed, lenient, monkeypatch,
+                                                              method, stage, error):
+    if stage == 'opening the window' and not _windowed(method):
+        pytest.skip('no capture window in this call')
+    _inject(monkeypatch, *ALL_STAGES[stage], exception=error)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        model, epochs = _fit(method, True)
+    assert len(epochs) == 3 and not any(LOGS_KEY in logs for logs in epochs)
+    # As stock: the last epoch's `val_loss` is a stock evaluation of the final weights.
+    stock = model.evaluate(X_VAL, Y_VAL, batch_size=4, verbose=0)
+    assert epochs[-1]['val_loss'] == pytest.approx(stock[0] if np.ndim(stock) else stock)
+    _the_warning(record, method, error)
+    assert not isinstance(getattr(model, 'test_function', None), core('capture').CapturingFunction)
+
+
+@pytest.mark.parametrize('error', [RuntimeError, ValueError])
+@pytest.mark.parametrize('stage', sorted(EVALUATE_STAGES))
+@pytest.mark.parametrize('method', ['evaluate', 'evaluate_generator'])
+def test_a_fault_of_ours_leaves_the_evaluation_as_stock_and_names_the_call(
+        installed, lenient, monkeypatch, method, stage, error):
+    model = linear_model()
+
+    def evaluate(**kwargs):
+        if method == 'evaluate_generator':
+            return model.evaluate_generator(batches(X_VAL, Y_VAL, 4), 2, **kwargs)
+        return model.evaluate(X_VAL, Y_VAL, batch_size=4, verbose=0, **kwargs)
+
+    stock = evaluate()
+    _inject(monkeypatch, *EVALUATE_STAGES[stage], exception=error)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always')
+        metrics, preds = evaluate(get_predict=True)
+    assert preds is None and metrics == pytest.approx(stock)
+    _the_warning(record, method, error)
+
+
+@pytest.mark.parametrize('error', [RuntimeError, ValueError, TypeError])
+@pytest.mark.parametrize('stage', sorted(dict(SETUP_STAGES, **HOOK_STAGES)))
+def test_strict_mode_raises_our_failure_at_any_stage(installed, monkeypatch, stage, error):
+    monkeypatch.setenv(STRICT_ENV, '1')
+    _inject(monkeypatch, *ALL_STAGES[stage], exception=error)
+    with pytest.raises(error, match='injected failure'):
+        _fit('fit_generator', True)
+
+
+def test_a_users_subclass_keeps_its_own_errors(installed, lenient):
+    # A user's subclass of our callback: its own code is not ours to swallow.
+    from keras_getpredict.callbacks import PredictionsCallback
+
+    class Mine(PredictionsCallback):
+        get_predict = True
+
+        def log_epoch(self, epoch, logs):
+            raise _Boom('user subclass failed')
+
+    with pytest.raises(_Boom, match='user subclass failed'):
+        _fit('fit_generator', None, callbacks=[Mine()])
 
 
 # --- errors that are not ours propagate as stock Keras raises them --------------------

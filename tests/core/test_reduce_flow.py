@@ -215,7 +215,7 @@ def test_prediction_saver_stores_counts_and_report_reads_them_without_keras(inst
     import os
     import subprocess
     import sys
-    from keras_getpredict.analysis.prediction_files import load_predictions
+    from keras_getpredict.analysis.files import load_predictions
     from keras_getpredict.callbacks import PredictionSaver
     model = _pixel_model()
     gen = _reusing_generator(LABELS[..., None].astype('float32'))

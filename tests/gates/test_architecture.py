@@ -8,6 +8,8 @@
 - The package's import graph has no circle.
 - Only `core/keras_internals.py` reads or writes private attributes of Keras, TensorFlow
   or Horovod objects, and only `core/attached.py` keeps our own state in their `__dict__`.
+- Every hook of the callbacks we add to a user's run runs inside the failure boundary
+  (`core/failures.py`, `SafeHooks`).
 """
 import ast
 import glob
@@ -212,3 +214,59 @@ def test_only_keras_internals_reaches_into_keras_tensorflow_and_horovod():
 @pytest.mark.parametrize('module', sorted(ALLOWED))
 def test_the_allowed_modules_exist(module):
     assert module in MODULES, ALLOWED[module]
+
+
+# --- the failure boundary ----------------------------------------------------------------
+
+#: Hooks of ours that are no code of a callback: tf.keras' hook names forwarding to the
+#: Keras 2.2.4 ones (`keras_internals._TfKerasHooks`), which run inside the boundary.
+FORWARDING_HOOKS = 'keras_getpredict.core.keras_internals'
+
+
+def _callback_classes():
+    """Every callback class the package adds to a user's run: the classes with hooks
+    (`on_*` methods) defined in its modules (the capture's `Publisher` and `Armer` as
+    `fit` trains with them, through `callback_face`)."""
+    import importlib
+    import inspect
+    from keras_getpredict.core import failures, keras_internals
+    found = []
+    for module in sorted(MODULES):
+        if _subpackage(module) in ('analysis', 'patching') or module.endswith('__main__') or \
+                module == FORWARDING_HOOKS:
+            continue
+        loaded = importlib.import_module(module)
+        for _, cls in inspect.getmembers(loaded, inspect.isclass):
+            if cls.__module__ == module and any(failures.is_hook(n) for n in dir(cls)):
+                found.append(cls)
+    faces = [keras_internals.callback_face(c) for c in found if callback_base_free(c)]
+    return found + faces
+
+
+def callback_base_free(cls):
+    from keras_getpredict.core import keras_internals
+    return not issubclass(cls, keras_internals.callback_base())
+
+
+def test_every_hook_of_the_callbacks_we_add_runs_inside_the_boundary():
+    from keras_getpredict.core import failures
+    classes = _callback_classes()
+    names = {cls.__name__ for cls in classes}
+    # The walk finds them all (a class it missed would go unchecked).
+    assert {'Publisher', 'Armer', 'BatchPredictions', 'EpochMetrics', 'PredictionSaver',
+            'TensorBoardPredictions', 'ReduceMetrics', 'TensorBoardCounts',
+            'MaskRCNNHeadMetrics', 'MaskRCNNDetectionMetrics'} <= names, names
+    outside = []
+    for cls in classes:
+        if not isinstance(cls, failures.SafeHooks):
+            outside.append('%s has no SafeHooks metaclass' % cls.__name__)
+        for name in dir(cls):
+            if not failures.is_hook(name):
+                continue
+            owner = next(c for c in cls.__mro__ if name in vars(c))
+            if not owner.__module__.startswith('keras_getpredict') or \
+                    owner.__module__ == FORWARDING_HOOKS:
+                continue  # Keras' own (empty) hook, or a forwarding one
+            if not getattr(vars(owner)[name], 'in_boundary', False):
+                outside.append('%s.%s (from %s)' % (cls.__name__, name, owner.__name__))
+    assert not outside, '\n'.join(outside)

@@ -16,7 +16,7 @@ from tensorflow import keras as tfk  # noqa: E402
 import keras_getpredict  # noqa: E402
 from keras_getpredict.callbacks import (EpochMetrics, PredictionSaver,  # noqa: E402
                                         ReduceMetrics)
-from keras_getpredict.analysis.prediction_files import load_predictions  # noqa: E402
+from keras_getpredict.analysis.files import load_predictions  # noqa: E402
 
 # Three classes, scores = x (a frozen identity layer): the prediction is computable by hand.
 X = np.array([[.7, .2, .1], [.1, .8, .1], [.2, .3, .5], [.6, .3, .1], [.3, .3, .4],

@@ -2,7 +2,7 @@
 import numpy as np
 
 from keras_getpredict import GtsAndPreds
-from keras_getpredict.analysis.prediction_files import save_predictions
+from keras_getpredict.analysis.files import save_predictions
 from keras_getpredict.callbacks import EpochMetrics
 
 

@@ -218,6 +218,9 @@ def install(target=None):
             families.for_stack(stack).check()
         try:
             for stack in stacks:
+                # A stack refused before (its version was not supported then) is
+                # patched from its own methods.
+                _restore(_refused.pop(stack, []))
                 if families.fork_stands_for(stack) and is_native():
                     continue  # wrapping the fork's own get_predict in ours would run both
                 _apply(_patch_list(stack), _installed.setdefault(stack, []))
@@ -251,16 +254,21 @@ def uninstall(target=None):
     with _lock:
         stacks = set(_installed) | set(_refused) if target is None else [target]
         for stack in stacks:
-            for owner, name in _installed.pop(stack, []) + _refused.pop(stack, []):
-                original = _originals.pop((owner, name))
-                current = vars(owner).get(name)
-                if current is not _replacements.pop((owner, name), None):
-                    warnings.warn(
-                        '`%s.%s` was wrapped again after keras_getpredict.install() (now '
-                        '%r); uninstall() restores Keras\' own method, so that wrapper is '
-                        'removed too. Wrap again after uninstall() to keep it.'
-                        % (owner.__name__, name, current))
-                setattr(owner, name, original)
+            _restore(_installed.pop(stack, []) + _refused.pop(stack, []))
+
+
+def _restore(patched):
+    """Puts back the originals of `patched` (`(owner, name)` pairs `_apply` recorded)."""
+    for owner, name in patched:
+        original = _originals.pop((owner, name))
+        current = vars(owner).get(name)
+        if current is not _replacements.pop((owner, name), None):
+            warnings.warn(
+                '`%s.%s` was wrapped again after keras_getpredict.install() (now '
+                '%r); uninstall() restores Keras\' own method, so that wrapper is '
+                'removed too. Wrap again after uninstall() to keep it.'
+                % (owner.__name__, name, current))
+        setattr(owner, name, original)
 
 
 def is_installed(target=None):

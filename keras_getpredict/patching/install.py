@@ -151,13 +151,15 @@ def _patch_list(stack):
 
 
 def _refusal_list(stack, reason):
-    """The patches of a stack `install()` leaves: its four model methods raise
-    `reason` at the start of a call that asks for capture, and run untouched otherwise."""
+    """The patches of a stack `install()` leaves: its four model methods, where its
+    `Model` and `Sequential` define them, raise `reason` at the start of a call that asks
+    for capture, and run untouched otherwise."""
     from ..core import families
     from . import methods
     make = functools.partial(methods.make_refusal, reason=reason)
-    return [(families.model_class(stack), name, make)
-            for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')]
+    return [(owner, name, make) for owner in families.model_classes(stack)
+            for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')
+            if name in vars(owner)]
 
 
 def _apply(patches, into):

@@ -30,6 +30,16 @@ def model_of(keras):
     return model
 
 
+def install_leaving(stack, found):
+    """`install()`, checked to leave `stack` stock in one warning line matching `found`
+    and to patch the other stack."""
+    lines = install_and_warnings()
+    assert len(lines) == 1 and '\n' not in lines[0], lines
+    assert re.search(r'left %s stock \(found ' % re.escape(stack) + found, lines[0]), lines[0]
+    other = [s for s in families.STACKS if s != stack][0]
+    assert keras_getpredict.is_installed(other) and not keras_getpredict.is_installed(stack)
+
+
 def install_and_warnings():
     """`install()`, and the messages of the warnings it gave."""
     with warnings.catch_warnings(record=True) as caught:
@@ -56,13 +66,8 @@ def test_an_unsupported_standalone_keras_is_left_in_one_line_and_refuses_get_pre
     keras_getpredict.uninstall()
     model = model_of(keras)
     monkeypatch.setattr(keras, '__version__', '2.0.8')
-    lines = install_and_warnings()
-    assert len(lines) == 1 and '\n' not in lines[0], lines
-    assert re.search(r'left keras stock \(found TensorFlow [\d.]+, Keras 2\.0\.8\): '
-                     r'keras_getpredict supports Keras 2\.1\.6, 2\.2\.4, 2\.2\.5, 2\.3\.1; '
-                     r'found Keras 2\.0\.8', lines[0]), lines[0]
-    assert keras_getpredict.is_installed('tf.keras') and \
-        not keras_getpredict.is_installed('keras')
+    install_leaving('keras', r'TensorFlow [\d.]+, Keras 2\.0\.8\): keras_getpredict supports '
+                             r'Keras 2\.1\.6, 2\.2\.4, 2\.2\.5, 2\.3\.1; found Keras 2\.0\.8')
     # At the start of the call: not one batch trained.
     weights = model.get_weights()
     with pytest.raises(RuntimeError, match=r'`get_predict` cannot capture on this Keras: '
@@ -93,13 +98,9 @@ def test_an_unsupported_tf_keras_is_left_in_one_line_and_refuses_get_predict(mon
             keras_getpredict.install()
         assert not keras_getpredict.is_installed() and vars(tfk.Model)['fit'] is fit
         return
-    lines = install_and_warnings()
-    assert len(lines) == 1 and '\n' not in lines[0], lines
-    assert re.search(r'left tf\.keras stock \(found TensorFlow 1\.14\.0, Keras [\d.]+\): '
-                     r'keras_getpredict supports the tf\.keras of TensorFlow 1\.15 .*found '
-                     r'TensorFlow 1\.14\.0, tf\.keras 2\.2\.4-tf', lines[0]), lines[0]
-    assert keras_getpredict.is_installed('keras') and \
-        not keras_getpredict.is_installed('tf.keras')
+    install_leaving('tf.keras', r'TensorFlow 1\.14\.0, Keras [\d.]+\): keras_getpredict '
+                                r'supports the tf\.keras of TensorFlow 1\.15 .*found '
+                                r'TensorFlow 1\.14\.0, tf\.keras 2\.2\.4-tf')
     model = model_of(tfk)
     with pytest.raises(RuntimeError, match=r'cannot capture on this Keras: .*TensorFlow 1\.14'):
         model.fit(X, Y, validation_data=(X, Y), verbose=0, get_predict=True)
@@ -137,11 +138,7 @@ def test_tensorflow_1_14_with_keras_2_2_4_installs_standalone_keras(monkeypatch)
         with pytest.raises(ValueError, match='__spec__ is None'):
             importlib.util.find_spec('tensorflow')  # what the probing must survive
     keras_getpredict.uninstall()
-    lines = install_and_warnings()
-    assert keras_getpredict.is_installed('keras')
-    assert not keras_getpredict.is_installed('tf.keras')
-    found = 'left tf.keras stock (found TensorFlow 1.14.0, Keras %s)' % keras.__version__
-    assert len(lines) == 1 and found in lines[0], lines
+    install_leaving('tf.keras', r'TensorFlow 1\.14\.0, Keras %s\)' % re.escape(keras.__version__))
     model = model_of(keras)
     _, gts_and_preds = model.evaluate(X, Y, verbose=0, get_predict=True)
     np.testing.assert_allclose(np.concatenate(gts_and_preds['y_pred']), model.predict(X),

@@ -35,7 +35,7 @@ from .standalone import SUPPORTED_KERAS
 from .wrappers import foreign_code, foreign_wrappers, keras_directories
 
 __all__ = ['FORKED_STACKS', 'STACKS', 'STANDALONE', 'TF_KERAS', 'SUPPORTED_KERAS', 'Family',
-           'family_of', 'for_stack', 'fork_stands_for', 'supported_family_of', 'model_class',
+           'family_of', 'for_stack', 'fork_stands_for', 'supported_family_of', 'model_classes',
            'unavailable', 'check_target', 'importable', 'found',
            'keras_fit_validates', 'tf_v1', 'int_shape', 'missing_message', 'run_checked',
            'session_callable', 'callback_base', 'callback_face', 'HOROVOD_MODULE',
@@ -98,16 +98,17 @@ def family_of(model):
     return _standalone_family()
 
 
-def model_class(stack):
-    """`stack`'s `Model` class (keras/engine/training.py, or tensorflow/python/keras/
-    engine/training.py), whatever its release: what `install()` makes refuse
-    `get_predict` on a stack it leaves."""
+def model_classes(stack):
+    """`stack`'s `Model` and `Sequential` classes (keras/engine/training.py and
+    keras/models.py, or tf.keras'), whatever its release: what `install()` makes refuse
+    `get_predict` on a stack it leaves (where each defines the methods itself:
+    `Sequential` does on Keras 2.0 and 2.1)."""
     check_target(stack)
     if stack == STANDALONE:
-        from keras.engine import training
+        from keras import models
     else:
-        from tensorflow.python.keras.engine import training
-    return training.Model
+        from tensorflow.python.keras import models
+    return models.Model, models.Sequential
 
 
 def supported_family_of(model, user):

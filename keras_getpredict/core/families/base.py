@@ -171,6 +171,17 @@ class Family(object):
     def carry_fetch_callbacks(self, stock, function):
         """A `Function` without per-fetch callbacks: nothing to carry."""
 
+    def sibling_arguments(self, stock):
+        """The `K.function` keyword arguments a sibling of `stock` takes besides its
+        feeds, outputs, updates, name and feed_dict: the user's `fetches` and the
+        session arguments."""
+        return dict(self.session_arguments(stock), fetches=list(stock.fetches))
+
+    def sibling(self, stock, function):
+        """`function`, built as a sibling of `stock`, with what it carries over."""
+        self.carry_fetch_callbacks(stock, function)
+        return function
+
     def function_like(self, stock, extra_outputs, name_suffix):
         """A backend function with `stock`'s feeds, updates, feed_dict, user `fetches`
         and session arguments, returning `stock`'s outputs and then `extra_outputs`.
@@ -184,10 +195,8 @@ class Family(object):
             updates=[stock.updates_op],
             name=(getattr(stock, 'name', None) or 'function') + name_suffix,
             feed_dict=stock.feed_dict,
-            fetches=list(stock.fetches),
-            **self.session_arguments(stock))
-        self.carry_fetch_callbacks(stock, function)
-        return function
+            **self.sibling_arguments(stock))
+        return self.sibling(stock, function)
 
     def function_fetches(self, function):
         """The extra ops a backend function runs (`Function.fetches`, from

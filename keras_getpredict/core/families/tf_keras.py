@@ -116,16 +116,14 @@ class TfKeras115(GraphExecution, Family):
             return True
         return bool(validation_split and 0. < validation_split < 1.)
 
-    def function_like(self, stock, extra_outputs, name_suffix):
-        """See `Family.function_like`: the sibling runs the stock's fetches of the
-        moment (`_FetchFollowingFunction`)."""
-        function = self.backend().function(
-            stock.inputs,
-            list(stock.outputs) + list(extra_outputs),
-            updates=[stock.updates_op],
-            name=(getattr(stock, 'name', None) or 'function') + name_suffix,
-            feed_dict=stock.feed_dict,
-            **self.session_arguments(stock))
+    def sibling_arguments(self, stock):
+        """The session arguments only: the sibling runs the stock's fetches of the
+        moment (`sibling`)."""
+        return self.session_arguments(stock)
+
+    def sibling(self, stock, function):
+        """`_FetchFollowingFunction`: the stock's fetches and fetch callbacks of the
+        moment, at every call."""
         return _FetchFollowingFunction(stock, function)
 
     def unsupported_mode(self, model):

@@ -285,10 +285,10 @@ class MaskRCNNDetectionMetrics(EpochScalars):
         return values
 
     def _write_image(self, result, epoch):
-        import tensorflow as tf
         from tensorboard.plugins.image import summary as image_summary
         if self._writer is None:
-            self._writer = tf.summary.FileWriter(self.log_dir, filename_suffix='.detection')
+            self._writer = families.tf_v1().summary.FileWriter(self.log_dir,
+                                                               filename_suffix='.detection')
         title = 'Detections, %s' % ('end of training' if epoch == 'train_end'
                                     else 'epoch %d' % (epoch + 1))
         pixels = plots.figure_to_rgb(plots.confusion_matrix_figure(result, title))

@@ -7,13 +7,13 @@ confusion matrix its `image` summary (IMAGES tab). Both are built from numpy val
 from __future__ import absolute_import
 
 import numpy as np
-import tensorflow as tf
 from tensorboard.plugins.image import summary as image_summary
 from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
 from ..analysis import plots
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
+from ..core.families import tf_v1
 from .epoch_metrics import EpochMetrics
 from .predictions_callback import PredictionsCallback
 
@@ -77,7 +77,7 @@ class TensorBoardPredictions(PredictionsCallback):
 
     def _open_writer(self):
         if self.writer is None:
-            self.writer = tf.summary.FileWriter(self.log_dir, filename_suffix='.predictions')
+            self.writer = tf_v1().summary.FileWriter(self.log_dir, filename_suffix='.predictions')
 
     def validate(self, gts_and_preds):
         self.metrics.validate_once(gts_and_preds)

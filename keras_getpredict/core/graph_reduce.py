@@ -16,7 +16,7 @@ is a `ConfigurationError` at the first batch.
 """
 from __future__ import absolute_import
 
-from .families import run_checked, tf_v1
+from .families import raw_op, run_checked, tf_v1
 from .capture import CapturePlan
 from .failures import ConfigurationError
 from .reduce_counts import class_units, units_mismatch
@@ -129,15 +129,17 @@ def _histograms(scores, row, within_unit_interval, spec):
 def _clip(tensor, low, high):
     """One pass (`tf.clip_by_value` takes two in TensorFlow 1.15)."""
     import tensorflow as tf
-    return tf.raw_ops.ClipByValue(t=tensor, clip_value_min=tf.constant(low, tensor.dtype),
-                                  clip_value_max=tf.constant(high, tensor.dtype))
+    return raw_op('ClipByValue', '_clip_by_value')(
+        t=tensor, clip_value_min=tf.constant(low, tensor.dtype),
+        clip_value_max=tf.constant(high, tensor.dtype))
 
 
 def _bincount(values, size):
     """Counts of `values` in `[0, size)` (larger ones are left out). The op itself:
     `tf.math.bincount` first reads every value once more for their maximum."""
     import tensorflow as tf
-    return tf.raw_ops.Bincount(arr=values, size=size, weights=tf.zeros([0], tf.int32))
+    return raw_op('Bincount', 'bincount')(arr=values, size=size,
+                                          weights=tf.zeros([0], tf.int32))
 
 
 def _within_unit_interval(y_pred):

@@ -35,6 +35,19 @@ def tf_v1():
     return getattr(getattr(tf, 'compat', None), 'v1', None) or tf
 
 
+def raw_op(name, generated):
+    """TensorFlow's op `name` as `tf.raw_ops` gives it, else (a TensorFlow without
+    `tf.raw_ops`) its generated Python wrapper `generated` of tensorflow/python/ops/
+    gen_math_ops.py (TensorFlow 1.12: `bincount`, `_clip_by_value`), which takes the
+    same keyword arguments."""
+    import tensorflow as tf
+    raw_ops = getattr(tf, 'raw_ops', None)
+    if raw_ops is not None:
+        return getattr(raw_ops, name)
+    from tensorflow.python.ops import gen_math_ops
+    return getattr(gen_math_ops, generated)
+
+
 def session_callable(session, tensors):
     """A callable that evaluates `tensors` in one run of `session`, in the caller's
     thread; what Keras' own `Function` uses on TF >= 1.8, with about 5x less overhead

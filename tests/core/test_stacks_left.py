@@ -84,6 +84,19 @@ def test_an_unsupported_standalone_keras_is_left_in_one_line_and_refuses_get_pre
 
 
 @pytest.mark.monkeypatch_only
+@needs_standalone
+@needs_tf_keras
+def test_standalone_keras_on_another_backend_is_left_in_one_line(monkeypatch):
+    import keras
+    keras_getpredict.uninstall()
+    monkeypatch.setattr(keras.backend, 'backend', lambda: 'theano')
+    install_leaving('keras', r"TensorFlow [\d.]+, Keras [\d.]+\): keras_getpredict needs the "
+                             r"TensorFlow backend; the Keras backend is 'theano'")
+    with pytest.raises(RuntimeError, match='needs the TensorFlow backend'):
+        model_of(keras).evaluate(X, Y, verbose=0, get_predict=True)
+
+
+@pytest.mark.monkeypatch_only
 @needs_tf_keras
 def test_an_unsupported_tf_keras_is_left_in_one_line_and_refuses_get_predict(monkeypatch):
     from tensorflow import keras as tfk

@@ -184,7 +184,7 @@ class BatchPredictions(families.callback_base()):
         # "You must compile your model before using it." for an uncompiled model.
         train_function = family.built_train_function(model)
         resolved = resolve(model, Selection(self._outputs, self._inputs, layers=self._layers),
-                           ARGUMENTS, family)
+                           family, ARGUMENTS)
         layout = self._layout(resolved)
         # One variable per distinct tensor (one tensor can fill two slots, e.g.
         # `compile(target_tensors=...)` with an input as target).

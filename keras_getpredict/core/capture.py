@@ -41,7 +41,7 @@ class CapturePlan(object):
 
     def __init__(self, model, stock_function, selection, family):
         try:
-            resolved = resolve(model, selection, family=family)
+            resolved = resolve(model, selection, family)
         except ValueError as e:
             # Names only a built model has (a `Sequential` built by its first batch).
             raise ConfigurationError(str(e))

@@ -57,7 +57,7 @@ def check_class_axes(model, selection, family):
     """Raises `ConfigurationError` before anything runs when an output the reducing mode
     counts has a known class axis that does not fit `num_classes`."""
     from .resolve import resolve
-    resolved = resolve(model, selection, family=family)
+    resolved = resolve(model, selection, family)
     for name, output, target in zip(resolved.output_names, resolved.outputs,
                                     resolved.targets):
         if target is not None:
@@ -347,4 +347,4 @@ def expected_output_names(model, selection, family):
     from .resolve import resolve
     if getattr(model, 'outputs', None) is None:
         return None
-    return resolve(model, selection, family=family).names_with_targets or None
+    return resolve(model, selection, family).names_with_targets or None

@@ -46,15 +46,15 @@ def _per_output(values, count):
     return values + [None] * (count - len(values))
 
 
-def resolve(model, selection, arguments=None, family=None):
+def resolve(model, selection, family, arguments=None):
     """The tensors `selection` captures of `model`.
 
     # Arguments
         model: a built Keras model (compiled, for targets and sample weights).
         selection: a `Selection`.
-        arguments: how messages name the selection's parts (see `check_names`).
         family: the model's Keras family (`core.families`), which knows where the
             targets are; resolved by the caller, once per call.
+        arguments: how messages name the selection's parts (see `check_names`).
 
     # Returns
         A `Resolved`.

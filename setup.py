@@ -46,7 +46,7 @@ setup(
         'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4', 'h5py<3'],
         'gpu': ['tensorflow-gpu>=1.15,<1.16', 'protobuf<4', 'h5py<3'],
         # Standalone Keras, the releases the run-time patch supports
-        # (keras_internals.SUPPORTED_KERAS); not needed for tf.keras.
+        # (core.families.SUPPORTED_KERAS); not needed for tf.keras.
         'keras': ['keras>=2.1.6,<2.4,!=2.2.0,!=2.2.1,!=2.2.2,!=2.2.3,!=2.3.0', 'h5py<3'],
         # keras_getpredict.analysis (reports, plots), the callbacks that use it, the demo.
         'metrics': ['scikit-learn>=0.22', 'matplotlib>=3.1'],

@@ -18,8 +18,8 @@ def _quiet_tensorflow():
     os.environ.setdefault('MPLBACKEND', 'Agg')
     warnings.filterwarnings('ignore', category=FutureWarning)
     warnings.filterwarnings('ignore', category=DeprecationWarning)
-    import tensorflow as tf
-    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+    from .core.families import tf_v1
+    tf_v1().logging.set_verbosity(tf_v1().logging.ERROR)
 
 
 def _parser():

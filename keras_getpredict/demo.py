@@ -78,7 +78,6 @@ def run_demo(run_dir=None, epochs=DEFAULT_EPOCHS, steps_per_epoch=None, batch_si
         `history` (the `History.history` dict) and `seconds`.
     """
     start = time.time()
-    import tensorflow as tf
     from keras.callbacks import CSVLogger, ModelCheckpoint, TensorBoard
     from keras.preprocessing.image import ImageDataGenerator
 
@@ -95,7 +94,8 @@ def run_demo(run_dir=None, epochs=DEFAULT_EPOCHS, steps_per_epoch=None, batch_si
             os.makedirs(folder)
 
     np.random.seed(seed)
-    tf.set_random_seed(seed)
+    from .core.families import tf_v1
+    tf_v1().set_random_seed(seed)
     (x_train, y_train), (x_val, y_val) = load_digits_split(seed=seed)
     # One-pixel shifts and small rotations: 8x8 digits do not survive more.
     augment = ImageDataGenerator(rotation_range=10, width_shift_range=1,

@@ -25,8 +25,10 @@ FORK_VERSION=2.2.4+getpredict.3
 # Files the hand-written patch touches; the vendored copies are generated.
 EDITED="keras/engine/training.py keras/engine/training_arrays.py
 keras/engine/training_generator.py keras/callbacks.py keras/getpredict/__init__.py setup.py"
-# Vendored: every module of keras_getpredict/core but its __init__.py.
+# Vendored: every module of keras_getpredict/core (families/ included) but its __init__.py
+# and the tf.keras family, which the fork (standalone Keras 2.2.4) never runs.
 CORE="$ROOT/keras_getpredict/core"
+NOT_VENDORED="__init__.py families/tf_keras.py"
 
 die() { echo "fork.sh: $*" >&2; exit 1; }
 
@@ -76,10 +78,10 @@ wheel() {
 
 # The vendoring patch: keras_getpredict/core's modules as new files of keras/getpredict/.
 vendor_patch() {
-    local name
     local path
-    for path in $(cd "$CORE" && ls -- *.py | LC_ALL=C sort); do
-        [ "$path" = __init__.py ] && continue
+    for path in $(cd "$CORE" && find . -name '*.py' -not -path '*/__pycache__/*' \
+                  | sed 's|^\./||' | LC_ALL=C sort); do
+        case " $NOT_VENDORED " in *" $path "*) continue ;; esac
         diff -uN --label "a/keras/getpredict/$path" --label "b/keras/getpredict/$path" \
             /dev/null "$CORE/$path" || true
     done

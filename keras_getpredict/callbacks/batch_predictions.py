@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 import six
 
-from ..core import keras_internals, train_fetches
+from ..core import families, train_fetches
 from ..core.failures import (ConfigurationError, ConfigurationTypeError, safe_hooks,
                              theirs)
 from ..core.resolve import resolve
@@ -41,7 +41,7 @@ def _check_keep(keep):
 
 
 @safe_hooks
-class BatchPredictions(keras_internals.callback_base()):
+class BatchPredictions(families.callback_base()):
     """Records every training batch's targets and outputs, exactly as the batch was fed.
 
     For each training batch of `fit` and `fit_generator` (after shuffling, the last
@@ -137,6 +137,7 @@ class BatchPredictions(keras_internals.callback_base()):
         self.input_names = list(self._inputs)
         self._plan = None
         self._function = None
+        self._family = None
         self._epoch = 0
 
     def _new_store(self):
@@ -182,14 +183,16 @@ class BatchPredictions(keras_internals.callback_base()):
         return layout
 
     def on_train_begin(self, logs=None):
-        # An unsupported Keras: a configuration error, raised as it is.
-        theirs(keras_internals.check_train_function_access, 'BatchPredictions', self.model)
         model = self.model
+        # The model's Keras family, once per training run: everything below takes it.
+        # An unsupported Keras is a configuration error, raised as it is.
+        family = self._family = theirs(families.supported_family_of, model, 'BatchPredictions')
+        theirs(family.check_train_function_access, 'BatchPredictions')
         # `fit`/`fit_generator` built it already; otherwise this raises Keras' own
         # "You must compile your model before using it." for an uncompiled model.
-        train_function = theirs(keras_internals.built_train_function, model)
+        train_function = theirs(family.built_train_function, model)
         resolved = resolve(model, Selection(self._outputs, self._inputs, layers=self._layers),
-                           ARGUMENTS)
+                           family, ARGUMENTS)
         layout = self._layout(resolved)
         # One variable per distinct tensor (one tensor can fill two slots, e.g.
         # `compile(target_tensors=...)` with an input as target).
@@ -202,10 +205,10 @@ class BatchPredictions(keras_internals.callback_base()):
                        for slot, tensor in layout]
         self.output_names = resolved.output_names
         self.input_names = resolved.input_names
-        self._read = self._plan.reader(self.model)
+        self._read = self._plan.reader(family)
         self.records = self._new_store()
         self._function = train_function
-        train_fetches.attach_fetch(self._function, self._plan.fetch,
+        train_fetches.attach_fetch(family, self._function, self._plan.fetch,
                                    getattr(self, 'params', None))
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -255,7 +258,7 @@ class BatchPredictions(keras_internals.callback_base()):
         leftover fetch, or call this in your own `finally`.
         """
         if self._function is not None:
-            train_fetches.detach_fetch(self._function, self._plan.fetch)
+            train_fetches.detach_fetch(self._family, self._function, self._plan.fetch)
             self._function = None
 
 

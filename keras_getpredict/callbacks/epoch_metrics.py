@@ -200,6 +200,7 @@ class EpochMetrics(PredictionsCallback):
         self.prefix = prefix
         self.last_results = None
         self._source = None
+        self._by_key = {}
         # What `fit`/`fit_generator` capture for it: its outputs, in full.
         self.get_predict = True if outputs is None else outputs
 
@@ -268,6 +269,47 @@ class EpochMetrics(PredictionsCallback):
 
     def _start(self, output, several):
         return self.prefix + (safe_key(output) + '_' if several else '')
+
+    def _chosen_before_training(self):
+        """The outputs it will compute, as the compiled model tells before training:
+        `outputs`, or every output with a target."""
+        if isinstance(self.outputs, six.string_types):
+            return [self.outputs]
+        if self.outputs is not None:
+            return list(self.outputs)
+        model = self.model
+        names = list(getattr(model, 'output_names', None) or [])
+        if self.family is None:
+            return names
+        targets = self.family.model_targets(self.family.compiled_model(model))
+        targets = list(targets) + [None] * (len(names) - len(targets))
+        return [name for name, target in zip(names, targets) if target is not None]
+
+    def keys_before_training(self):
+        """Its scalar keys for the outputs it will compute (`_by_key`: of which output
+        and which scalar each is)."""
+        chosen = self._chosen_before_training()
+        self._by_key = {}
+        for output in chosen:
+            start = self._start(output, len(chosen) > 1)
+            for name in classification.SCALAR_NAMES:
+                self._by_key[start + name] = (output, name)
+        return list(self._by_key)
+
+    def same_as_keras(self, key, metric):
+        """Keras' `compile(metrics=['accuracy'])` on the validation data is this
+        callback's `accuracy` of the same output (argmax for several classes, a 0.5
+        threshold for one): `val_accuracy` on Keras 2.3 (`Family.accuracy_name`;
+        Keras 2.2 and tf.keras log `val_acc`, no clash). Not for a `threshold` other
+        than 0.5, nor a multilabel `task` (Keras averages over the labels, this
+        callback counts a sample right when all its labels are)."""
+        accuracy = getattr(self.family, 'accuracy_name', None)
+        output, name = self._by_key.get(key, (None, None))
+        if accuracy is None or name != 'accuracy' or not (
+                metric == accuracy or metric.endswith('_' + accuracy)):
+            return False
+        task, threshold, _ = self.settings_for(output)
+        return threshold == 0.5 and task != 'multilabel'
 
     def table(self, results, epoch=None):
         """The per-class tables of `results` as one string."""

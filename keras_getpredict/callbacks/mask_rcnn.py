@@ -20,7 +20,7 @@ from ..analysis import detection, mask_rcnn_heads, plots
 from ..analysis.mask_rcnn_heads import HEADS_GET_PREDICT
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
-from ..core import keras_internals
+from ..core import families
 from ..core.failures import ConfigurationError, ConfigurationTypeError, FailurePolicy
 from .epoch_metrics import PER_CLASS_NAMES, EpochMetrics, metric_keys
 from .epoch_scalars import EpochScalars
@@ -145,7 +145,7 @@ def copy_weights_by_name(source, target):
         pairs.append((layer.weights, twin.weights))
     # One run reads every weight, one run writes them through each variable's own
     # initializer with its value fed (no new ops), in the session of the models' stack.
-    session = keras_internals.session(target)
+    session = families.family_of(target).session()
     values = session.run([w for _, theirs in pairs for w in theirs])
     variables = [w for mine, _ in pairs for w in mine]
     session.run([v.initializer for v in variables],
@@ -289,10 +289,10 @@ class MaskRCNNDetectionMetrics(EpochScalars):
         return values
 
     def _write_image(self, result, epoch):
-        import tensorflow as tf
         from tensorboard.plugins.image import summary as image_summary
         if self._writer is None:
-            self._writer = tf.summary.FileWriter(self.log_dir, filename_suffix='.detection')
+            self._writer = families.tf_v1().summary.FileWriter(self.log_dir,
+                                                               filename_suffix='.detection')
         title = 'Detections, %s' % ('end of training' if epoch == 'train_end'
                                     else 'epoch %d' % (epoch + 1))
         pixels = plots.figure_to_rgb(plots.confusion_matrix_figure(result, title))

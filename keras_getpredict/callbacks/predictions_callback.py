@@ -9,6 +9,7 @@ from __future__ import absolute_import
 
 import warnings
 
+from ..core import families
 from ..core.results import LOGS_KEY
 from .epoch_scalars import EpochScalars
 from ..core.failures import FailurePolicy, checked
@@ -48,6 +49,10 @@ class PredictionsCallback(EpochScalars):
         self._validated = False
 
     def on_train_begin(self, logs=None):
+        if self.get_predict is not None and getattr(self, 'model', None) is not None:
+            # Asking for capture on a Keras `install()` left stock raises here, at the
+            # start of training, rather than leaving every epoch without predictions.
+            self.family = families.supported_family_of(self.model, type(self).__name__)
         super(PredictionsCallback, self).on_train_begin(logs)
         # A callback reused for another `fit` checks its settings against that run.
         self._validated = False

@@ -8,12 +8,12 @@ thresholds `i / (num_thresholds - 1)`; the histograms of `B` bins give them exac
 from __future__ import absolute_import
 
 import numpy as np
-import tensorflow as tf
 from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
 from ..analysis import count_metrics
 from ..analysis.key_names import safe_key
 from ..core.failures import ConfigurationError
+from ..core.families import tf_v1
 from .reduce_metrics import ReduceMetrics
 from .predictions_callback import PredictionsCallback
 
@@ -66,7 +66,7 @@ class TensorBoardCounts(PredictionsCallback):
             return
         self.validate_once(counts)
         if self.writer is None:
-            self.writer = tf.summary.FileWriter(self.log_dir, filename_suffix='.counts')
+            self.writer = tf_v1().summary.FileWriter(self.log_dir, filename_suffix='.counts')
         self.run_analysis('writing the TensorBoard PR curves of epoch %d' % (epoch + 1),
                           self._write_epoch, counts, epoch)
 

@@ -7,7 +7,6 @@ confusion matrix its `image` summary (IMAGES tab). Both are built from numpy val
 from __future__ import absolute_import
 
 import numpy as np
-import tensorflow as tf
 from tensorboard.plugins.image import summary as image_summary
 from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
@@ -15,6 +14,7 @@ from ..analysis import plots
 from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
 from ..core.failures import ConfigurationError, ConfigurationTypeError
+from ..core.families import tf_v1
 from .epoch_metrics import EpochMetrics
 from .predictions_callback import PredictionsCallback
 
@@ -80,7 +80,7 @@ class TensorBoardPredictions(PredictionsCallback):
 
     def _open_writer(self):
         if self.writer is None:
-            self.writer = tf.summary.FileWriter(self.log_dir, filename_suffix='.predictions')
+            self.writer = tf_v1().summary.FileWriter(self.log_dir, filename_suffix='.predictions')
 
     def validate(self, gts_and_preds):
         self.metrics.validate_once(gts_and_preds)

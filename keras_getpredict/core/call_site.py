@@ -23,8 +23,8 @@ def outside_keras():
     """`(filename, line)` of the innermost caller outside Keras (standalone Keras and
     tf.keras, whichever are imported) and keras-getpredict, or `None` when every frame
     is inside them."""
-    from . import keras_internals
-    directories = [_OURS] + keras_internals.keras_directories()
+    from .families import keras_directories
+    directories = [_OURS] + keras_directories()
     frame = inspect.currentframe()
     try:
         while frame is not None:

@@ -14,7 +14,6 @@ import sys
 import numpy as np
 import scipy.sparse
 
-from . import keras_internals
 from .attached import attached_or_new
 from .failures import Boundary, ConfigurationError
 from .resolve import resolve
@@ -40,10 +39,10 @@ def _feed_position(function_inputs, tensor):
 class CapturePlan(object):
     """What to fetch for one (stock function, selection) pair; cached on the function."""
 
-    def __init__(self, model, stock_function, selection):
+    def __init__(self, model, stock_function, selection, family):
         # Names only a built model has (a `Sequential` built by its first batch) are
         # checked here: an unknown one raises a `ConfigurationError`.
-        resolved = resolve(model, selection)
+        resolved = resolve(model, selection, family)
         inputs = stock_function.inputs
 
         def item(tensor):
@@ -59,6 +58,7 @@ class CapturePlan(object):
         self.layer_keys = resolved.layer_keys
         self.layers = [item(tensor) for tensor in resolved.layers]
         self.model = model
+        self.family = family
         self._stock = stock_function
         self._functions = {}
 
@@ -70,9 +70,8 @@ class CapturePlan(object):
         if function is None:
             # Same feeds, same updates, same user `fetches` as the stock function:
             # only the list of returned tensors grows.
-            function = keras_internals.function_like(
-                self._stock, self.output_tensors + list(graph_tensors), '_getpredict',
-                model=self.model)
+            function = self.family.function_like(
+                self._stock, self.output_tensors + list(graph_tensors), '_getpredict')
             self._functions[key] = function
         return function
 
@@ -80,6 +79,8 @@ class CapturePlan(object):
         """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs, layers)`;
         with `copy=False` fed values are returned as fed (for a recorder that is done
         with them before the next batch)."""
+        is_tensor = self.family.is_tensor
+
         def from_feed(item):
             if item is None:
                 return False
@@ -90,7 +91,7 @@ class CapturePlan(object):
             # inputs) is copied from the feed; only symbolic tensors need the graph.
             # A sparse placeholder cannot even be fetched: K.function rejects
             # SparseTensor outputs.
-            return value is None or not keras_internals.is_tensor(value, self.model)
+            return value is None or not is_tensor(value)
 
         def graph_tensor(item):
             value = ins[item.feed_position] if item.feed_position is not None and \
@@ -98,7 +99,7 @@ class CapturePlan(object):
             # Fed from a symbolic tensor (`fit(x=tensor, ...)`): Keras connects that
             # tensor to the placeholder, and a connected placeholder cannot be
             # fetched ("is both fed and fetched"); fetch its source instead.
-            return (value if value is not None and keras_internals.is_tensor(value, self.model)
+            return (value if value is not None and is_tensor(value)
                     else item.tensor)
 
         items = [t for t in self.targets if t is not None] + self.inputs + self.layers
@@ -224,12 +225,11 @@ class CapturingFunction(object):
             each batch.
         boundary: the call's `failures.Boundary`: once our code has failed, batches
             run through the stock function alone.
-        make_plan: the plan of the call's mode (`modes.FullCapture.plan`, ...);
-            `CapturePlan` by default.
+        make_plan: the plan of the call's mode (`modes.FullCapture.plan`, ...):
+            `make_plan(model, stock_function, selection)`, with the call's family.
     """
 
-    def __init__(self, model, stock_function, selection, recorder, boundary=None,
-                 make_plan=CapturePlan):
+    def __init__(self, model, stock_function, selection, recorder, boundary, make_plan):
         self.model = model
         self.stock_function = stock_function
         self.selection = selection

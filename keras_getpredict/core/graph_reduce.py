@@ -16,7 +16,7 @@ is a `ConfigurationError` at the first batch.
 """
 from __future__ import absolute_import
 
-from . import keras_internals
+from .families import raw_op, run_checked, tf_v1
 from .capture import CapturePlan
 from .failures import ConfigurationError
 from .reduce_counts import class_units, units_mismatch
@@ -47,13 +47,13 @@ def count_tensors(y_true, y_pred, spec):
     c = spec.num_classes
     units = class_units(y_pred, c)
     with tf.name_scope('getpredict_counts'):
-        fits = tf.compat.v1.debugging.assert_equal(tf.shape(y_pred)[-1], units,
-                                                   message=CHECK_MARK + 'units')
+        fits = tf_v1().assert_equal(tf.shape(y_pred)[-1], units,
+                                    message=CHECK_MARK + 'units')
         with tf.control_dependencies([fits]):
             scores = tf.reshape(y_pred, [-1, units])
         labels, predicted = _labels_and_predicted(y_true, y_pred, scores, spec)
-        check = tf.compat.v1.debugging.assert_equal(tf.size(labels), tf.shape(scores)[0],
-                                                    message=CHECK_MARK + 'targets')
+        check = tf_v1().assert_equal(tf.size(labels), tf.shape(scores)[0],
+                                     message=CHECK_MARK + 'targets')
         with tf.control_dependencies([check]):
             row = _clip(labels, -1, c)
         table = _bincount((row + 1) * c + predicted, (c + 2) * c)
@@ -117,10 +117,10 @@ def _histograms(scores, row, within_unit_interval, spec):
     own_class = _clip(row, 0, c - 1)
     valid = tf.equal(own_class, row)
     own = tf.gather(index, tf.range(tf.size(row)) * c + own_class)
-    own = tf.compat.v2.where(valid, own, size)
+    own = tf.where(valid, own, tf.fill(tf.shape(own), size))
     # Samples with a label outside [0, C) leave the count over every sample (usually
     # there are none, and then this costs a few empty ops).
-    ignored = tf.gather(scores, tf.reshape(tf.compat.v2.where(tf.logical_not(valid)), [-1]))
+    ignored = tf.gather(scores, tf.reshape(tf.where(tf.logical_not(valid)), [-1]))
     every_sample = _bincount(index, size) - _bincount(class_bins(ignored), size)
     positives = _bincount(own, size)
     return positives, every_sample - positives
@@ -129,15 +129,17 @@ def _histograms(scores, row, within_unit_interval, spec):
 def _clip(tensor, low, high):
     """One pass (`tf.clip_by_value` takes two in TensorFlow 1.15)."""
     import tensorflow as tf
-    return tf.raw_ops.ClipByValue(t=tensor, clip_value_min=tf.constant(low, tensor.dtype),
-                                  clip_value_max=tf.constant(high, tensor.dtype))
+    return raw_op('ClipByValue', '_clip_by_value')(
+        t=tensor, clip_value_min=tf.constant(low, tensor.dtype),
+        clip_value_max=tf.constant(high, tensor.dtype))
 
 
 def _bincount(values, size):
     """Counts of `values` in `[0, size)` (larger ones are left out). The op itself:
     `tf.math.bincount` first reads every value once more for their maximum."""
     import tensorflow as tf
-    return tf.raw_ops.Bincount(arr=values, size=size, weights=tf.zeros([0], tf.int32))
+    return raw_op('Bincount', 'bincount')(arr=values, size=size,
+                                          weights=tf.zeros([0], tf.int32))
 
 
 def _within_unit_interval(y_pred):
@@ -160,20 +162,19 @@ def _within_unit_interval(y_pred):
 class GraphCountingPlan(CapturePlan):
     """A `CapturePlan` whose extra fetches are each batch's counts (see the module doc)."""
 
-    def __init__(self, model, stock_function, selection):
-        super(GraphCountingPlan, self).__init__(model, stock_function, selection)
+    def __init__(self, model, stock_function, selection, family):
+        super(GraphCountingPlan, self).__init__(model, stock_function, selection, family)
         self._num_classes = selection.reduce.num_classes
         self.counted = []
         tensors = []
-        with keras_internals.session(model).graph.as_default():
+        with family.session().graph.as_default():
             for name, output, target in zip(self.output_names, self.output_tensors,
                                             self.targets):
                 if target is None:
                     continue
                 self.counted.append(name)
                 tensors.extend(count_tensors(target.tensor, output, selection.reduce))
-        self._counting = keras_internals.function_like(stock_function, tensors,
-                                                       '_getpredict_counts', model=model)
+        self._counting = family.function_like(stock_function, tensors, '_getpredict_counts')
 
     def _failed_check(self, tag, value):
         """The `ConfigurationError` of a check op that failed on the graph."""
@@ -182,7 +183,7 @@ class GraphCountingPlan(CapturePlan):
         return ConfigurationError(TARGETS_MISMATCH)
 
     def run_into(self, recorder, ins):
-        outs = keras_internals.run_checked(self._counting, ins, CHECK_MARK, self._failed_check)
+        outs = run_checked(self._counting, ins, CHECK_MARK, self._failed_check)
         n_stock = len(self._stock.outputs)
         counts = outs[n_stock:]
         recorder.add_counted(self, dict(

@@ -12,8 +12,8 @@ and whether its own capture failed, in one fixed collective. Ranks that describe
 different things raise the same `ConfigurationError` on every rank, naming what each
 rank sent, before any collective could hang on mismatched sizes; a rank whose capture
 failed (see `core/failures.py`) still takes part, and every rank then publishes nothing
-that epoch. Horovod is never imported here: `keras_internals.horovod_if_active` only
-looks at `sys.modules`.
+that epoch. Horovod is never imported here: `families.horovod_if_active` only looks at
+`sys.modules`. The collectives run in the session of the call's Keras family.
 """
 from __future__ import absolute_import
 
@@ -25,7 +25,7 @@ import zlib
 
 import numpy as np
 
-from . import keras_internals
+from .families import horovod_if_active, tf_v1
 from .failures import ConfigurationError
 
 #: Environment variable: seconds a rank waits in a collective for the other ranks to join
@@ -95,16 +95,16 @@ class HorovodCollectives(object):
 
     _ops = weakref.WeakKeyDictionary()  # graph -> {label: (placeholder, op)}
 
-    def __init__(self, hvd):
+    def __init__(self, hvd, family):
         self.hvd = hvd
+        self.family = family
 
     def _run(self, label, dtype, shape, make, value):
-        import tensorflow as tf
-        session = keras_internals.session()
+        session = self.family.session()
         ops = self._ops.setdefault(session.graph, {})
         if label not in ops:
             with session.graph.as_default():
-                placeholder = tf.compat.v1.placeholder(
+                placeholder = tf_v1().placeholder(
                     dtype, shape, name='keras_getpredict_%s' % label)
                 ops[label] = (placeholder, make(placeholder, label))
         placeholder, op = ops[label]
@@ -143,11 +143,24 @@ class HorovodCollectives(object):
         return self.hvd.rank()
 
 
-def active_collectives():
-    """`HorovodCollectives` of the running Horovod job, or `None` when Horovod is not
-    initialised with more than one rank."""
-    hvd = keras_internals.horovod_if_active()
-    return None if hvd is None else HorovodCollectives(hvd)
+def active_collectives(family):
+    """`HorovodCollectives` of the running Horovod job, run in the session of `family`
+    (the call's Keras family), or `None` when Horovod is not initialised with more than
+    one rank."""
+    hvd = horovod_if_active()
+    return None if hvd is None else HorovodCollectives(hvd, family)
+
+
+def required(collectives):
+    """Raises unless `collectives` is given (`active_collectives(family)`: the caller
+    knows the Keras family whose session runs them).
+
+    # Raises
+        ValueError: In case `collectives` is None.
+    """
+    if collectives is None:
+        raise ValueError('`collectives` should be the running job\'s HorovodCollectives '
+                         '(`active_collectives(family)`); got None.')
 
 
 def handshake(collectives, description, steps, failed, payload_size, label=HANDSHAKE):

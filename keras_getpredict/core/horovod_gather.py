@@ -23,12 +23,12 @@ import zlib
 
 import numpy as np
 
-from . import keras_internals
+from .families import metric_average_callbacks, wrap_metric_average
 from .failures import ConfigurationError
 from .gather_order import MERGERS
 from .gather_payload import decode, encode
-from .horovod_collectives import (TIMEOUT_ENV, active_collectives,  # noqa: F401 (documented here)
-                                  handshake)
+from .horovod_collectives import (  # noqa: F401 (TIMEOUT_ENV: documented here)
+    TIMEOUT_ENV, active_collectives, handshake, required)
 from .results import LOGS_KEY
 
 
@@ -43,7 +43,7 @@ def gather(gts_and_preds, to='all', shards='contiguous', collectives=None, faile
         gts_and_preds: this rank's `GtsAndPreds` (ignored when `failed`).
         to: `'all'` (every rank gets the whole set) or `'root'` (only rank 0 does).
         shards: `'contiguous'` or `'strided'`: how the ranks split the data.
-        collectives: a `HorovodCollectives`; the running job's by default.
+        collectives: the running job's `HorovodCollectives` (`active_collectives`).
         failed: whether this rank's capture failed this epoch (it still takes part).
 
     # Returns
@@ -58,7 +58,7 @@ def gather(gts_and_preds, to='all', shards='contiguous', collectives=None, faile
         RanksDidNotJoin: In case some rank does not join within `TIMEOUT_ENV`
             seconds.
     """
-    collectives = collectives or _required_collectives()
+    required(collectives)
     if failed:
         # Takes part, so no rank waits; nothing is gathered.
         handshake(collectives, {}, 0, True, 0)
@@ -86,13 +86,6 @@ def gather(gts_and_preds, to='all', shards='contiguous', collectives=None, faile
     ends = np.cumsum(sizes)
     parts = [decode(blob[end - size:end]) for end, size in zip(ends, sizes)]
     return MERGERS[shards](parts)
-
-
-def _required_collectives():
-    collectives = active_collectives()
-    if collectives is None:
-        raise RuntimeError('Horovod is not initialised with more than one rank.')
-    return collectives
 
 
 # ------------------------------------------------ Horovod's MetricAverageCallback
@@ -124,9 +117,9 @@ def check_same_keys(keys, collectives):
         'leave `MetricAverageCallback` out.' % ', '.join(differing))
 
 
-def _step_over_predictions(average):
+def _step_over_predictions(average, family):
     def average_metrics_in_place(logs):
-        collectives = active_collectives()
+        collectives = active_collectives(family)
         if collectives is not None:
             check_same_keys([k for k in (logs or {}) if k != LOGS_KEY], collectives)
         if not logs or LOGS_KEY not in logs:
@@ -138,8 +131,9 @@ def _step_over_predictions(average):
     return average_metrics_in_place
 
 
-def step_over_predictions_in_metric_averages(callbacks):
-    """Lets Horovod's `MetricAverageCallback`s among `callbacks` skip the predictions.
+def step_over_predictions_in_metric_averages(callbacks, family):
+    """Lets Horovod's `MetricAverageCallback`s among `callbacks` skip the predictions
+    (`family`: the call's Keras family, in whose session the key check runs).
 
     It allreduces every logs entry as a tensor and would fail on the predictions.
     Each such instance gets an averaging method that leaves the entry out.
@@ -147,8 +141,8 @@ def step_over_predictions_in_metric_averages(callbacks):
     # Returns
         A function that puts the instances back as they were.
     """
-    undo = [keras_internals.wrap_metric_average(callback, _step_over_predictions)
-            for callback in keras_internals.metric_average_callbacks(callbacks)]
+    undo = [wrap_metric_average(callback, lambda average: _step_over_predictions(average, family))
+            for callback in metric_average_callbacks(callbacks)]
 
     def restore():
         for step in reversed(undo):

@@ -14,7 +14,7 @@ from __future__ import absolute_import
 
 import numpy as np
 
-from .horovod_collectives import handshake
+from .horovod_collectives import handshake, required
 from .reduce_counts import OutputCounts, ReducedCounts
 
 
@@ -65,11 +65,7 @@ def sum_counts(counts, to='all', collectives=None, failed=False):
             rank, before the sum could hang on vectors of different sizes.
         RanksDidNotJoin: In case some rank does not join within the timeout.
     """
-    if collectives is None:
-        from .horovod_collectives import active_collectives
-        collectives = active_collectives()
-        if collectives is None:
-            raise RuntimeError('Horovod is not initialised with more than one rank.')
+    required(collectives)
     if failed:
         # Takes part, so no rank waits; nothing is summed.
         handshake(collectives, {}, 0, True, 0)

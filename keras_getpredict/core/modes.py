@@ -4,7 +4,8 @@ Full capture keeps every validation batch (`BatchRecorder`, `CapturePlan`) and g
 the shards under Horovod; the reducing mode (`get_predict['reduce']`) folds each batch
 into counts (`ReducingRecorder`, `GraphCountingPlan` or numpy) and sums them. A mode
 gives the recorder, the plan of the capturing function, the Horovod combiner and the
-check made before training: no other module asks which mode a call is in.
+check made before training: no other module asks which mode a call is in. A mode
+holds the call's Keras family (`core.families`) and hands it to what it makes.
 """
 from __future__ import absolute_import
 
@@ -16,7 +17,14 @@ from .horovod_sum import sum_counts
 from .reduce_counts import ReducingRecorder, check_class_axes, expected_output_names
 
 
-class FullCapture(object):
+class _Mode(object):
+    """What every mode holds: the call's Keras family."""
+
+    def __init__(self, family):
+        self.family = family
+
+
+class FullCapture(_Mode):
     """Every batch kept, as captured (`get_predict=True`, outputs, inputs, layers)."""
 
     def check(self, model, selection):
@@ -26,7 +34,7 @@ class FullCapture(object):
         return BatchRecorder()
 
     def plan(self, model, stock_function, selection):
-        return CapturePlan(model, stock_function, selection)
+        return CapturePlan(model, stock_function, selection, self.family)
 
     def combiner(self, selection, to, collectives):
         """`(recorded, failed) -> whole set`: the shards gathered across the ranks."""
@@ -34,28 +42,29 @@ class FullCapture(object):
                                                      collectives, failed)
 
 
-class Reducing(object):
+class Reducing(_Mode):
     """Each batch folded into counts, then dropped (`get_predict['reduce']`)."""
 
     def check(self, model, selection):
         # A `num_classes` that a known class axis contradicts: before the first batch.
-        check_class_axes(model, selection)
+        check_class_axes(model, selection, self.family)
 
     def recorder(self, model, selection):
-        return ReducingRecorder(selection.reduce, expected_output_names(model, selection))
+        return ReducingRecorder(selection.reduce,
+                                expected_output_names(model, selection, self.family))
 
     def plan(self, model, stock_function, selection):
         plan_class = GraphCountingPlan if selection.reduce.on_graph else CapturePlan
-        return plan_class(model, stock_function, selection)
+        return plan_class(model, stock_function, selection, self.family)
 
     def combiner(self, selection, to, collectives):
         """`(counts, failed) -> summed counts`: fixed-size, so summed, not gathered."""
         return lambda counts, failed=False: sum_counts(counts, to, collectives, failed)
 
 
-def mode_for(selection):
-    """The mode of a call with this `Selection`."""
-    return Reducing() if selection.reduce is not None else FullCapture()
+def mode_for(selection, family):
+    """The mode of a call with this `Selection`, on a model of `family`."""
+    return (Reducing if selection.reduce is not None else FullCapture)(family)
 
 
 def combiner_for(mode, selection, default):
@@ -76,7 +85,7 @@ def combiner_for(mode, selection, default):
     to = default if selection.gather is None else selection.gather
     if not to:
         return None
-    collectives = active_collectives()
+    collectives = active_collectives(mode.family)
     if collectives is None:
         return None
     return mode.combiner(selection, to, collectives)

@@ -19,6 +19,10 @@ publisher hook and Horovod gathering exist once:
   `EvaluateCapture` whose `run(call)` evaluates with a capturing test function and
   returns `(metrics, gts_and_preds)`, or `None` when nothing asks for capture.
 
+Each call resolves its model's Keras family (`core.families`) once, or takes the one
+`install()` resolved for the patched methods (`family=`), and passes it down to the
+capture, the mode, the recorders and the Horovod collectives: nothing below asks again.
+
 Callbacks that turn the predictions into epoch-log scalars define
 `on_predictions_published(epoch, logs)`: the `Publisher` calls it right after it fills
 the logs, before any user callback's `on_epoch_end`, so `TensorBoard`, `CSVLogger`,
@@ -28,7 +32,7 @@ from __future__ import absolute_import
 
 import sys
 
-from . import call_site, horovod_gather, keras_internals, scope
+from . import call_site, families, horovod_gather, scope
 from .modes import combiner_for, mode_for
 from .capture import CapturingFunction
 from .failures import (Boundary, ConfigurationError, checked, passes, safe_hooks,
@@ -95,17 +99,14 @@ def selection_for(model, get_predict, callbacks=None):
 
 
 def fit_validates(validation_data=None, validation_split=0., validation_steps=None,
-                  model=None):
-    """Whether `Model.fit` will validate, by keras/engine/training.py's own rule:
-    non-empty `validation_data`, `0 < validation_split < 1`, or `validation_steps`
-    (a tf.keras `model`: tf.keras' rule, `keras_internals.fit_validates`)."""
-    if model is not None and keras_internals.fit_validates_in_window(model):
-        return keras_internals.fit_validates(model, validation_data, validation_split)
-    if validation_data is not None and len(validation_data):
-        return True
-    if validation_split and 0. < validation_split < 1.:
-        return True
-    return bool(validation_steps)
+                  family=None):
+    """Whether `Model.fit` will validate, by `family`'s own rule (`Family.fit_validates`;
+    without a family, standalone Keras' keras/engine/training.py rule: non-empty
+    `validation_data`, `0 < validation_split < 1`, or `validation_steps`)."""
+    if family is None:
+        return families.keras_fit_validates(validation_data, validation_split,
+                                            validation_steps)
+    return family.fit_validates(validation_data, validation_split, validation_steps)
 
 
 #: What each method validates on, for the error when it has none.
@@ -148,7 +149,7 @@ class Publisher(object):
     """First of the user's callbacks: puts the epoch's predictions into the logs.
 
     Base-free: `FitCapture.callbacks` trains with its face
-    (`keras_internals.callback_face`), a Keras `Callback` that runs in either stack.
+    (`families.callback_face`), a Keras `Callback` that runs in either stack.
     Each of its hooks runs inside the call's failure `boundary` (`failures.SafeHooks`);
     the user callbacks' `on_predictions_published` run outside it (`failures.theirs`).
 
@@ -213,8 +214,8 @@ class Armer(object):
 
 
 class Capture(object):
-    """What one call with capture on holds: its selection, its mode (chosen once), the
-    recorder, the Horovod combiner and the failure boundary.
+    """What one call with capture on holds: its Keras family and selection, its mode
+    (chosen once), the recorder, the Horovod combiner and the failure boundary.
 
     # Arguments
         model: the model the call runs.
@@ -222,12 +223,14 @@ class Capture(object):
         boundary: the call's `failures.Boundary`.
         combine_by_default: the method's default for `gather=None` (see
             `modes.combiner_for`).
+        family: the model's Keras family (`core.families`), resolved once per call.
     """
 
-    def __init__(self, model, selection, boundary, combine_by_default):
+    def __init__(self, model, selection, boundary, combine_by_default, family):
         self.model = model
+        self.family = family
         self.selection = selection
-        self.mode = mode_for(selection)
+        self.mode = mode_for(selection, family)
         self.boundary = boundary
         self.recorder = self.mode.recorder(model, selection)
         self.combine = combiner_for(self.mode, selection, combine_by_default)
@@ -251,9 +254,9 @@ class TestFunctionSwap(object):
         self.capture.boundary.run('swapping in the capturing test function', self._arm)
 
     def _arm(self):
-        model = self.capture.model
-        stock = keras_internals.built_test_function(model)
-        keras_internals.set_test_function(model, self.capture.capturing_function(stock))
+        model, family = self.capture.model, self.capture.family
+        stock = family.built_test_function(model)
+        family.set_test_function(model, self.capture.capturing_function(stock))
         self.stock = stock
 
     def disarm(self):
@@ -261,25 +264,27 @@ class TestFunctionSwap(object):
             self.capture.boundary.run('restoring the stock test function', self._disarm)
 
     def _disarm(self):
-        current = keras_internals.test_function_set_on(self.capture.model)
+        family = self.capture.family
+        current = family.test_function_set_on(self.capture.model)
         # If the model was recompiled meanwhile, its new function stays. If Keras
         # rebuilt the test function while armed (`keep_capturing`), the stock function
         # the capturing one wraps now is the current one, not the one seen at `arm`.
         if isinstance(current, CapturingFunction) and \
                 current.recorder is self.capture.recorder:
-            keras_internals.set_test_function(self.capture.model, current.stock_function)
+            family.set_test_function(self.capture.model, current.stock_function)
         self.stock = None
 
 
-def keep_capturing(model, before):
-    """After Keras built `model.test_function` (its `_make_test_function`): when the
+def keep_capturing(family, model, before):
+    """After Keras built `model.test_function` (its `_make_test_function`; `family`:
+    the model's Keras family, which patched it): when the
     function set before (`before`) was one of our `CapturingFunction`s and Keras
     replaced it by a fresh stock one (tf.keras rebuilds it when the sample-weight mode
     changes), the fresh one is wrapped the same way, so the capture goes on."""
-    current = keras_internals.test_function_set_on(model)
+    current = family.test_function_set_on(model)
     if isinstance(before, CapturingFunction) and current is not before and \
             current is not None and not isinstance(current, CapturingFunction):
-        keras_internals.set_test_function(model, CapturingFunction(
+        family.set_test_function(model, CapturingFunction(
             before.model, current, before.selection, before.recorder, before.boundary,
             before.make_plan))
 
@@ -287,9 +292,9 @@ def keep_capturing(model, before):
 class FitCapture(Capture):
     """One `fit`/`fit_generator` call with capture on; see the module doc."""
 
-    def __init__(self, model, selection, boundary=None):
+    def __init__(self, model, selection, boundary, family):
         # Every rank runs `fit`, so the shards are combined by default.
-        super(FitCapture, self).__init__(model, selection, boundary or Boundary('fit'), 'all')
+        super(FitCapture, self).__init__(model, selection, boundary, 'all', family)
         self._swap = TestFunctionSwap(self)
         self._restore = None
 
@@ -317,16 +322,16 @@ class FitCapture(Capture):
 
     def _ours(self, user_callbacks, window):
         # Keras callbacks that also carry the hooks tf.keras' CallbackList calls.
-        publisher = keras_internals.callback_face(Publisher)(
+        publisher = families.callback_face(Publisher)(
             self.recorder, user_callbacks, self.combine, self.disarm, self.boundary)
-        armer = [keras_internals.callback_face(Armer)(self.arm, self.boundary)] if window else []
+        armer = [families.callback_face(Armer)(self.arm, self.boundary)] if window else []
         return publisher, armer
 
     def begin(self, callbacks):
         """Before training: Horovod's metric averaging steps over the predictions."""
         self._restore = self.boundary.run(
             "preparing Horovod's metric averaging",
-            horovod_gather.step_over_predictions_in_metric_averages, callbacks)
+            horovod_gather.step_over_predictions_in_metric_averages, callbacks, self.family)
 
     def end(self):
         """After training, also when it raised: everything as it was found."""
@@ -336,7 +341,7 @@ class FitCapture(Capture):
             self.boundary.run("restoring Horovod's metric averaging", restore)
 
 
-def fit_call(model, method, get_predict, callbacks, validates):
+def fit_call(model, method, get_predict, callbacks, validates, family=None):
     """What one `fit`/`fit_generator` call trains with.
 
     Checked before anything runs, so a call that cannot capture costs no training.
@@ -348,6 +353,8 @@ def fit_call(model, method, get_predict, callbacks, validates):
         callbacks: the call's callbacks (a list, or `None`).
         validates: whether the call will validate at all (or a function returning
             it, asked only when capture is on).
+        family: the model's Keras family, when the caller knows it (the run-time
+            patch resolved it at `install()`); else resolved here, once.
 
     # Returns
         `(callbacks, capture)`: the callbacks with those of the open `capturing`
@@ -368,10 +375,11 @@ def fit_call(model, method, get_predict, callbacks, validates):
         selection = merge(requests)
         if selection is None:
             return callbacks, None
-        checked(keras_internals.check_capture_mode, model)
+        family = family or families.family_of(model)
+        checked(family.check_capture_mode, model)
         if not (theirs(validates) if callable(validates) else validates):
             raise needs_validation_data(method, requests)
-        capture = FitCapture(model, selection, boundary)
+        capture = FitCapture(model, selection, boundary, family)
         # Before the first training batch, where the shapes tell.
         capture.mode.check(model, selection)
         return callbacks, capture
@@ -383,10 +391,11 @@ def fit_call(model, method, get_predict, callbacks, validates):
         return given, None
 
 
-def evaluate_capture(model, get_predict):
+def evaluate_capture(model, get_predict, family=None):
     """The `EvaluateCapture` of one `evaluate`/`evaluate_generator` call, or `None`
     when neither the call nor an open `capturing` block asks for capture (a
-    `StockEvaluation` when it was asked but our own code failed).
+    `StockEvaluation` when it was asked but our own code failed; `family`: as
+    `fit_call`'s).
 
     # Raises
         ConfigurationError: As `selection_for`. Any other error of ours warns and the
@@ -399,8 +408,9 @@ def evaluate_capture(model, get_predict):
         if selection is None:
             return None
         asked = True
-        checked(keras_internals.check_capture_mode, model)
-        return EvaluateCapture(model, selection, boundary)
+        family = family or families.family_of(model)
+        checked(family.check_capture_mode, model)
+        return EvaluateCapture(model, selection, boundary, family)
     except Exception as e:
         if passes(e):
             raise  # configuration errors, as they are
@@ -427,10 +437,9 @@ class StockEvaluation(object):
 class EvaluateCapture(Capture):
     """One `evaluate`/`evaluate_generator` call with capture on."""
 
-    def __init__(self, model, selection, boundary=None):
+    def __init__(self, model, selection, boundary, family):
         # Not combined unless asked: scripts often evaluate on Horovod's rank 0 only.
-        super(EvaluateCapture, self).__init__(model, selection,
-                                              boundary or Boundary('evaluate'), False)
+        super(EvaluateCapture, self).__init__(model, selection, boundary, False, family)
 
     def run(self, call):
         """Runs `call()` (the stock evaluation) with a capturing `model.test_function`.

@@ -40,10 +40,10 @@ def class_units(y_pred, num_classes):
     # Raises
         ConfigurationError: In case a known length does not fit `num_classes`.
     """
-    from . import keras_internals
+    from .families import int_shape
     units = y_pred.shape[-1].value if y_pred.shape.ndims else None
     if units is None:
-        keras_shape = keras_internals.int_shape(y_pred)
+        keras_shape = int_shape(y_pred)
         units = keras_shape[-1] if keras_shape else None
     if units is None:
         return num_classes
@@ -53,11 +53,11 @@ def class_units(y_pred, num_classes):
     return units
 
 
-def check_class_axes(model, selection):
+def check_class_axes(model, selection, family):
     """Raises `ConfigurationError` before anything runs when an output the reducing mode
     counts has a known class axis that does not fit `num_classes`."""
     from .resolve import resolve
-    resolved = resolve(model, selection)
+    resolved = resolve(model, selection, family)
     for name, output, target in zip(resolved.output_names, resolved.outputs,
                                     resolved.targets):
         if target is not None:
@@ -341,10 +341,10 @@ def is_reduced(value):
     return getattr(value, 'holds_reduced_counts', False) is True
 
 
-def expected_output_names(model, selection):
+def expected_output_names(model, selection, family):
     """The outputs a reducing run counts, from the model (before any batch); `None`
     for a model not built yet."""
     from .resolve import resolve
     if getattr(model, 'outputs', None) is None:
         return None
-    return resolve(model, selection).names_with_targets or None
+    return resolve(model, selection, family).names_with_targets or None

@@ -7,7 +7,6 @@ their class axes) and `BatchPredictions` (what its fetches assign) all start her
 """
 from __future__ import absolute_import
 
-from . import keras_internals
 from .selection import GET_PREDICT_ARGUMENTS, check_names, layer_key, layer_outputs
 
 
@@ -47,12 +46,14 @@ def _per_output(values, count):
     return values + [None] * (count - len(values))
 
 
-def resolve(model, selection, arguments=None):
+def resolve(model, selection, family, arguments=None):
     """The tensors `selection` captures of `model`.
 
     # Arguments
         model: a built Keras model (compiled, for targets and sample weights).
         selection: a `Selection`.
+        family: the model's Keras family (`core.families`), which knows where the
+            targets are; resolved by the caller, once per call.
         arguments: how messages name the selection's parts (see `check_names`).
 
     # Returns
@@ -67,8 +68,8 @@ def resolve(model, selection, arguments=None):
     names = list(model.output_names)
     wanted = names if selection.outputs is None else selection.outputs
     indices = [i for i, name in enumerate(names) if name in wanted]
-    targets = _per_output(keras_internals.model_targets(model), len(names))
-    weights = _per_output(keras_internals.model_sample_weights(model), len(names))
+    targets = _per_output(family.model_targets(model), len(names))
+    weights = _per_output(family.model_sample_weights(model), len(names))
     input_names = list(model.input_names)
     return Resolved(
         output_names=[names[i] for i in indices],

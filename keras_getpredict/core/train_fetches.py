@@ -31,12 +31,15 @@ instead:
   `Function` makes), instead of one `K.eval` per variable.
 - The variables live on the CPU, in `LOCAL_VARIABLES`: not trainable, not in the
   model's weights, not in a user's `tf.train.Saver()` checkpoints.
+
+Every function here takes the Keras family (`core.families`) of the model whose train
+function it edits, resolved once by the caller (`BatchPredictions.on_train_begin`).
 """
 from __future__ import absolute_import
 
 import numpy as np
 
-from . import keras_internals
+from .families import session_callable, tf_v1
 from .attached import attach, attached, attached_or_new
 
 # Entries this module keeps on a Keras `Function` (the model's train function).
@@ -57,6 +60,7 @@ class FetchPlan(object):
 
     def __init__(self, tensors):
         import tensorflow as tf
+        v1 = tf_v1()
         self.tensors = tensors
         graph = tensors[0].graph
         with graph.as_default(), tf.name_scope('batch_predictions'), tf.device('/cpu:0'):
@@ -64,18 +68,18 @@ class FetchPlan(object):
             assigns = []
             for tensor in tensors:
                 dtype = tensor.dtype.base_dtype
-                variable = tf.compat.v1.Variable(
+                variable = v1.Variable(
                     np.zeros((0,), dtype.as_numpy_dtype), dtype=dtype,
                     trainable=False, validate_shape=False, use_resource=False,
-                    collections=[tf.compat.v1.GraphKeys.LOCAL_VARIABLES],
+                    collections=[v1.GraphKeys.LOCAL_VARIABLES],
                     name='capture')
                 self.variables.append(variable)
-                assigns.append(tf.compat.v1.assign(variable, tensor, validate_shape=False))
+                assigns.append(v1.assign(variable, tensor, validate_shape=False))
             with tf.control_dependencies(assigns):
                 self.fetch = tf.constant(0, name='assigned')
-            tf.compat.v1.add_to_collection(FETCH_COLLECTION, self.fetch)
+            v1.add_to_collection(FETCH_COLLECTION, self.fetch)
             self.values = [variable.value() for variable in self.variables]
-            self.initializer = tf.compat.v1.variables_initializer(self.variables)
+            self.initializer = v1.variables_initializer(self.variables)
         self._session = None
         self._reader = None
 
@@ -83,15 +87,15 @@ class FetchPlan(object):
         return len(tensors) == len(self.tensors) and all(
             a is b for a, b in zip(tensors, self.tensors))
 
-    def reader(self, model):
+    def reader(self, family):
         """A callable that reads every variable in one session run (the session
-        `model`'s stack runs it in)."""
-        session = keras_internals.session(model)
+        `family`, the model's Keras family, runs it in)."""
+        session = family.session()
         if session is not self._session:
             session.run(self.initializer)
             # In the caller's thread: halves the read after a training step
             # (~0.1 -> ~0.05 ms).
-            self._reader = keras_internals.session_callable(session, self.values)
+            self._reader = session_callable(session, self.values)
             self._session = session
         return self._reader
 
@@ -115,7 +119,7 @@ def _same(a, b):
     return len(a) == len(b) and all(x is y for x, y in zip(a, b))
 
 
-def _set_fetches(function, fetches):
+def _set_fetches(family, function, fetches):
     """Sets `function.fetches`, keeping the session callable made for each fetch list.
 
     Keras re-makes a function's callable when `_callable_fn` is None, which costs
@@ -123,20 +127,20 @@ def _set_fetches(function, fetches):
     a fetch list seen before restores its callable instead, so adding the fetch at
     train begin and removing it at train end costs nothing after the first time.
     """
-    current = keras_internals.function_fetches(function)
+    current = family.function_fetches(function)
     if _same(fetches, current):
         return
     cache = attached_or_new(function, _CALLABLES, list)
     cache[:] = [(f, state) for f, state in cache if not _same(f, current)]
-    cache.append((current, keras_internals.session_callable_state(function)))
+    cache.append((current, family.callable_state(function)))
     del cache[:-_MAX_CALLABLES]
     state = next((state for cached, state in cache if _same(cached, fetches)), None)
-    keras_internals.set_function_fetches(function, fetches, state)
+    family.set_function_fetches(function, fetches, state)
 
 
-def _sync_fetches(function):
+def _sync_fetches(family, function):
     """The user's fetches, in their order, then one copy of each fetch still wanted."""
-    fetches = keras_internals.function_fetches(function)
+    fetches = family.function_fetches(function)
     graph = fetches[0].graph if fetches else None
     ours = graph.get_collection(FETCH_COLLECTION) if graph is not None else []
     user = [f for f in fetches if not any(f is o for o in ours)]
@@ -144,11 +148,11 @@ def _sync_fetches(function):
     for fetch, _ in attached(function, _ATTACHED, []):
         if not any(fetch is w for w in wanted):
             wanted.append(fetch)
-    _set_fetches(function, user + wanted)
+    _set_fetches(family, function, user + wanted)
 
 
-def attach_fetch(function, fetch, run):
-    """Adds `fetch` to a built Keras `Function`.
+def attach_fetch(family, function, fetch, run):
+    """Adds `fetch` to a built Keras `Function` of `family`.
 
     `run` identifies the training run (the `params` dict Keras shares among one
     run's callbacks). Fetches of ours left by an earlier run -- Keras 2.2.4 skips
@@ -157,10 +161,10 @@ def attach_fetch(function, fetch, run):
     """
     wanted = [(f, r) for f, r in attached(function, _ATTACHED, []) if r is run]
     attach(function, _ATTACHED, wanted + [(fetch, run)])
-    _sync_fetches(function)
+    _sync_fetches(family, function)
 
 
-def detach_fetch(function, fetch):
+def detach_fetch(family, function, fetch):
     """Removes one `attach_fetch` of `fetch`; the fetch goes when no collector wants it."""
     wanted = attached(function, _ATTACHED, [])
     for i, (f, _) in enumerate(wanted):
@@ -169,4 +173,4 @@ def detach_fetch(function, fetch):
             break
     else:
         return
-    _sync_fetches(function)
+    _sync_fetches(family, function)

@@ -1,7 +1,12 @@
-"""The one list of patches, and `install()` / `uninstall()` / `is_installed()` / `patched()`."""
+"""The one list of patches, and `install()` / `uninstall()` / `is_installed()` / `patched()`.
+
+`install()` resolves the Keras family of each stack once (`core.families.for_stack`)
+and hands it to every replacement it makes: the patched methods never ask again.
+"""
 from __future__ import absolute_import
 
 import contextlib
+import functools
 import threading
 import warnings
 
@@ -12,41 +17,46 @@ _lock = threading.RLock()
 _originals = {}  # (owner, name) -> the exact object found in owner.__dict__
 _replacements = {}  # (owner, name) -> what install() put there
 _installed = {}  # stack -> [(owner, name)] patched for it
+_refused = {}  # stack -> [(owner, name)] of a stack left stock, refusing `get_predict`
 
 
 def _stacks(target):
-    """The stacks `install(target)` patches, each checked to be supported here.
+    """The stacks `install(target)` patches, each checked to be supported here, and
+    `{stack: reason}` of the importable ones it leaves (`target=None` only). Never
+    raises from its probing: what a probe raises becomes a reason.
 
     # Raises
         ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
-        RuntimeError: In case a stack to patch is not supported here, or (with
-            `target=None`) none is importable.
+        RuntimeError: In case `target` is not supported here, or (with `target=None`)
+            no importable stack is.
     """
-    import importlib.util
-    from ..core import keras_internals
+    from ..core import families
     if target is not None:
-        reason = keras_internals.unavailable(target)  # ValueError for another target
+        reason = families.unavailable(target)  # ValueError for another target
         if reason is not None:
             raise RuntimeError(reason)
-        return [target]
-    stacks = []
-    reasons = []
-    for stack, module in ((keras_internals.STANDALONE, 'keras'),
-                          (keras_internals.TF_KERAS, 'tensorflow')):
-        if importlib.util.find_spec(module) is None:
-            reasons.append('%s: %s is not installed' % (stack, module))
+        return [target], {}
+    stacks, left = [], {}
+    for stack in families.STACKS:
+        if not families.importable(stack):
             continue
-        reason = keras_internals.unavailable(stack)
-        if reason is not None:
-            # An importable stack we cannot patch: say so rather than leave it stock.
-            others = [s for s in keras_internals.STACKS if s != stack]
-            raise RuntimeError('%s Or pass `target=%r` to patch only that stack.'
-                               % (reason, others[0]))
-        stacks.append(stack)
+        reason = families.unavailable(stack)
+        if reason is None:
+            stacks.append(stack)
+        else:
+            left[stack] = reason
     if not stacks:
-        raise RuntimeError('keras_getpredict.install() found no Keras it supports: %s.'
-                           % '; '.join(reasons))
-    return stacks
+        raise RuntimeError('keras_getpredict.install() found no Keras it supports (found %s)%s'
+                           % (families.found(), ': ' + ' '.join(left.values()) if left
+                              else ': install Keras 2.2.4 and TensorFlow 1.15, say.'))
+    return stacks, left
+
+
+def _left_message(left):
+    """The one line `install()` warns with about the importable stacks it left."""
+    from ..core import families
+    return ('keras_getpredict.install() left %s stock (found %s): %s `get_predict` on '
+            'it raises.' % (' and '.join(left), families.found(), ' '.join(left.values())))
 
 
 def _check_no_foreign_get_predict(stack):
@@ -54,8 +64,8 @@ def _check_no_foreign_get_predict(stack):
     site-packages) has its own, different implementation; wrapping it would give two
     arguments of one name. Say so instead of failing somewhere inside the patching."""
     import inspect
-    from ..core import keras_internals
-    model = keras_internals.patch_owners(stack)['model']
+    from ..core import families
+    model = families.for_stack(stack).patch_owners()['model']
     for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator'):
         method = vars(model)[name]
         method = getattr(method, '__wrapped__', method)
@@ -74,8 +84,8 @@ def _check_no_foreign_get_predict(stack):
 def _check_no_foreign_wrapper(patches):
     """A training method someone wrapped before `install()` (a user's own patch, another
     library's) is no Keras we lack internals of: say what was found and what to do."""
-    from ..core import keras_internals
-    found = keras_internals.foreign_wrappers(
+    from ..core import families
+    found = families.foreign_wrappers(
         [(owner, name) for owner, name, _ in patches
          if name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')])
     if found:
@@ -92,11 +102,16 @@ def _check_no_foreign_wrapper(patches):
 
 def _patch_list(stack):
     """Every patch of `stack`, as `(owner, attribute name, factory(original) ->
-    replacement)`."""
-    from ..core import keras_internals
+    replacement)`; the replacements of the model methods take the stack's family."""
+    from ..core import families
     from . import callback_patches, methods
 
-    owners = keras_internals.patch_owners(stack)
+    family = families.for_stack(stack)
+
+    def model_method(make):
+        return functools.partial(make, family=family)
+
+    owners = family.patch_owners()
     Model, callbacks = owners['model'], owners['callbacks']
     tensorboard, tensorboard_method = owners['tensorboard']
     filters = [
@@ -106,32 +121,57 @@ def _patch_list(stack):
         (tensorboard, tensorboard_method,
          callback_patches.TENSORBOARD_LOGS_WRITERS[tensorboard_method]),
     ]
-    if stack == keras_internals.TF_KERAS:
+    if family.fit_captures_by_window:
         # Both fit methods validate through `model.test_function`: one window each;
         # no legacy-argument decorator; `Sequential` inherits.
         builder_owner, builder_name = owners['test_function_builder']
         return [
-            (Model, 'fit', methods.make_window_fit),
-            (Model, 'fit_generator', methods.make_fit_generator),
-            (Model, 'evaluate', methods.make_evaluate),
-            (Model, 'evaluate_generator', methods.make_evaluate_generator),
-            (builder_owner, builder_name, methods.make_make_test_function),
+            (Model, 'fit', model_method(methods.make_window_fit)),
+            (Model, 'fit_generator', model_method(methods.make_fit_generator)),
+            (Model, 'evaluate', model_method(methods.make_evaluate)),
+            (Model, 'evaluate_generator', model_method(methods.make_evaluate_generator)),
+            (builder_owner, builder_name, model_method(methods.make_make_test_function)),
             owners['tensorboard_v2'] + (callback_patches.make_tensorboard_log_metrics,),
         ] + filters
     fit_loop_owner, fit_loop_name = owners['fit_loop']
-    legacy_generator_method = keras_internals.legacy_generator_method
+    generator_method = family.generator_method
     model_patches = []
     # `Model`, then the classes that forward these methods to an inner model (Keras
     # 2.1's `Sequential`): the outer call takes `get_predict`, the inner one captures.
     for owner in (Model,) + tuple(owners['forwarding_models']):
         model_patches += [
-            (owner, 'fit', methods.make_fit),
-            (owner, 'fit_generator', legacy_generator_method(methods.make_fit_generator)),
-            (owner, 'evaluate', methods.make_evaluate),
+            (owner, 'fit', model_method(methods.make_fit)),
+            (owner, 'fit_generator', generator_method(model_method(methods.make_fit_generator))),
+            (owner, 'evaluate', model_method(methods.make_evaluate)),
             (owner, 'evaluate_generator',
-             legacy_generator_method(methods.make_evaluate_generator)),
+             generator_method(model_method(methods.make_evaluate_generator))),
         ]
-    return model_patches + [(fit_loop_owner, fit_loop_name, methods.make_fit_loop)] + filters
+    return model_patches + [(fit_loop_owner, fit_loop_name,
+                             model_method(methods.make_fit_loop))] + filters
+
+
+def _refusal_list(stack, reason):
+    """The patches of a stack `install()` leaves: its four model methods, where its
+    `Model` and `Sequential` define them, raise `reason` at the start of a call that asks
+    for capture, and run untouched otherwise."""
+    from ..core import families
+    from . import methods
+    make = functools.partial(methods.make_refusal, reason=reason)
+    return [(owner, name, make) for owner in families.model_classes(stack)
+            for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')
+            if name in vars(owner)]
+
+
+def _apply(patches, into):
+    """Applies `(owner, name, factory)` patches, recording each in `into`."""
+    for owner, name, factory in patches:
+        original = vars(owner)[name]
+        replacement = factory(original)
+        replacement._keras_getpredict_original = original
+        _originals[(owner, name)] = original
+        _replacements[(owner, name)] = replacement
+        setattr(owner, name, replacement)
+        into.append((owner, name))
 
 
 def install(target=None):
@@ -147,48 +187,57 @@ def install(target=None):
     `install()` runs unchanged on both forms.
 
     # Arguments
-        target: `None` (default) patches every stack that is importable: standalone
-            Keras 2.1.6, 2.2.4, 2.2.5 or 2.3.1 (`keras`) and the tf.keras of
-            TensorFlow 1.15 (`tensorflow.keras`). `'keras'` or `'tf.keras'` patches
-            that stack only.
+        target: `None` (default) patches every importable stack it supports:
+            standalone Keras 2.1.6, 2.2.4, 2.2.5 or 2.3.1 on the TensorFlow backend
+            (`keras`) and the tf.keras of TensorFlow 1.15 (`tensorflow.keras`). An
+            importable stack it does not support is left stock, said in one warning
+            line (what was found, what is supported); a call on it that asks for
+            `get_predict` raises that reason at its start. `'keras'` or
+            `'tf.keras'` patches that stack only.
 
     # Raises
         ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
-        RuntimeError: In case a stack to patch is not supported here (Keras not a
-            supported version, its backend not TensorFlow, TensorFlow not 1.15 or in
-            TF 2 behaviour: the message names `target=` as the way to patch only the
-            other), no stack is importable, a private attribute listed in
-            `keras_getpredict.core.keras_internals` is missing (each one is named),
-            or Keras takes a `get_predict` of its own (a hand-edited Keras).
+        RuntimeError: In case `target` is not supported here (Keras not a supported
+            version, its backend not TensorFlow, TensorFlow's tf.keras not 1.15's or
+            in TF 2 behaviour), no importable stack is supported (`target=None`), a
+            private attribute listed in `keras_getpredict.core.families` is missing
+            (each one is named), or Keras takes a `get_predict` of its own (a
+            hand-edited Keras).
     """
-    from ..core import keras_internals
+    from ..core import families
     with _lock:
-        stacks = [stack for stack in _stacks(target) if stack not in _installed]
+        chosen, left = _stacks(target)
+        stacks = [stack for stack in chosen if stack not in _installed]
+        left = dict((stack, reason) for stack, reason in left.items()
+                    if stack not in _refused)
         # Every stack is checked before any is patched: a failure patches nothing.
         for stack in stacks:
-            native = stack == keras_internals.STANDALONE and is_native()
+            native = families.fork_stands_for(stack) and is_native()
             if not native:
                 # Before the internals check, which would blame the Keras version.
                 _check_no_foreign_get_predict(stack)
                 _check_no_foreign_wrapper(_patch_list(stack))
-            keras_internals.check(stack)
+            families.for_stack(stack).check()
         try:
             for stack in stacks:
-                if stack == keras_internals.STANDALONE and is_native():
+                # A stack refused before (its version was not supported then) is
+                # patched from its own methods.
+                _restore(_refused.pop(stack, []))
+                if families.fork_stands_for(stack) and is_native():
                     continue  # wrapping the fork's own get_predict in ours would run both
-                patched = _installed[stack] = []
-                for owner, name, factory in _patch_list(stack):
-                    original = vars(owner)[name]
-                    replacement = factory(original)
-                    replacement._keras_getpredict_original = original
-                    _originals[(owner, name)] = original
-                    _replacements[(owner, name)] = replacement
-                    setattr(owner, name, replacement)
-                    patched.append((owner, name))
+                _apply(_patch_list(stack), _installed.setdefault(stack, []))
         except Exception:
             for stack in stacks:
                 uninstall(stack)
             raise
+        if left:
+            warnings.warn(_left_message(left))
+            for stack, reason in left.items():
+                try:
+                    refusals = _refusal_list(stack, reason)
+                except Exception:  # its Model is not even importable: nothing to refuse
+                    continue
+                _apply(refusals, _refused.setdefault(stack, []))
 
 
 def uninstall(target=None):
@@ -202,20 +251,26 @@ def uninstall(target=None):
     # Raises
         ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
     """
-    from ..core import keras_internals
-    keras_internals.check_target(target)
+    from ..core import families
+    families.check_target(target)
     with _lock:
-        for stack in list(_installed) if target is None else [target]:
-            for owner, name in _installed.pop(stack, []):
-                original = _originals.pop((owner, name))
-                current = vars(owner).get(name)
-                if current is not _replacements.pop((owner, name), None):
-                    warnings.warn(
-                        '`%s.%s` was wrapped again after keras_getpredict.install() (now '
-                        '%r); uninstall() restores Keras\' own method, so that wrapper is '
-                        'removed too. Wrap again after uninstall() to keep it.'
-                        % (owner.__name__, name, current))
-                setattr(owner, name, original)
+        stacks = set(_installed) | set(_refused) if target is None else [target]
+        for stack in stacks:
+            _restore(_installed.pop(stack, []) + _refused.pop(stack, []))
+
+
+def _restore(patched):
+    """Puts back the originals of `patched` (`(owner, name)` pairs `_apply` recorded)."""
+    for owner, name in patched:
+        original = _originals.pop((owner, name))
+        current = vars(owner).get(name)
+        if current is not _replacements.pop((owner, name), None):
+            warnings.warn(
+                '`%s.%s` was wrapped again after keras_getpredict.install() (now '
+                '%r); uninstall() restores Keras\' own method, so that wrapper is '
+                'removed too. Wrap again after uninstall() to keep it.'
+                % (owner.__name__, name, current))
+        setattr(owner, name, original)
 
 
 def is_installed(target=None):
@@ -226,9 +281,9 @@ def is_installed(target=None):
     # Raises
         ValueError: In case `target` is none of `None`, `'keras'`, `'tf.keras'`.
     """
-    from ..core import keras_internals
-    keras_internals.check_target(target)
-    if target == keras_internals.TF_KERAS:
+    from ..core import families
+    families.check_target(target)
+    if target is not None and not families.fork_stands_for(target):
         return target in _installed
     return (bool(_installed) if target is None else target in _installed) or is_native()
 

@@ -21,12 +21,14 @@ run-time patch reaches it:
   (`make_make_test_function`).
 
 Every swap is undone in `finally`; with `get_predict` off the original runs untouched.
+Each factory takes the Keras family (`core.families`) `install()` resolved for the
+stack it patches, and hands it to `core.publishing`: no call asks again.
 """
 from __future__ import absolute_import
 
 import inspect
 
-from ..core import keras_internals, publishing
+from ..core import publishing, scope
 from ..core.attached import attach, detach
 from ..core.results import LOGS_KEY
 from .signatures import with_get_predict, wraps_original
@@ -40,18 +42,17 @@ _FIT_EFFECT = ("At each epoch end `logs['%s']` holds the validation batches'\n"
 _EVALUATE_EFFECT = 'Then returns `(metrics, gts_and_preds)`.'
 
 
-def _fit_validates(arguments):
+def _fit_validates(arguments, family):
     return publishing.fit_validates(arguments.get('validation_data'),
                                     arguments.get('validation_split', 0.),
-                                    arguments.get('validation_steps'),
-                                    model=arguments.get('self'))
+                                    arguments.get('validation_steps'), family)
 
 
-def _generator_validates(arguments):
+def _generator_validates(arguments, family):
     return arguments.get('validation_data') is not None
 
 
-def _make_fit_method(raw, name, validates, window):
+def _make_fit_method(raw, family, name, validates, window):
     """`fit` (`window=False`: its `val_f` is wrapped in the `fit_loop` hook) or
     `fit_generator` (`window=True`: the test function is swapped around Keras' own
     validation call). A `fit` that Keras hands to `fit_generator` (a generator or
@@ -66,11 +67,11 @@ def _make_fit_method(raw, name, validates, window):
             # Arguments the method does not take: Keras' (Python's) own error.
             return raw(self, *args, **kwargs)
         arguments = bound.arguments
-        windowed = window or keras_internals.fit_hands_to_fit_generator(arguments.get('x'))
+        windowed = window or family.fit_hands_to_fit_generator(arguments.get('x'))
         callbacks, capture = publishing.fit_call(
             self, name, get_predict, arguments.get('callbacks'),
             lambda: (_generator_validates if windowed and not window else validates)(
-                arguments))
+                arguments, family), family)
         if capture is None:
             if callbacks is arguments.get('callbacks'):
                 return raw(self, *args, **kwargs)
@@ -80,7 +81,7 @@ def _make_fit_method(raw, name, validates, window):
         arguments['callbacks'] = capture.callbacks(callbacks, window=windowed)
         # The model whose training loop runs: `self`, or the inner model a Keras 2.1
         # `Sequential` forwards to.
-        trained = keras_internals.compiled_model(self)
+        trained = family.compiled_model(self)
         if not windowed:
             attach(trained, _PENDING_FIT_LOOP, capture)
         capture.begin(arguments['callbacks'])
@@ -95,35 +96,35 @@ def _make_fit_method(raw, name, validates, window):
     return with_get_predict(raw, publishing.entry_point(fit_method), _FIT_EFFECT)
 
 
-def make_fit(raw):
-    return _make_fit_method(raw, 'fit', _fit_validates, window=False)
+def make_fit(raw, family):
+    return _make_fit_method(raw, family, 'fit', _fit_validates, window=False)
 
 
-def make_fit_generator(raw):
-    return _make_fit_method(raw, 'fit_generator', _generator_validates, window=True)
+def make_fit_generator(raw, family):
+    return _make_fit_method(raw, family, 'fit_generator', _generator_validates, window=True)
 
 
-def make_window_fit(raw):
+def make_window_fit(raw, family):
     """tf.keras `fit`: captured by the window, as `fit_generator` is."""
-    return _make_fit_method(raw, 'fit', _fit_validates, window=True)
+    return _make_fit_method(raw, family, 'fit', _fit_validates, window=True)
 
 
-def make_make_test_function(raw):
+def make_make_test_function(raw, family):
     """tf.keras `Model._make_test_function`: while the model's test function is a
     capturing one, a test function Keras rebuilds is wrapped again."""
     @wraps_original(raw)
     def make_test_function(self, *args, **kwargs):
-        before = keras_internals.test_function_set_on(self)
+        before = family.test_function_set_on(self)
         result = raw(self, *args, **kwargs)
-        publishing.keep_capturing(self, before)
+        publishing.keep_capturing(family, self, before)
         return result
 
     return make_test_function
 
 
-def _make_evaluate(raw):
+def _make_evaluate(raw, family):
     def evaluate(self, *args, **kwargs):
-        capture = publishing.evaluate_capture(self, kwargs.pop('get_predict', False))
+        capture = publishing.evaluate_capture(self, kwargs.pop('get_predict', False), family)
         if capture is None:
             return raw(self, *args, **kwargs)
         return capture.run(lambda: raw(self, *args, **kwargs))
@@ -135,10 +136,23 @@ def _make_evaluate(raw):
 make_evaluate = make_evaluate_generator = _make_evaluate
 
 
-def make_fit_loop(raw):
+def make_refusal(raw, reason):
+    """A model method of a stack `install()` left stock (`reason`: why): a call that
+    asks for capture (`get_predict`, or an open `capturing` block) raises at its start
+    instead of training without it; any other call is the original call."""
+    @wraps_original(raw)
+    def refusing(self, *args, **kwargs):
+        if kwargs.pop('get_predict', False) or scope.open_blocks():
+            raise RuntimeError('`get_predict` cannot capture on this Keras: %s' % reason)
+        return raw(self, *args, **kwargs)
+
+    return refusing
+
+
+def make_fit_loop(raw, family):
     signature = inspect.signature(raw)
     # `val_f` or `val_function`, by Keras version.
-    validation_argument = keras_internals.fit_loop_validation_argument()
+    validation_argument = family.validation_argument
 
     @wraps_original(raw)
     def fit_loop(model, *args, **kwargs):

@@ -9,13 +9,13 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from support.stack import (K, TF_KERAS, Callback, Dense, Input, Lambda, LambdaCallback, Model,
-                           ModelCheckpoint, Sequence, Sequential, load_model, optimizers,
+from support.stack import (K, STACK, TF_KERAS, Callback, Dense, Input, Lambda, LambdaCallback,
+                           Model, ModelCheckpoint, Sequence, Sequential, load_model, optimizers,
                            standalone_only, validation_rows)
 
 import keras_getpredict
 from keras_getpredict import BatchPredictions
-from keras_getpredict.core import keras_internals
+from keras_getpredict.core import families
 
 W = np.array([[1., -2.], [0.5, 3.], [-1., 0.25]], dtype='float32')
 B = np.array([0.1, -0.2], dtype='float32')
@@ -24,7 +24,7 @@ B = np.array([0.1, -0.2], dtype='float32')
 def compiled(model):
     """The model object holding the train/predict functions: `model`, or the inner
     model a Keras 2.1 `Sequential` compiles and forwards to."""
-    return keras_internals.compiled_model(model)
+    return families.family_of(model).compiled_model(model)
 
 
 def dense_model(optimizer=None, **compile_kwargs):
@@ -415,7 +415,7 @@ def test_later_fits_reuse_the_graph_ops():
     assert compiled(model).train_function.fetches == []
 
 
-@pytest.mark.skipif(not (TF_KERAS or keras_internals.adapter().session_callable_state),
+@pytest.mark.skipif(not (TF_KERAS or families.for_stack(STACK).session_callable_state),
                     reason="this Keras' backend Function calls Session.run every time: "
                            "no session callable to reuse (Keras 2.1)")
 def test_later_fits_reuse_the_graph_ops_and_session_callables():
@@ -467,24 +467,22 @@ def test_refuses_an_unsupported_keras_when_training_starts(monkeypatch):
     x, y = data(4)
     model = Sequential([Dense(2, input_shape=(3,))])
     model.compile('sgd', 'mse')
-    from keras_getpredict.core.keras_internals import SUPPORTED_KERAS
-    # A Keras with no adapter: refused.
+    # A Keras with no family: refused when training starts.
     monkeypatch.setattr(keras, '__version__', '2.0.8')
-    message = 'BatchPredictions works with Keras %s only; found Keras 2.0.8' % (
-        ', '.join(SUPPORTED_KERAS))
+    message = 'BatchPredictions: keras_getpredict supports Keras %s; found Keras 2.0.8' % (
+        ', '.join(families.SUPPORTED_KERAS))
     with pytest.raises(RuntimeError, match=re.escape(message)):
         model.fit(x, y, verbose=0, callbacks=[BatchPredictions()])
 
 
 @standalone_only  # it changes standalone Keras' version or adapter
 def test_names_a_missing_backend_function_internal(monkeypatch):
-    from keras_getpredict.core import keras_internals
     x, y = data(4)
     model = Sequential([Dense(2, input_shape=(3,))])
     model.compile('sgd', 'mse')
-    monkeypatch.setattr(keras_internals, '_function_internals_present', [])
-    versions = type(keras_internals.adapter())
-    monkeypatch.setattr(versions, 'session_callable_state',
-                        versions.session_callable_state + ('_renamed_callable',))
+    family = families.family_of(model)
+    monkeypatch.setattr(family, '_function_internals_present', False)
+    monkeypatch.setattr(family, 'session_callable_state',
+                        family.session_callable_state + ('_renamed_callable',))
     with pytest.raises(RuntimeError, match=r'BatchPredictions: .*Function\._renamed_callable'):
         model.fit(x, y, verbose=0, callbacks=[BatchPredictions()])

@@ -244,23 +244,53 @@ def test_docs_document_every_logged_key():
     assert '`val_{%s}_<class>`' % ','.join(PER_CLASS_NAMES) in readme
 
 
-def accuracy(y_true, y_pred):
-    """A compile metric Keras logs as `accuracy`/`val_accuracy` (its function name), as
-    Keras 2.3 logs `metrics=['accuracy']`."""
+def f1_macro(y_true, y_pred):
+    """A compile metric Keras logs as `f1_macro`/`val_f1_macro` (its function name),
+    another quantity than EpochMetrics' F1 under the same key: here the accuracy."""
     from support.stack import metrics
     return metrics.categorical_accuracy(y_true, y_pred)
 
 
-def test_a_key_keras_already_logs_raises_at_the_first_epoch(installed):
+def test_a_key_keras_logs_for_another_quantity_raises_before_training(installed):
     model = _frozen_model()
-    model.compile(SGD(lr=0.0), 'categorical_crossentropy', metrics=[accuracy])
-    assert 'accuracy' in model.metrics_names
-    epochs = []
-    with pytest.raises(ValueError, match=r"overwrite \['val_accuracy'\].*prefix"):
+    model.compile(SGD(lr=0.0), 'categorical_crossentropy', metrics=[f1_macro])
+    assert 'f1_macro' in model.metrics_names
+    batches = []
+    with pytest.raises(ValueError, match=r"would write \['val_f1_macro'\].*another "
+                                         r"quantity.*prefix"):
         _fit(model, [EpochMetrics(), LambdaCallback(
-            on_epoch_end=lambda epoch, logs: epochs.append(epoch))])
-    assert epochs == []  # before any callback saw the first epoch's logs
+            on_batch_begin=lambda batch, logs: batches.append(batch))])
+    assert batches == []  # at `on_train_begin`: not one batch trained
     # Another prefix: both numbers side by side.
     history = _fit(model, [EpochMetrics(prefix='val_sk_')], epochs=1)
-    assert history.history['val_sk_accuracy'] == pytest.approx([_expected()['val_accuracy']])
-    assert history.history['val_accuracy'] == pytest.approx([_expected()['val_accuracy']])
+    assert history.history['val_sk_f1_macro'] == pytest.approx([_expected()['val_f1_macro']])
+    assert history.history['val_f1_macro'] == pytest.approx([_expected()['val_accuracy']])
+
+
+def test_compile_accuracy_works_on_every_release_and_keeps_keras_value(installed):
+    # `metrics=['accuracy']`: Keras 2.3 logs `val_accuracy`, the same quantity as
+    # EpochMetrics' (argmax accuracy of the whole validation set): Keras' value stays,
+    # nothing raises. Keras 2.2 and tf.keras log `val_acc`: both keys, the same number.
+    from keras_getpredict.core import families
+    model = _frozen_model()
+    model.compile(SGD(lr=0.0), 'categorical_crossentropy', metrics=['accuracy'])
+    keras_name = 'val_' + families.family_of(model).accuracy_name
+    assert keras_name[len('val_'):] in model.metrics_names
+    history = _fit(model, [EpochMetrics()])
+    expected = [_expected()['val_accuracy']] * 2
+    assert history.history[keras_name] == pytest.approx(expected)
+    assert history.history['val_accuracy'] == pytest.approx(expected)
+    assert history.history['val_f1_macro'] == pytest.approx([_expected()['val_f1_macro']] * 2)
+
+
+def test_compile_accuracy_with_another_threshold_is_another_quantity(installed):
+    # Keras' accuracy thresholds binary and multilabel outputs at 0.5; with another
+    # `threshold` EpochMetrics' accuracy is another quantity (taken so before training,
+    # when the task is not known yet).
+    from keras_getpredict.core import families
+    model = _frozen_model()
+    model.compile(SGD(lr=0.0), 'categorical_crossentropy', metrics=['accuracy'])
+    if families.family_of(model).accuracy_name != 'accuracy':
+        pytest.skip("this Keras logs `val_acc`: no key in common")
+    with pytest.raises(ValueError, match=r"would write \['val_accuracy'\]"):
+        _fit(model, [EpochMetrics(threshold=0.9)])

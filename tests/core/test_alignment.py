@@ -7,10 +7,10 @@ import itertools
 
 import numpy as np
 import pytest
-from support.stack import K, TF_KERAS, Callback, validation_order
+from support.stack import K, STACK, TF_KERAS, Callback, validation_order
 
 import keras_getpredict
-from keras_getpredict.core import keras_internals
+from keras_getpredict.core import families
 from support.handmade import (ArraySequence, batches, expected_output, index_of, linear_model,
                               make_data, maskrcnn_like_model, needs_forked_workers,
                               two_in_two_out_model)
@@ -137,8 +137,9 @@ def test_fit_arrays_and_validation_split():
 
 
 # tf.keras 1.15's fit trains a Sequence with its generator loop.
-@pytest.mark.skipif(not (TF_KERAS or keras_internals.fit_hands_to_fit_generator(ArraySequence(
-    *make_data(2), batch_size=1))), reason='this Keras does not train Sequences with `fit`')
+@pytest.mark.skipif(not (TF_KERAS or families.for_stack(STACK).fit_hands_to_fit_generator(
+    ArraySequence(*make_data(2), batch_size=1))),
+    reason='this Keras does not train Sequences with `fit`')
 @pytest.mark.parametrize('validation', ['sequence', 'arrays'])
 def test_fit_with_a_sequence_is_captured_like_fit_generator(validation):
     x, y = make_data(12)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from support.stack import STACK
 
-from keras_getpredict.core import keras_internals
+from keras_getpredict.core import families
 from keras_getpredict.core import gather_order as shards
 from keras_getpredict.core import gather_payload as payload
 from keras_getpredict.core import horovod_gather as distributed
@@ -230,11 +230,11 @@ def test_ranks_with_nothing_recorded_still_take_part_and_get_none():
 def fake_horovod(monkeypatch):
     """A module where `horovod.tensorflow` would be, reporting `state['size']` ranks."""
     state = {'initialized': True, 'size': 2}
-    module = types.ModuleType(keras_internals.HOROVOD_MODULE)
+    module = types.ModuleType(families.HOROVOD_MODULE)
     module.is_initialized = lambda: state['initialized']
     module.size = lambda: state['size']
     module.rank = lambda: 0
-    monkeypatch.setitem(sys.modules, keras_internals.HOROVOD_MODULE, module)
+    monkeypatch.setitem(sys.modules, families.HOROVOD_MODULE, module)
     return state
 
 
@@ -242,12 +242,12 @@ def combiner(value, default):
     """The Horovod combiner of a call with `get_predict=value` and that default."""
     from keras_getpredict.core.modes import combiner_for, mode_for
     selection = parse_get_predict(value)
-    return combiner_for(mode_for(selection), selection, default)
+    return combiner_for(mode_for(selection, families.for_stack(STACK)), selection, default)
 
 
 def test_nothing_is_gathered_without_horovod(monkeypatch):
-    monkeypatch.delitem(sys.modules, keras_internals.HOROVOD_MODULE, raising=False)
-    assert keras_internals.horovod_if_active() is None
+    monkeypatch.delitem(sys.modules, families.HOROVOD_MODULE, raising=False)
+    assert families.horovod_if_active() is None
     assert combiner(True, default='all') is None
     assert combiner({'gather': 'root'}, 'all') is None
 
@@ -294,7 +294,7 @@ def test_gather_options_are_parsed_and_do_not_change_what_is_fetched():
 
 
 def test_metric_average_callback_steps_over_predictions_only_inside_the_block(monkeypatch):
-    module = types.ModuleType(keras_internals.HOROVOD_CALLBACKS_MODULE)
+    module = types.ModuleType(families.HOROVOD_CALLBACKS_MODULE)
 
     class MetricAverageCallbackImpl(object):
         """Like Horovod's: turns every logs value into a tensor (here: a float)."""
@@ -304,11 +304,12 @@ def test_metric_average_callback_steps_over_predictions_only_inside_the_block(mo
                 logs[key] = float(value) / 2.0
 
     module.MetricAverageCallbackImpl = MetricAverageCallbackImpl
-    monkeypatch.setitem(sys.modules, keras_internals.HOROVOD_CALLBACKS_MODULE, module)
+    monkeypatch.setitem(sys.modules, families.HOROVOD_CALLBACKS_MODULE, module)
     callback, other = MetricAverageCallbackImpl(), object()
     predictions = GtsAndPreds(['dense'], [np.zeros((1, 1))], [np.ones((1, 1))])
     logs = {'val_loss': 3.0, 'val_gts_and_preds': predictions}
-    restore = distributed.step_over_predictions_in_metric_averages([other, callback])
+    restore = distributed.step_over_predictions_in_metric_averages(
+        [other, callback], families.for_stack(STACK))
     callback._average_metrics_in_place(logs)
     restore()
     assert logs['val_loss'] == 1.5 and logs['val_gts_and_preds'] is predictions
@@ -320,20 +321,21 @@ def test_metric_average_callback_steps_over_predictions_only_inside_the_block(mo
 def test_a_horovod_without_the_averaging_method_is_named_not_skipped(monkeypatch):
     # If Horovod renames the method, stepping over the predictions would silently do
     # nothing and its allreduce would fail on them: install() and fit refuse instead.
-    module = types.ModuleType(keras_internals.HOROVOD_CALLBACKS_MODULE)
+    module = types.ModuleType(families.HOROVOD_CALLBACKS_MODULE)
 
     class MetricAverageCallbackImpl(object):
         def _average_metrics_renamed(self, logs):
             pass
 
     module.MetricAverageCallbackImpl = MetricAverageCallbackImpl
-    monkeypatch.setitem(sys.modules, keras_internals.HOROVOD_CALLBACKS_MODULE, module)
+    monkeypatch.setitem(sys.modules, families.HOROVOD_CALLBACKS_MODULE, module)
     name = 'horovod._keras.callbacks.MetricAverageCallbackImpl._average_metrics_in_place'
-    assert keras_internals.missing_internals(STACK) == [name]
+    assert families.for_stack(STACK).missing_internals() == [name]
     with pytest.raises(RuntimeError, match=re.escape(name)):
-        keras_internals.check(STACK)
+        families.for_stack(STACK).check()
     with pytest.raises(RuntimeError, match=re.escape(name)):
-        distributed.step_over_predictions_in_metric_averages([MetricAverageCallbackImpl()])
+        distributed.step_over_predictions_in_metric_averages(
+            [MetricAverageCallbackImpl()], families.for_stack(STACK))
 
 
 def test_ranks_choosing_different_gather_settings_raise_on_every_rank():

@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from support.stack import TF_KERAS, Callback, LambdaCallback
+from support.stack import STACK, TF_KERAS, Callback, LambdaCallback
 
 import keras_getpredict
 from support.handmade import batches, expected_output, index_of, linear_model, make_data
@@ -48,19 +48,22 @@ def _failing_from(call_number, exception=RuntimeError):
 
 
 def _inject(monkeypatch, module, owner, name, call_number=1, exception=RuntimeError):
-    target = getattr(core(module), owner) if owner else core(module)
+    if module == 'families':  # the family class of the models the tests build
+        target = type(core(module).for_stack(STACK))
+    else:
+        target = getattr(core(module), owner) if owner else core(module)
     monkeypatch.setattr(target, name, _failing_from(call_number, exception)(
         getattr(target, name)))
 
 
 # Each stage of our code, and where to inject its fault.
 STAGES = {
-    'building the capturing function': ('keras_internals', None, 'function_like'),
+    'building the capturing function': ('families', None, 'function_like'),
     'recording a batch': ('capture', 'BatchRecorder', 'add'),
     'publishing an epoch': ('capture', 'BatchRecorder', 'take'),
 }
 REDUCE_STAGES = {
-    'building the capturing function': ('keras_internals', None, 'function_like'),
+    'building the capturing function': ('families', None, 'function_like'),
     'recording a batch': ('reduce_counts', 'ReducingRecorder', 'add_counted'),
     'publishing an epoch': ('reduce_counts', 'ReducingRecorder', 'take'),
 }

@@ -15,17 +15,20 @@ from keras import callbacks  # noqa: E402
 from keras.engine import training  # noqa: E402
 
 import keras_getpredict  # noqa: E402
-from keras_getpredict.core import keras_internals  # noqa: E402
+from keras_getpredict.core import families  # noqa: E402
+from keras_getpredict.core.families import standalone  # noqa: E402
 from keras_getpredict.core.capture import CapturingFunction  # noqa: E402
 from support.handmade import batches, linear_model, make_data  # noqa: E402
 
 PATCHED = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
            (training.Model, 'evaluate'), (training.Model, 'evaluate_generator'),
-           keras_internals.patch_owners()['fit_loop'],
+           families.for_stack(families.STANDALONE).patch_owners()['fit_loop'],
            (callbacks.History, 'on_epoch_end'), (callbacks.CSVLogger, 'on_epoch_end'),
-           (callbacks.RemoteMonitor, 'on_epoch_end'), keras_internals.patch_owners()['tensorboard']]
+           (callbacks.RemoteMonitor, 'on_epoch_end'),
+           families.for_stack(families.STANDALONE).patch_owners()['tensorboard']]
 # Classes that define the four methods again to forward them (Keras 2.1's `Sequential`).
-PATCHED += [(owner, name) for owner in keras_internals.patch_owners()['forwarding_models']
+PATCHED += [(owner, name)
+            for owner in families.for_stack(families.STANDALONE).patch_owners()['forwarding_models']
             for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')]
 
 
@@ -74,29 +77,29 @@ def test_signature_and_help_show_get_predict(installed):
 def test_version_guard(monkeypatch):
     keras_getpredict.uninstall()
     supported = r'supports Keras %s; found Keras ' % re.escape(
-        ', '.join(keras_internals.SUPPORTED_KERAS))
+        ', '.join(families.SUPPORTED_KERAS))
     for version in ('2.0.8', '2.2.0', '2.3.0', '2.4.3'):
         monkeypatch.setattr(keras, '__version__', version)
         with pytest.raises(RuntimeError, match=supported + re.escape(version)):
-            keras_getpredict.install()
-        assert not keras_getpredict.is_installed()
-    # Every supported release has its own adapter.
-    for family in keras_internals._ADAPTERS:
-        for version in family.versions:
+            keras_getpredict.install(target='keras')
+        assert not keras_getpredict.is_installed('keras')
+    # Every supported release has its own family.
+    for release in standalone.RELEASES:
+        for version in release.versions:
             monkeypatch.setattr(keras, '__version__', version)
-            assert isinstance(keras_internals.adapter(), family)
-    assert set(keras_internals.SUPPORTED_KERAS) == {'2.1.6', '2.2.4', '2.2.5', '2.3.1'}
+            assert type(families.for_stack(families.STANDALONE)) is release
+    assert set(families.SUPPORTED_KERAS) == {'2.1.6', '2.2.4', '2.2.5', '2.3.1'}
     monkeypatch.undo()
     monkeypatch.setattr(K, 'backend', lambda: 'theano')
     with pytest.raises(RuntimeError, match='TensorFlow backend'):
-        keras_getpredict.install()
+        keras_getpredict.install(target='keras')
 
 
 @pytest.mark.monkeypatch_only
 def test_install_names_a_missing_keras_internal_and_patches_nothing(monkeypatch):
     keras_getpredict.uninstall()
     originals = snapshot()
-    tensorboard, method = keras_internals.patch_owners()['tensorboard']
+    tensorboard, method = families.for_stack(families.STANDALONE).patch_owners()['tensorboard']
     monkeypatch.delattr(tensorboard, method)
     with pytest.raises(RuntimeError, match=r'keras\.callbacks\.TensorBoard\.' + method):
         keras_getpredict.install()
@@ -106,8 +109,7 @@ def test_install_names_a_missing_keras_internal_and_patches_nothing(monkeypatch)
 
 
 def test_every_keras_internal_we_rely_on_exists_here():
-    from keras_getpredict.core import keras_internals
-    assert keras_internals.missing_internals() == []
+    assert families.for_stack(families.STANDALONE).missing_internals() == []
 
 
 @pytest.mark.parametrize('value, error, message', [
@@ -147,10 +149,11 @@ def test_get_predict_without_validation_data(installed):
 def test_generator_failing_mid_validation_propagates_and_leaves_model_clean(installed):
     x, y = make_data(8)
     model = linear_model()
-    stock_test_function = keras_internals.built_test_function(model)
+    family = families.family_of(model)
+    stock_test_function = family.built_test_function(model)
     # The model object that holds the test function: `model`, or the inner model of a
     # Sequential that forwards to one (Keras 2.1).
-    compiled = keras_internals.compiled_model(model)
+    compiled = family.compiled_model(model)
 
     def failing():
         yield x[:4], y[:4]
@@ -293,11 +296,11 @@ def test_a_users_wrapper_before_install_is_named_not_blamed_on_keras(monkeypatch
 
 @pytest.mark.monkeypatch_only
 def test_keras_own_methods_are_not_taken_for_wrappers():
-    owners = keras_internals.patch_owners()
+    owners = families.for_stack(families.STANDALONE).patch_owners()
     methods = [(owner, name) for owner in (owners['model'],) + tuple(owners['forwarding_models'])
                for name in ('fit', 'fit_generator', 'evaluate', 'evaluate_generator')]
     keras_getpredict.uninstall()
-    assert keras_internals.foreign_wrappers(methods) == []
+    assert families.foreign_wrappers(methods) == []
 
 
 @pytest.mark.monkeypatch_only

@@ -20,7 +20,7 @@ from keras.models import Sequential  # noqa: E402
 from keras.optimizers import SGD  # noqa: E402
 
 import keras_getpredict  # noqa: E402
-from keras_getpredict.core import keras_internals  # noqa: E402
+from keras_getpredict.core import families  # noqa: E402
 
 NATIVE = keras_getpredict.is_native()
 fork_only = pytest.mark.skipif(not NATIVE, reason='needs the Keras fork: `nox -s fork`')
@@ -29,8 +29,9 @@ stock_only = pytest.mark.skipif(NATIVE, reason='needs stock Keras; this Keras is
 KERNEL = np.array([[1., 0.], [0., 2.], [0., 1.]], dtype='float32')
 OWNERS = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
           (training.Model, 'evaluate'), (training.Model, 'evaluate_generator'),
-          keras_internals.patch_owners()['fit_loop'],
-          (callbacks.History, 'on_epoch_end'), keras_internals.patch_owners()['tensorboard']]
+          families.for_stack(families.STANDALONE).patch_owners()['fit_loop'],
+          (callbacks.History, 'on_epoch_end'),
+          families.for_stack(families.STANDALONE).patch_owners()['tensorboard']]
 
 
 def linear_model():
@@ -94,8 +95,11 @@ def test_fork_ships_every_core_module_verbatim():
     import pkgutil
     import keras_getpredict.core as core
     names = [m.name for m in pkgutil.iter_modules(core.__path__)]
-    assert {'capture', 'keras_internals', 'publishing', 'logs_filters',
+    assert {'capture', 'families', 'publishing', 'logs_filters',
             'horovod_gather'} <= set(names)
+    # The families but tf.keras' (the fork is standalone Keras 2.2.4).
+    names += ['families.' + m.name for m in pkgutil.iter_modules(core.families.__path__)
+              if m.name != 'tf_keras']
     for name in names:
         ours = importlib.import_module('keras_getpredict.core.' + name)
         theirs = importlib.import_module('keras.getpredict.' + name)
@@ -127,7 +131,7 @@ def test_one_session_run_per_validation_batch(installed, counted_function_calls)
     assert len(counted_function_calls) == 3
     # No predict_on_batch pass (on the model that holds the functions: the inner
     # model of a Keras 2.1 Sequential).
-    assert keras_internals.compiled_model(model).predict_function is None
+    assert families.family_of(model).compiled_model(model).predict_function is None
     np.testing.assert_allclose(np.concatenate(preds['y_pred']), x.dot(KERNEL), atol=1e-5)
     np.testing.assert_array_equal(np.concatenate(preds['y_true']), y)
 
@@ -137,7 +141,7 @@ def test_one_session_run_per_validation_batch(installed, counted_function_calls)
                         get_predict=True)
     # Per epoch: 2 training steps and 3 validation batches, nothing more.
     assert len(counted_function_calls) == 2 * (2 + 3)
-    assert keras_internals.compiled_model(model).predict_function is None
+    assert families.family_of(model).compiled_model(model).predict_function is None
 
 
 def test_fit_arrays_with_get_predict_puts_each_epochs_predictions_in_history(installed):

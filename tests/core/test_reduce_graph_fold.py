@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.stack import Activation, Conv2D, Input, Model, Reshape
 
-from keras_getpredict.core import graph_reduce, keras_internals
+from keras_getpredict.core import families, graph_reduce
 from keras_getpredict.core.reduce_counts import OutputCounts, ReduceSpec, add_histograms, \
     add_table, fold
 
@@ -131,7 +131,7 @@ def test_only_scores_that_may_leave_0_1_are_clipped(activation, clipped):
     model = _keras_segmenter(activation)
     graph = model.output.graph
     with graph.as_default():
-        graph_reduce.count_tensors(keras_internals.model_targets(model)[0], model.output,
+        graph_reduce.count_tensors(families.family_of(model).model_targets(model)[0], model.output,
                                    ReduceSpec(3, 10))
     clips = [op for op in graph.get_operations()
              if op.type in ('ClipByValue', 'Minimum', 'Maximum') and

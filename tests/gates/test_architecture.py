@@ -6,8 +6,11 @@
   files for any process.
 - `patching/` builds on `core/` only; `callbacks/` on `core/` and `analysis/`.
 - The package's import graph has no circle.
-- Only `core/keras_internals.py` reads or writes private attributes of Keras, TensorFlow
-  or Horovod objects, and only `core/attached.py` keeps our own state in their `__dict__`.
+- Only `core/families/` reads or writes private attributes of Keras, TensorFlow or
+  Horovod objects, and only `core/attached.py` keeps our own state in their `__dict__`.
+- Only `core/families/` tests which Keras stack or release it runs on (`sys.modules`,
+  versions, stack names compared, `GraphExecutionFunction`, tf.keras' modules): the
+  rest is handed a family.
 - Every hook of the callbacks we add to a user's run runs inside the failure boundary
   (`core/failures.py`, `SafeHooks`).
 """
@@ -15,6 +18,7 @@ import ast
 import glob
 import os
 import sys
+import textwrap
 
 import pytest
 from support.paths import ROOT
@@ -193,14 +197,18 @@ def _reaches(path, ours):
     return found
 
 
+#: The package of the Keras families: the one place of Keras internals and stack tests.
+FAMILIES = 'keras_getpredict.core.families'
 #: Where reaching in is the module's job.
-ALLOWED = {'keras_getpredict.core.keras_internals': 'the one module of Keras internals',
+ALLOWED = {FAMILIES: 'the Keras families, the one package of Keras internals',
            'keras_getpredict.core.attached': 'our own state on Keras objects'}
+ALLOWED.update((module, ALLOWED[FAMILIES]) for module in MODULES
+               if module.startswith(FAMILIES + '.'))
 #: `__dict__` of our own objects or classes, never of a Keras object.
 OWN_DICT_USES = {'keras_getpredict.patching.install': 'vars(owner) of the patched classes'}
 
 
-def test_only_keras_internals_reaches_into_keras_tensorflow_and_horovod():
+def test_only_the_families_reach_into_keras_tensorflow_and_horovod():
     ours = _our_private_names()
     wrong = []
     for module, path in sorted(MODULES.items()):
@@ -219,8 +227,8 @@ def test_the_allowed_modules_exist(module):
 # --- the failure boundary ----------------------------------------------------------------
 
 #: Hooks of ours that are no code of a callback: tf.keras' hook names forwarding to the
-#: Keras 2.2.4 ones (`keras_internals._TfKerasHooks`), which run inside the boundary.
-FORWARDING_HOOKS = 'keras_getpredict.core.keras_internals'
+#: Keras 2.2.4 ones (`families/callback_base.py, `_TfKerasHooks``), which run inside the boundary.
+FORWARDING_HOOKS = 'keras_getpredict.core.families.callback_base'
 
 
 def _callback_classes():
@@ -229,7 +237,7 @@ def _callback_classes():
     `fit` trains with them, through `callback_face`)."""
     import importlib
     import inspect
-    from keras_getpredict.core import failures, keras_internals
+    from keras_getpredict.core import failures, families
     found = []
     for module in sorted(MODULES):
         if _subpackage(module) in ('analysis', 'patching') or module.endswith('__main__') or \
@@ -239,13 +247,13 @@ def _callback_classes():
         for _, cls in inspect.getmembers(loaded, inspect.isclass):
             if cls.__module__ == module and any(failures.is_hook(n) for n in dir(cls)):
                 found.append(cls)
-    faces = [keras_internals.callback_face(c) for c in found if callback_base_free(c)]
+    faces = [families.callback_face(c) for c in found if callback_base_free(c)]
     return found + faces
 
 
 def callback_base_free(cls):
-    from keras_getpredict.core import keras_internals
-    return not issubclass(cls, keras_internals.callback_base())
+    from keras_getpredict.core import families
+    return not issubclass(cls, families.callback_base())
 
 
 def test_every_hook_of_the_callbacks_we_add_runs_inside_the_boundary():
@@ -270,3 +278,67 @@ def test_every_hook_of_the_callbacks_we_add_runs_inside_the_boundary():
             if not getattr(vars(owner)[name], 'in_boundary', False):
                 outside.append('%s.%s (from %s)' % (cls.__name__, name, owner.__name__))
     assert not outside, '\n'.join(outside)
+
+
+#: The stacks' names, which a stack test compares.
+STACK_NAMES = {'STANDALONE', 'TF_KERAS', 'STACKS', 'FORKED_STACKS'}
+STACK_STRINGS = {'keras', 'tf.keras', 'tensorflow.keras'}
+#: Names that only a test of the stack or release would read.
+SNIFFING_NAMES = {'GraphExecutionFunction', '__version__', 'modules', 'find_spec',
+                  '_is_tf_keras'}
+#: Outside the families, what reads one of `STACK_NAMES` for another purpose.
+NOT_A_STACK_TEST = {'keras_getpredict': 'sys.modules[__name__]: the lazy public module'}
+
+
+def _stack_tests(path):
+    """`(line, what)` of every test of the Keras stack or release in the code at `path`:
+    a comparison with a stack name, a read of a name in `SNIFFING_NAMES`, an import of
+    tf.keras' modules."""
+    with open(path) as f:
+        tree = ast.parse(f.read(), path)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for operand in [node.left] + node.comparators:
+                name = getattr(operand, 'id', None) or getattr(operand, 'attr', None)
+                text = operand.s if isinstance(operand, ast.Str) else None
+                if name in STACK_NAMES or text in STACK_STRINGS:
+                    found.append((node.lineno, 'compares %s' % (name or repr(text))))
+        elif isinstance(node, ast.Attribute) and node.attr in SNIFFING_NAMES and \
+                isinstance(node.ctx, ast.Load):
+            found.append((node.lineno, '.' + node.attr))
+        elif isinstance(node, ast.Name) and node.id in SNIFFING_NAMES and \
+                isinstance(node.ctx, ast.Load):
+            found.append((node.lineno, node.id))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) \
+                else [node.module or '']
+            found.extend((node.lineno, 'imports ' + name) for name in names
+                         if name.startswith('tensorflow.python.keras'))
+    return found
+
+
+def test_only_the_families_test_the_keras_stack():
+    wrong = []
+    for module, path in sorted(MODULES.items()):
+        if module in ALLOWED or module in NOT_A_STACK_TEST:
+            continue
+        for line, what in _stack_tests(path):
+            wrong.append('%s:%d %s' % (os.path.relpath(path, ROOT), line, what))
+    assert not wrong, '\n'.join(wrong)
+
+
+def test_the_stack_test_rule_finds_each_kind(tmpdir):
+    path = tmpdir.join('m.py')
+    path.write(textwrap.dedent("""
+        import sys
+        from tensorflow.python.keras import backend
+        def f(model, stack, families, keras):
+            if stack == families.TF_KERAS or stack == 'keras':
+                return sys.modules.get('keras')
+            return isinstance(model, backend.GraphExecutionFunction), keras.__version__
+        """))
+    found = ' '.join(what for _, what in _stack_tests(str(path)))
+    for what in ('imports tensorflow.python.keras', 'compares TF_KERAS', "compares 'keras'",
+                 '.modules', '.GraphExecutionFunction', '.__version__'):
+        assert what in found

@@ -17,10 +17,10 @@ import types
 import numpy as np
 import pytest
 
-from keras_getpredict.core import keras_internals
+from keras_getpredict.core import families
 
-if keras_internals.unavailable(keras_internals.TF_KERAS) is not None:
-    pytest.skip(keras_internals.unavailable(keras_internals.TF_KERAS), allow_module_level=True)
+if families.unavailable(families.TF_KERAS) is not None:
+    pytest.skip(families.unavailable(families.TF_KERAS), allow_module_level=True)
 
 import tensorflow as tf  # noqa: E402
 from tensorflow import keras as tfk  # noqa: E402
@@ -33,7 +33,7 @@ from keras_getpredict.patching.native import is_native  # noqa: E402
 from support.hand_data import (KERNEL, N_FEATURES, batches, expected_output,  # noqa: E402
                                index_of, make_data)
 
-TARGET = keras_internals.TF_KERAS
+TARGET = families.TF_KERAS
 
 
 @pytest.fixture(autouse=True)
@@ -438,19 +438,19 @@ def test_each_target_patches_its_stack_only(monkeypatch):
     keras_getpredict.uninstall('keras')
     assert vars(training.Model)['fit'] is standalone_fit and vars(tfk.Model)['fit'] is not tf_fit
     keras_getpredict.uninstall()
-    # A stack that cannot be patched stops `install()` before anything is patched, and
-    # the message says how to patch the other one alone.
+    # A stack that cannot be patched is left stock (one warning line), the other patched.
     monkeypatch.setattr(keras, '__version__', '2.0.8')
-    with pytest.raises(RuntimeError, match=r"found Keras 2\.0\.8.*`target='tf\.keras'`"):
+    with pytest.warns(UserWarning, match=r"left keras stock .*found Keras 2\.0\.8"):
         keras_getpredict.install()
-    assert vars(tfk.Model)['fit'] is tf_fit and not keras_getpredict.is_installed()
-    keras_getpredict.install(target=TARGET)
-    assert keras_getpredict.is_installed(TARGET) and vars(training.Model)['fit'] is standalone_fit
+    assert keras_getpredict.is_installed(TARGET) and not keras_getpredict.is_installed('keras')
+    assert vars(tfk.Model)['fit'] is not tf_fit
+    keras_getpredict.uninstall()
+    assert vars(training.Model)['fit'] is standalone_fit and vars(tfk.Model)['fit'] is tf_fit
 
 
 def test_install_target_and_the_tf_keras_internals():
     keras_getpredict.uninstall()
-    assert keras_internals.missing_internals(TARGET) == []
+    assert families.for_stack(TARGET).missing_internals() == []
     fit = vars(tfk.Model)['fit']
     keras_getpredict.install(target=TARGET)
     assert keras_getpredict.is_installed(TARGET)

@@ -1,14 +1,14 @@
 """keras-getpredict's own callbacks in a tf.keras 1.15 `fit`: one instance runs in
-either stack (`keras_internals.callback_base`), asks for its capture itself, and
+either stack (`families.callback_base`), asks for its capture itself, and
 writes what it writes on standalone Keras.
 """
 import numpy as np
 import pytest
 
-from keras_getpredict.core import keras_internals
+from keras_getpredict.core import families
 
-if keras_internals.unavailable(keras_internals.TF_KERAS) is not None:
-    pytest.skip(keras_internals.unavailable(keras_internals.TF_KERAS), allow_module_level=True)
+if families.unavailable(families.TF_KERAS) is not None:
+    pytest.skip(families.unavailable(families.TF_KERAS), allow_module_level=True)
 
 from sklearn import metrics as skm  # noqa: E402
 from tensorflow import keras as tfk  # noqa: E402
@@ -28,7 +28,7 @@ Y = np.eye(3, dtype=np.float32)[LABELS]
 @pytest.fixture(autouse=True)
 def tf_installed():
     tfk.backend.clear_session()
-    keras_getpredict.install(target=keras_internals.TF_KERAS)
+    keras_getpredict.install(target=families.TF_KERAS)
     yield
     tfk.backend.clear_session()
 
@@ -50,7 +50,7 @@ class Logs(tfk.callbacks.Callback):
 
 
 def test_our_callbacks_derive_from_one_base_with_both_stacks_hooks():
-    base = keras_internals.callback_base()
+    base = families.callback_base()
     assert issubclass(EpochMetrics, base) and issubclass(ReduceMetrics, base)
     for hook in ('on_train_batch_begin', 'on_test_batch_end', 'on_predict_end'):
         assert callable(getattr(EpochMetrics(task='multiclass'), hook))

@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_getpredict.core.keras_internals import STACKS, STANDALONE, TF_KERAS as TF_KERAS_STACK
+from keras_getpredict.core.families import STACKS, STANDALONE, TF_KERAS as TF_KERAS_STACK
 
 
 def _chosen():

@@ -69,13 +69,20 @@ def quality_sums(rois, target_class_ids, target_bbox, target_mask, mrcnn_bbox, m
         positive = tf.where(ids > 0)                                       # (P, 2): b, r
         classes = tf.gather_nd(ids, positive)                              # (P,)
         at_class = tf.stack([tf.range(tf.size(classes)), classes], axis=1)
-        # Only the positive ROIs' masks, then each at its own class.
-        masks = tf.transpose(tf.gather_nd(mrcnn_mask, positive), [0, 3, 1, 2])
-        predicted = tf.gather_nd(masks, at_class) >= threshold             # (P, h, w)
-        target = tf.gather_nd(target_mask, positive) >= 0.5
+        # Only each positive ROI's mask at its own class: one gather of P x h x w
+        # scores (not P x h x w x classes), through a free reshape.
+        shape = tf.shape(mrcnn_mask)
+        pixel_count = shape[2] * shape[3]
+        flat = tf.reshape(mrcnn_mask, [-1, pixel_count, shape[4]])
+        roi = tf.cast(positive[:, 0], tf.int32) * shape[1] + tf.cast(positive[:, 1], tf.int32)
+        grid = tf.zeros([tf.size(classes), pixel_count], tf.int32)
+        index = tf.stack([grid + roi[:, None], grid + tf.range(pixel_count)[None],
+                          grid + classes[:, None]], axis=2)
+        predicted = tf.gather_nd(flat, index) >= threshold                 # (P, h * w)
+        target = tf.reshape(tf.gather_nd(target_mask, positive), [-1, pixel_count]) >= 0.5
 
         def pixels(mask):
-            return tf.reduce_sum(tf.cast(mask, tf.int32), axis=[1, 2])
+            return tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)
 
         std = tf.constant(bbox_std_dev, tf.float32)
         boxes = tf.cast(tf.gather_nd(rois, positive), tf.float32)

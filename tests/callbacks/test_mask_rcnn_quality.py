@@ -6,6 +6,7 @@ value the graph folds is one the test wrote.
 """
 import numpy as np
 import pytest
+import tensorflow as tf
 from support.mrcnn_references import QUALITY_REFERENCE_GET_PREDICT, quality_reference_from
 from support.stack import K, SGD, Dense, Input, Lambda, Layer, Model, keras
 
@@ -25,7 +26,7 @@ class ProposalTargets(Layer):
     """Four outputs, each the identity of one input (matterport's layer samples them)."""
 
     def call(self, inputs):
-        return [K.identity(t) for t in inputs]
+        return [tf.identity(t) for t in inputs]
 
     def compute_output_shape(self, input_shape):
         return list(input_shape)
@@ -42,8 +43,8 @@ def _model():
     bbox = Input((R, C, 4), name='input_bbox')
     mask = Input((R, H, W, C), name='input_mask')
     targets = ProposalTargets(name='proposal_targets')([rois, ids, target_bbox, target_mask])
-    mrcnn_bbox = Lambda(lambda t: K.identity(t), name='mrcnn_bbox')(bbox)
-    mrcnn_mask = Lambda(lambda t: K.identity(t), name='mrcnn_mask')(mask)
+    mrcnn_bbox = Lambda(lambda t: tf.identity(t), name='mrcnn_bbox')(bbox)
+    mrcnn_mask = Lambda(lambda t: tf.identity(t), name='mrcnn_mask')(mask)
     side = Dense(1, name='side')(keras.layers.Flatten()(targets[0]))
     model = Model([rois, ids, target_bbox, target_mask, bbox, mask],
                   [mrcnn_bbox, mrcnn_mask, side])

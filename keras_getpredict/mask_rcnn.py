@@ -1,8 +1,9 @@
-"""Mask R-CNN (matterport and its forks): head metrics every epoch, detection metrics on demand.
+"""Mask R-CNN (matterport and its forks): head metrics and mask/box quality every epoch,
+detection metrics on demand.
 
 ```python
 from keras_getpredict.mask_rcnn import (HEADS_GET_PREDICT, MaskRCNNHeadMetrics,
-                                        MaskRCNNDetectionMetrics)
+                                        MaskRCNNQualityMetrics, MaskRCNNDetectionMetrics)
 ```
 See docs/mask_rcnn.md.
 """
@@ -12,7 +13,9 @@ from .analysis.detection import DetectionMetrics, ImageDetections
 from .analysis.mask_rcnn_heads import HEADS_GET_PREDICT, head_metrics
 from .callbacks.mask_rcnn import (MaskRCNNDetectionMetrics, MaskRCNNHeadMetrics,
                                   copy_weights_by_name)
+from .callbacks.mask_rcnn_quality import MaskRCNNQualityMetrics, MaskRCNNQualitySums
 
 __all__ = ['DetectionMetrics', 'HEADS_GET_PREDICT', 'ImageDetections',
-           'MaskRCNNDetectionMetrics', 'MaskRCNNHeadMetrics', 'copy_weights_by_name',
+           'MaskRCNNDetectionMetrics', 'MaskRCNNHeadMetrics', 'MaskRCNNQualityMetrics',
+           'MaskRCNNQualitySums', 'copy_weights_by_name',
            'head_metrics']

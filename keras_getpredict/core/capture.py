@@ -16,6 +16,7 @@ import scipy.sparse
 
 from .attached import attached_or_new
 from .failures import Boundary, ConfigurationError
+from .graph_sums import SUMS_KEY, SumTotals, sum_tensors
 from .resolve import resolve
 from .results import GtsAndPreds
 
@@ -57,6 +58,12 @@ class CapturePlan(object):
         # an input layer (a fed placeholder cannot be fetched).
         self.layer_keys = resolved.layer_keys
         self.layers = [item(tensor) for tensor in resolved.layers]
+        # Graph sums (`get_predict['sums']`): fetched after everything else.
+        self.sums = selection.sums
+        self.keeps_arrays = selection.keeps_arrays
+        # A sum whose tensor has another shape raises a `ConfigurationError`.
+        with family.session().graph.as_default():
+            self.sum_tensors = sum_tensors(model, selection.sums)
         self.model = model
         self.family = family
         self._stock = stock_function
@@ -76,7 +83,8 @@ class CapturePlan(object):
         return function
 
     def run(self, ins, copy=True):
-        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs, layers)`;
+        """Runs one batch. Returns `(stock_outputs, y_true, y_pred, inputs, layers,
+        sums)`, `sums` the values of the graph sums;
         with `copy=False` fed values are returned as fed (for a recorder that is done
         with them before the next batch)."""
         is_tensor = self.family.is_tensor
@@ -104,11 +112,14 @@ class CapturePlan(object):
 
         items = [t for t in self.targets if t is not None] + self.inputs + self.layers
         graph_items = [item for item in items if not from_feed(item)]
-        outs = self._function_for([graph_tensor(item) for item in graph_items])(ins)
+        outs = self._function_for([graph_tensor(item) for item in graph_items] +
+                                  self.sum_tensors)(ins)
         n_stock = len(self._stock.outputs)
         n_out = len(self.output_tensors)
+        n_sums = len(self.sum_tensors)
         y_pred = outs[n_stock:n_stock + n_out]
-        fetched = dict(zip(map(id, graph_items), outs[n_stock + n_out:]))
+        fetched = dict(zip(map(id, graph_items), outs[n_stock + n_out:len(outs) - n_sums]))
+        sums = outs[len(outs) - n_sums:]
 
         def value_of(item):
             if item is None:
@@ -129,13 +140,13 @@ class CapturePlan(object):
         y_true = [value_of(t) for t in self.targets]
         inputs = [value_of(i) for i in self.inputs]
         layers = [value_of(i) for i in self.layers]
-        return outs[:n_stock], y_true, y_pred, inputs, layers
+        return outs[:n_stock], y_true, y_pred, inputs, layers, sums
 
     def run_into(self, recorder, ins):
         """Runs one batch, hands what it captured to `recorder`; the stock outputs."""
-        stock_outputs, y_true, y_pred, inputs, layers = self.run(
+        stock_outputs, y_true, y_pred, inputs, layers, sums = self.run(
             ins, copy=getattr(recorder, 'keeps_batches', True))
-        recorder.add(self, y_true, y_pred, inputs, layers)
+        recorder.add(self, y_true, y_pred, inputs, layers, sums)
         return stock_outputs
 
 
@@ -151,22 +162,32 @@ def plan_for(model, stock_function, selection, make_plan):
 
 
 class BatchRecorder(object):
-    """Collects the captured values batch by batch until `take()`."""
+    """Collects the captured values batch by batch until `take()`, and adds up the
+    graph sums (`sums`, the selection's: `core/graph_sums.py`).
+    """
 
     #: It keeps each batch, so fed arrays are copied (generators reuse buffers).
     keeps_batches = True
 
-    def __init__(self):
+    def __init__(self, sums=()):
+        self.sums = tuple(sums)
+        self.totals = SumTotals()
         self.clear()
 
     def clear(self):
         self._y_true, self._y_pred, self._inputs, self._layers = [], [], [], []
         self._output_names, self._input_names, self._layer_keys = [], [], []
+        self._batches = 0
+        self.totals.clear()
 
     def __len__(self):
-        return len(self._y_pred)
+        return self._batches
 
-    def add(self, plan, y_true, y_pred, inputs, layers=()):
+    def add(self, plan, y_true, y_pred, inputs, layers=(), sums=()):
+        self._batches += 1
+        self.totals.add([item.name for item in plan.sums], sums)
+        if not plan.keeps_arrays:
+            return  # graph sums alone: nothing kept per batch
         # One output: bare arrays, as Keras itself unpacks single outputs.
         single = len(plan.output_names) == 1
         self._y_true.append(y_true[0] if single else y_true)
@@ -183,6 +204,8 @@ class BatchRecorder(object):
         layers = {key: [batch[i] for batch in self._layers]
                   for i, key in enumerate(self._layer_keys)}
         result = GtsAndPreds(self._output_names, self._y_true, self._y_pred, inputs, layers)
+        if self.sums:
+            result[SUMS_KEY] = self.totals.take(self.sums, self._batches)
         self.clear()
         return result
 

@@ -124,8 +124,13 @@ class HorovodCollectives(object):
                          np.asarray(payload, np.uint8))
 
     def sum(self, vector, label):
-        """The element-wise sum of every rank's int64 `vector` (exact: no averaging)."""
+        """The element-wise sum of every rank's `vector` (no averaging): int64 (exact),
+        or float64 for a float `vector` (graph sums)."""
         import tensorflow as tf
+        if np.asarray(vector).dtype.kind == 'f':
+            vector = np.asarray(vector, np.float64)
+            return self._run('%s_f64_%d' % (label, vector.size), tf.float64, (vector.size,),
+                             self._allreduce_sum, vector)
         vector = np.asarray(vector, np.int64)
         return self._run('%s_%d' % (label, vector.size), tf.int64, (vector.size,),
                          self._allreduce_sum, vector)

@@ -10,11 +10,13 @@ holds the call's Keras family (`core.families`) and hands it to what it makes.
 from __future__ import absolute_import
 
 from .capture import BatchRecorder, CapturePlan
+from .graph_sums import SUMS_KEY
 from .graph_reduce import GraphCountingPlan
 from .horovod_collectives import active_collectives
 from .horovod_gather import gather
-from .horovod_sum import sum_counts
+from .horovod_sum import sum_counts, sum_sums
 from .reduce_counts import ReducingRecorder, check_class_axes, expected_output_names
+from .results import GtsAndPreds
 
 
 class _Mode(object):
@@ -31,15 +33,27 @@ class FullCapture(_Mode):
         """Raises before training when the selection cannot work on `model`."""
 
     def recorder(self, model, selection):
-        return BatchRecorder()
+        return BatchRecorder(selection.sums)
 
     def plan(self, model, stock_function, selection):
         return CapturePlan(model, stock_function, selection, self.family)
 
     def combiner(self, selection, to, collectives):
-        """`(recorded, failed) -> whole set`: the shards gathered across the ranks."""
-        return lambda recorded, failed=False: gather(recorded, to, selection.shards,
-                                                     collectives, failed)
+        """`(recorded, failed) -> whole set`: the graph sums summed across the ranks
+        (`sum_sums`), then the shards gathered (unless only sums are captured)."""
+        def combine(recorded, failed=False):
+            summed = None
+            if selection.sums:
+                totals = None if failed else recorded.pop(SUMS_KEY)
+                summed = sum_sums(totals, selection.sums, to, collectives, failed)
+            if selection.keeps_arrays:
+                whole = gather(recorded, to, selection.shards, collectives, failed)
+            else:
+                whole = None if summed is None or not summed.batches else GtsAndPreds()
+            if whole is not None and summed is not None:
+                whole[SUMS_KEY] = summed
+            return whole
+        return combine
 
 
 class Reducing(_Mode):

@@ -289,7 +289,7 @@ class ReducingRecorder(object):
         self.output_names = names
         self._counts = ReducedCounts(self.spec, names)
 
-    def add(self, plan, y_true, y_pred, inputs, layers=()):
+    def add(self, plan, y_true, y_pred, inputs, layers=(), sums=()):
         if self._counts is None:
             self._start(plan)
         for name, truth, pred in zip(plan.output_names, y_true, y_pred):

@@ -6,6 +6,8 @@ for its outputs, `MaskRCNNHeadMetrics` for `HEADS_GET_PREDICT`, `ReduceMetrics` 
 a reducing spec). The requests of one call are merged into one `Selection`:
 
 - outputs, inputs and layers: the union (outputs then follow the model's order);
+- graph sums (`'sums'`): the union by name (two of one name must be the same sum); a
+  request of sums alone merges with full capture, not with the reducing mode;
 - the reducing mode: every request must use it or none; their specs must agree on each
   key more than one of them spells out (a key one leaves out takes the other's value);
 - `gather` and `shards`: those spelled out must agree.
@@ -20,6 +22,7 @@ nothing else in the call asks for anything.
 from __future__ import absolute_import
 
 from .failures import ConfigurationError
+from .graph_sums import parse_sums
 from .selection import Selection, check_names, parse_get_predict
 from .reduce_spec import ReduceSpec
 
@@ -131,6 +134,13 @@ def merge(requests):
     if len(requests) == 1:
         return requests[0].selection
     reducing = [r for r in requests if r.selection.reduce is not None]
+    summing = [r for r in requests if r.selection.sums]
+    if reducing and summing:
+        raise ConfigurationError(
+            "Cannot merge the capture requests of %s: %s graph sums ('sums') and %s the "
+            "reducing mode ('reduce'); give them to separate calls."
+            % (', '.join(r.source for r in requests), ' and '.join(r.source for r in summing)
+               + ' asks for', ' and '.join(r.source for r in reducing) + ' for'))
     if reducing and len(reducing) < len(requests):
         full = [r for r in requests if r.selection.reduce is None]
         raise ConfigurationError(
@@ -154,4 +164,14 @@ def merge(requests):
                      shards=shards or 'contiguous',
                      layers=_union(s.layers for s in selections),
                      reduce=_merge_reduce(reducing) if reducing else None,
-                     given=set().union(*(s.given for s in selections)))
+                     given=set().union(*(s.given for s in selections)),
+                     sums=_merge_sums(requests))
+
+
+def _merge_sums(requests):
+    try:
+        return parse_sums([item for r in requests for item in r.selection.sums])
+    except ConfigurationError as e:
+        raise ConfigurationError(
+            'Cannot merge the capture requests of %s: %s'
+            % (', '.join(r.source for r in requests if r.selection.sums), e))

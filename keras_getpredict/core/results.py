@@ -19,13 +19,16 @@ class GtsAndPreds(dict):
     `output_names` order (`None` where an output has no target). When inputs were
     captured, `'inputs'` maps each input name to its per-batch arrays; when layer
     outputs were captured (`get_predict={'layers': ...}`), `'layers'` maps each
-    `'<layer name>/<output index>'` to its per-batch arrays.
+    `'<layer name>/<output index>'` to its per-batch arrays. With graph sums
+    (`get_predict['sums']`), `'sums'` maps each sum's name to its epoch total (one
+    float64 array; `core/graph_sums.py`).
 
     # Attributes
         output_names: names of the captured outputs, in entry order.
     """
 
-    def __init__(self, output_names=(), y_true=None, y_pred=None, inputs=None, layers=None):
+    def __init__(self, output_names=(), y_true=None, y_pred=None, inputs=None, layers=None,
+                 sums=None):
         super(GtsAndPreds, self).__init__()
         self.output_names = list(output_names)
         self['y_true'] = y_true if y_true is not None else []
@@ -34,11 +37,13 @@ class GtsAndPreds(dict):
             self['inputs'] = inputs
         if layers:
             self['layers'] = layers
+        if sums:
+            self['sums'] = sums
 
     def __reduce__(self):
         # Keep `output_names` through copy/deepcopy/pickle.
         return (GtsAndPreds, (self.output_names, self['y_true'], self['y_pred'],
-                              self.get('inputs'), self.get('layers')))
+                              self.get('inputs'), self.get('layers'), self.get('sums')))
 
 
 def output_names_of(gts_and_preds):

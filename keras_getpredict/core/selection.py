@@ -5,14 +5,15 @@ import numpy as np
 import six
 
 from .failures import ConfigurationError, ConfigurationTypeError
+from .graph_sums import parse_sums
 from .reduce_spec import parse_reduce
 
 ACCEPTED_FORMS = ('`True`/`False`, an output name, a list of output names, or a dict '
                   "with keys 'outputs' (output names, or True for all), "
                   "'inputs' (input names), 'layers' (layer outputs), 'gather' and "
                   "'shards' (under Horovod), 'reduce' (counts instead of predictions, "
-                  "see core/reduce_counts.py)")
-DICT_KEYS = ('outputs', 'inputs', 'gather', 'shards', 'layers', 'reduce')
+                  "see core/reduce_counts.py), 'sums' (graph sums, see core/graph_sums.py)")
+DICT_KEYS = ('outputs', 'inputs', 'gather', 'shards', 'layers', 'reduce', 'sums')
 LAYERS_FORMS = ("a layer name, a list of layer names or (name, output index) pairs, "
                 "or a dict of layer name to an output index or a list of indices")
 # Under Horovod: where the gathered predictions go, and how the ranks split the data.
@@ -34,30 +35,41 @@ class Selection(object):
             fetched in the same session run (index `None`: the layer's only
             output); they arrive under `'layers'`, keyed by `layer_key`.
         reduce: a `ReduceSpec` (reducing mode: counts, not predictions), or `None`.
+        sums: graph-sum objects (`core/graph_sums.py`) whose per-batch values are
+            added up over the epoch.
         given: the keys of a dict `get_predict` that were spelled out (merging
             requests tells a chosen `shards` from the default by it).
     """
 
     def __init__(self, outputs=None, inputs=(), gather=None, shards='contiguous',
-                 layers=(), reduce=None, given=()):
+                 layers=(), reduce=None, given=(), sums=()):
         self.outputs = outputs
         self.inputs = tuple(inputs)
         self.gather = gather
         self.shards = shards
         self.layers = tuple(layers)
         self.reduce = reduce
+        self.sums = tuple(sums)
         self.given = frozenset(given)
 
     @property
     def key(self):
         # What is fetched from the graph; `gather`/`shards` only act afterwards.
         return (self.outputs, self.inputs, self.layers,
-                None if self.reduce is None else self.reduce.key)
+                None if self.reduce is None else self.reduce.key,
+                tuple((s.name, s.key) for s in self.sums))
+
+    @property
+    def keeps_arrays(self):
+        """Whether batches of arrays are kept (outputs, inputs or layer outputs), not
+        only graph sums."""
+        return self.outputs is None or bool(self.outputs or self.inputs or self.layers)
 
     def __repr__(self):
         return ('Selection(outputs=%r, inputs=%r, gather=%r, shards=%r, layers=%r, '
-                'reduce=%r)' % (self.outputs, self.inputs, self.gather, self.shards,
-                                self.layers, self.reduce))
+                'reduce=%r, sums=%r)' % (self.outputs, self.inputs, self.gather, self.shards,
+                                         self.layers, self.reduce,
+                                         [s.name for s in self.sums]))
 
 
 def layer_key(name, index):
@@ -152,7 +164,9 @@ def parse_get_predict(value):
             `False`), `'shards'` (`'contiguous'`, `'strided'`), `'layers'`
             (see `parse_layers`) and `'reduce'` (`{'num_classes': C, 'bins': 200,
             'threshold': 0.5}`: fold each batch into a confusion matrix and score
-            histograms instead of keeping it; see `core/reduce_counts.py`).
+            histograms instead of keeping it; see `core/reduce_counts.py`) and
+            `'sums'` (graph-sum objects, see `core/graph_sums.py`; alone, they
+            capture no output).
 
     # Returns
         A `Selection`, or `None` when capture is off.
@@ -171,14 +185,17 @@ def parse_get_predict(value):
             raise ConfigurationError(
                 'Unknown keys in `get_predict`: %s. Allowed keys: %s.'
                 % (unknown, ', '.join(repr(k) for k in DICT_KEYS)))
-        outputs = value.get('outputs', True)
+        sums = parse_sums(value['sums']) if value.get('sums') else ()
+        # Graph sums alone keep no array: no output unless one is asked for.
+        alone = sums and not any(key in value for key in ('outputs', 'inputs', 'layers'))
+        outputs = value.get('outputs', () if alone else True)
         if outputs is True or outputs is None:
             outputs = None
         elif outputs is False:
             raise ConfigurationError(
                 "`get_predict['outputs']` cannot be False: "
                 'select at least one output (or True for all).')
-        else:
+        elif outputs != ():
             outputs = name_list(outputs, "`get_predict['outputs']`")
         inputs = name_list(value.get('inputs', ()), "`get_predict['inputs']`")
         gather = value.get('gather')
@@ -201,14 +218,19 @@ def parse_get_predict(value):
                 "`get_predict['inputs']` and `get_predict['layers']` cannot "
                 "be combined with `get_predict['reduce']`: the reducing "
                 'mode keeps counts only.')
-        selection = Selection(outputs, inputs, gather, shards, layers, reduce, given=value)
+        if reduce is not None and sums:
+            raise ConfigurationError(
+                "`get_predict['sums']` cannot be combined with "
+                "`get_predict['reduce']`: give them to separate calls.")
+        selection = Selection(outputs, inputs, gather, shards, layers, reduce, given=value,
+                              sums=sums)
     elif isinstance(value, (six.string_types, list, tuple)):
         selection = Selection(outputs=name_list(value, '`get_predict` outputs'))
     else:
         raise ConfigurationTypeError(
             '`get_predict` should be %s; got %r of type %s.'
             % (ACCEPTED_FORMS, value, type(value).__name__))
-    if selection.outputs is not None and not selection.outputs:
+    if selection.outputs is not None and not selection.outputs and not selection.sums:
         raise ConfigurationError(
             '`get_predict` selects no output. Pass True for all '
             'outputs, or name at least one output.')

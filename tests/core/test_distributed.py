@@ -459,3 +459,61 @@ def test_a_rank_whose_capture_failed_takes_part_and_no_rank_publishes(mode):
     results, errors = ranks.run(per_rank, function=run)
     assert errors == [None, None] and results == [None, None]
     assert ranks.calls == [1, 1]  # the handshake only
+
+
+def _with_sums(recorded, batches, value):
+    from keras_getpredict.core.graph_sums import EpochSums
+    recorded['sums'] = EpochSums([('mrcnn_quality', np.full((5, 3), value))], batches)
+    return recorded
+
+
+def _combine_with_sums(get_predict):
+    from keras_getpredict.core.modes import FullCapture
+
+    def combine(recorded, collectives):
+        selection = parse_get_predict(get_predict)
+        return FullCapture().combiner(selection, 'all', collectives)(recorded)
+    return combine
+
+
+@pytest.mark.parametrize('with_predictions', [False, True])
+def test_graph_sums_are_summed_by_the_reducing_modes_collective(with_predictions):
+    from keras_getpredict.mask_rcnn import MaskRCNNQualitySums
+    sums = MaskRCNNQualitySums(3)
+    ranks = ThreadRanks(3)
+    if with_predictions:
+        # Gathering needs the same steps: two batches on every rank.
+        per_rank = [_with_sums(shard_of(np.arange(4) + 4 * r, 2), 2, r + 1.)
+                    for r in range(3)]
+        get_predict = {'outputs': True, 'sums': [sums]}
+    else:
+        # Sums alone: uneven steps, and a rank that validated nothing, add up.
+        per_rank = [_with_sums(GtsAndPreds(), b, r + 1.) for r, b in enumerate((3, 2, 0))]
+        get_predict = {'sums': [sums]}
+    results, errors = ranks.run(per_rank, function=_combine_with_sums(get_predict))
+    assert errors == [None] * 3
+    for result in results:
+        np.testing.assert_array_equal(result['sums']['mrcnn_quality'], np.full((5, 3), 6.))
+        assert result['sums'].batches == (6 if with_predictions else 5)
+        if with_predictions:
+            np.testing.assert_array_equal(concat_batches(result)['y_pred'][:, 0],
+                                          10.0 * np.arange(12))
+    # The handshake and the sum, then (with predictions) the gather's two.
+    assert ranks.calls == ([4, 4, 4] if with_predictions else [2, 2, 2])
+
+
+def test_a_rank_without_the_graph_sums_raises_on_every_rank():
+    from keras_getpredict.mask_rcnn import MaskRCNNQualitySums
+    sums = MaskRCNNQualitySums(3)
+    ranks = ThreadRanks(2)
+
+    def one_sums(recorded, collectives):
+        if collectives.rank == 0:
+            return _combine_with_sums({'sums': [sums], 'outputs': True})(recorded, collectives)
+        return _combine_with_sums(True)(recorded, collectives)
+
+    results, errors = ranks.run([_with_sums(shard_of(range(2), 2), 1, 1.),
+                                 shard_of(range(2, 4), 2)], function=one_sums)
+    for error in errors:
+        assert isinstance(error, ValueError) and not isinstance(error, NeverMatched)
+        assert 'mode: rank 0 "sums", rank 1 "predictions"' in str(error)

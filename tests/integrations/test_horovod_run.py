@@ -188,6 +188,18 @@ def test_reducing_mode_sums_counts_over_ranks_that_validate_different_steps(tmpd
     check_counts(horovodrun(2, 'counts', 13, tmpdir))
 
 
+def test_graph_sums_are_summed_over_ranks_that_validate_different_steps(tmpdir):
+    # 13 samples over 2 contiguous shards: 3 and 2 steps; sums alone, nothing gathered.
+    x, _ = horovod_job.dataset(13, seed=1)
+    expected = (x.dot(horovod_job.KERNEL) + horovod_job.BIAS).sum(axis=0)
+    for arrays in horovodrun(2, 'sums', 13, tmpdir):
+        for epoch in range(2):
+            np.testing.assert_allclose(arrays['fit_generator_%d_sums' % epoch], expected,
+                                       rtol=1e-5)
+            assert int(arrays['fit_generator_%d_batches' % epoch]) == 5
+            assert int(arrays['fit_generator_%d_kept' % epoch]) == 0
+
+
 def check_counts(per_rank):
     x, y = horovod_job.dataset(13, seed=1)
     scores = x.dot(horovod_job.KERNEL) + horovod_job.BIAS

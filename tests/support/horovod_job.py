@@ -96,6 +96,16 @@ class Keep(keras.callbacks.Callback):
         self.count_accuracy.append(logs.get('val_count_accuracy', np.nan))
 
 
+class ScoreSums(object):
+    """A graph sum (`get_predict['sums']`): each class's score summed over the samples."""
+    name = 'scores_sum'
+    key = ('scores_sum',)
+    shape = (3,)
+
+    def tensor(self, model):
+        return tf.reduce_sum(model.outputs[0], axis=0)
+
+
 def flat_arrays(prefix, gts_and_preds):
     if gts_and_preds is None:
         return {prefix + 'absent': np.array(True)}
@@ -187,6 +197,14 @@ def run_case(case, out, samples):
         _, summed = model.evaluate_generator(val, len(val), get_predict={
             'reduce': {'num_classes': 3, 'on_graph': True}, 'gather': 'all'})
         arrays['evaluate_all_confusion'] = summed['scores'].confusion
+    elif case == 'sums':
+        # Graph sums alone over uneven contiguous shards: different numbers of steps.
+        val = Batches(shard(x_val, 'contiguous'), shard(y_val, 'contiguous'))
+        keep = fit_two_epochs(train, val, Keep(), {'sums': [ScoreSums()]})
+        for epoch, value in enumerate(keep.epochs):
+            arrays['fit_generator_%d_sums' % epoch] = value['sums']['scores_sum']
+            arrays['fit_generator_%d_batches' % epoch] = np.array(value['sums'].batches)
+            arrays['fit_generator_%d_kept' % epoch] = np.array(len(value['y_pred']))
     elif case in ('counts_bins', 'counts_mode', 'counts_classes', 'counts_some_ranks'):
         # Reducing mode asked differently on rank 1: other `bins` (the sums could not
         # match), predictions gathered instead of counts, another `num_classes` (refused

@@ -81,3 +81,54 @@ def cocoeval_ap50(images, class_ids):
         evaluation.accumulate()
         evaluation.summarize()
     return evaluation.stats[1]
+
+
+QUALITY_LAYERS = {'proposal_targets': [0, 1, 2, 3]}
+#: What a test captures (besides the graph sums) to recompute them in numpy.
+QUALITY_REFERENCE_GET_PREDICT = {'outputs': ['mrcnn_bbox', 'mrcnn_mask'],
+                                 'layers': QUALITY_LAYERS}
+
+
+def _refined(box, delta):
+    """One `(y1, x1, y2, x2)` box moved by one delta row, written out as matterport's
+    `utils.apply_box_deltas` does it (float32 throughout)."""
+    height, width = box[2] - box[0], box[3] - box[1]
+    cy, cx = box[0] + 0.5 * height, box[1] + 0.5 * width
+    cy, cx = cy + delta[0] * height, cx + delta[1] * width
+    height, width = height * np.exp(delta[2]), width * np.exp(delta[3])
+    y1, x1 = cy - 0.5 * height, cx - 0.5 * width
+    return np.array([y1, x1, y1 + height, x1 + width], np.float32)
+
+
+def _box_iou(a, b):
+    inter = max(min(a[2], b[2]) - max(a[0], b[0]), 0.) * max(min(a[3], b[3]) - max(a[1], b[1]),
+                                                             0.)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.
+
+
+def quality_sums_reference(rois, class_ids, target_bbox, target_mask, mrcnn_bbox, mrcnn_mask,
+                           num_classes, bbox_std_dev=(0.1, 0.1, 0.2, 0.2), threshold=0.5):
+    """The `(5, classes)` quality sums ROI by ROI in numpy, from captured arrays of one or
+    more batches (`(B, R, ...)` each, batches concatenated)."""
+    std = np.asarray(bbox_std_dev, np.float32)
+    sums = np.zeros((5, num_classes))
+    for b, r in zip(*np.nonzero(np.asarray(class_ids) > 0)):
+        c = int(class_ids[b, r])
+        predicted = mrcnn_mask[b, r, :, :, c] >= threshold
+        target = target_mask[b, r] >= 0.5
+        box = np.asarray(rois[b, r], np.float32)
+        sums[:, c] += [1, (predicted & target).sum(), predicted.sum(), target.sum(),
+                       _box_iou(_refined(box, mrcnn_bbox[b, r, c] * std),
+                                _refined(box, target_bbox[b, r] * std))]
+    return sums
+
+
+def quality_reference_from(preds, num_classes, bbox_std_dev=(0.1, 0.1, 0.2, 0.2)):
+    """`quality_sums_reference` on what `QUALITY_REFERENCE_GET_PREDICT` captured."""
+    names = preds.output_names
+    layers = [np.concatenate(preds['layers']['proposal_targets/%d' % i]) for i in range(4)]
+    outputs = [np.concatenate([b[names.index(n)] for b in preds['y_pred']])
+               for n in ('mrcnn_bbox', 'mrcnn_mask')]
+    return quality_sums_reference(*(layers + outputs), num_classes=num_classes,
+                                  bbox_std_dev=bbox_std_dev)

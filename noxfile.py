@@ -304,6 +304,85 @@ for _name, _spec in MATRIX.items():
     matrix_session(_name, _spec['tools'], _spec['gate'])
 
 
+# --- README's version table, made from the tables above ---------------------------------
+#: The sessions that run each tier on the cells outside `MATRIX` (a matrix cell's one
+#: session runs tests/ and the gate, with Horovod and mrcnn as its tables say).
+TIERS = {
+    'keras-2.2.4': {'tests': 'test', 'gate': 'gate', 'horovod': 'horovod',
+                    'mrcnn': 'mrcnn', 'fork': 'fork'},
+    'py36': {'tests': 'py36'},
+    'tf.keras': {'tests': 'tfkeras', 'gate': 'tfkeras', 'horovod': 'horovod'},
+}
+TABLE_BEGIN = '<!-- version table: `nox -s versions` writes it from noxfile.py -->'
+TABLE_END = '<!-- end of the version table -->'
+
+
+def pinned(cell_name, package):
+    """The version a cell's constraints pin `package` to (for its Python)."""
+    spec = CELLS[cell_name]
+    with open(merged_constraints(cell_name, spec.constraints)) as f:
+        for line in f:
+            found = re.match(r'\s*%s==([^\s;#]+)\s*'
+                             r'(?:;\s*python_version\s*([<>=!]=?)\s*"([\d.]+)")?'
+                             % re.escape(package), line, re.I)
+            if found and (not found.group(2) or _python_matches(
+                    spec.python, found.group(2), found.group(3))):
+                return found.group(1)
+    return None
+
+
+def _python_matches(version, operator, bound):
+    key = [int(p) for p in version.split('.')]
+    other = [int(p) for p in bound.split('.')]
+    return {'==': key == other, '>=': key >= other, '<': key < other, '<=': key <= other,
+            '>': key > other, '!=': key != other}[operator]
+
+
+def version_table():
+    """README's version table: a row per cell, a column per tier, each cell the session
+    that runs it."""
+    tiers = dict(TIERS)
+    for name, spec in MATRIX.items():
+        tiers[name] = dict({'tests': name, 'gate': name},
+                           **{tier: name for tier, present in (
+                               ('horovod', CELLS[name].horovod),
+                               ('mrcnn', 'mrcnn' in spec['tools'])) if present})
+    rows = []
+    for name, runs in tiers.items():
+        spec = CELLS[name]
+        keras = 'keras' in spec.extras and not spec.fork
+        rows.append(((pinned(name, 'tensorflow'), spec.python),
+                     [pinned(name, 'tensorflow'), pinned(name, 'keras') if keras else 'tf.keras',
+                      spec.python]
+                     + [('`%s`' % runs[tier]) if tier in runs else '–'
+                        for tier in ('tests', 'gate', 'horovod', 'mrcnn', 'fork')]))
+    # Newest TensorFlow first; in each, the Keras releases, then tf.keras.
+    rows.sort(key=lambda row: ([-int(p) for p in row[0][0].split('.')],
+                               row[1][1] == 'tf.keras', row[1][1], row[0][1]))
+    header = ['TensorFlow', 'Keras', 'Python', '`tests/`', "Keras' own suite gate",
+              'Horovod jobs', 'Mask R-CNN (`mrcnn==0.2`)', 'the fork']
+    lines = ['| %s |' % ' | '.join(header), '|%s' % ('---|' * len(header))]
+    lines += ['| %s |' % ' | '.join(cells) for _, cells in rows]
+    return '\n'.join([TABLE_BEGIN] + lines + [TABLE_END])
+
+
+def readme_with_table():
+    with open(os.path.join(ROOT, 'README.md')) as f:
+        text = f.read()
+    begin, end = text.index(TABLE_BEGIN), text.index(TABLE_END) + len(TABLE_END)
+    return text, text[:begin] + version_table() + text[end:]
+
+
+@nox.session(python=False)
+def versions(session):
+    """Writes README's version table from the matrix (`nox -s lint` checks it)."""
+    text, made = readme_with_table()
+    if made != text:
+        with open(os.path.join(ROOT, 'README.md'), 'w') as f:
+            f.write(made)
+        session.log('README.md: version table written')
+
+
 @nox.session(python=PYTHONS['3.7'], tags=['ci'], allow_parallel=True)
 def lint(session):
     """flake8, hadolint, the Docker locks and FROM lines, the fork's vendored copy."""
@@ -315,6 +394,10 @@ def lint(session):
     session.run('python', 'docker/check_from.py',
                 *(['--strict'] if os.environ.get('REQUIRE_DIGESTS') else []), *dockerfiles)
     session.run('patches/fork.sh', 'check', external=True)
+    text, made = readme_with_table()
+    if made != text:
+        session.error('README.md\'s version table is not the matrix of noxfile.py: run '
+                      '`nox -s versions`.')
 
 
 # --- The package as users install it ---------------------------------------------------

@@ -16,10 +16,8 @@ REQUIRES = ('matplotlib.figure', 'matplotlib.backends.backend_agg', 'matplotlib.
             'matplotlib.ticker', 'sklearn.metrics')
 
 
-def _figure(width, height, constrained_layout=False):
-    # constrained_layout: room for colorbars too, which tight_layout leaves out.
-    figure = optional_module('matplotlib.figure').Figure(
-        figsize=(width, height), dpi=100, constrained_layout=constrained_layout)
+def _figure(width, height):
+    figure = optional_module('matplotlib.figure').Figure(figsize=(width, height), dpi=100)
     optional_module('matplotlib.backends.backend_agg').FigureCanvasAgg(figure)
     return figure
 
@@ -44,20 +42,35 @@ def confusion_matrix_figure(result, title='Confusion matrix'):
     # Counts, and beside them each row divided by its support: the share of each true
     # class predicted as each class, readable when classes are imbalanced.
     size = 2.5 + 0.45 * len(names)
-    figure = _figure(2 * size + 2.0, size + 0.4, constrained_layout=True)
+    width = 2 * size + 2.0
+    figure = _figure(width, size + 0.4)
     counts = figure.add_subplot(1, 2, 1)
-    image = _matrix(counts, result.confusion_matrix, names)
-    figure.colorbar(image, ax=counts, fraction=0.046, pad=0.04)
+    images = [_matrix(counts, result.confusion_matrix, names)]
     counts.set_title('counts')
     shares = figure.add_subplot(1, 2, 2)
-    image = _matrix(shares, row_normalised(result.confusion_matrix), names, digits=2, vmax=1.)
-    figure.colorbar(image, ax=shares, fraction=0.046, pad=0.04)
+    images.append(_matrix(shares, row_normalised(result.confusion_matrix), names, digits=2,
+                          vmax=1.))
     shares.set_title('share of each true class')
     for axes in (counts, shares):
         axes.set_xlabel('predicted')
         axes.set_ylabel('true')
     figure.suptitle('%s (accuracy %.3f, n=%d)' % (title, result.accuracy, result.n_samples))
+    # The layout first, leaving COLORBAR_ROOM inches right of each matrix; then each
+    # colorbar in its room (tight_layout would not count colorbars made with `ax=`, and
+    # cut the x-axis label off at the bottom edge).
+    for _ in range(2):  # the second pass sees the tick labels where the first put them
+        figure.tight_layout(rect=(0, 0, 1 - COLORBAR_ROOM / width, 0.94),
+                            w_pad=COLORBAR_ROOM * 72 / 10.)
+    for axes, image in zip((counts, shares), images):
+        axes.apply_aspect()
+        box = axes.get_position()
+        colorbar = figure.add_axes([box.x1 + 0.1 / width, box.y0, 0.18 / width, box.height])
+        figure.colorbar(image, cax=colorbar)
     return figure
+
+
+#: Inches beside a confusion matrix for its colorbar and the colorbar's labels.
+COLORBAR_ROOM = 0.9
 
 
 def row_normalised(counts):

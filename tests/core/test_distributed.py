@@ -472,7 +472,8 @@ def _combine_with_sums(get_predict):
 
     def combine(recorded, collectives):
         selection = parse_get_predict(get_predict)
-        return FullCapture().combiner(selection, 'all', collectives)(recorded)
+        return FullCapture(families.for_stack(STACK)).combiner(
+            selection, 'all', collectives)(recorded)
     return combine
 
 

@@ -82,6 +82,11 @@ CELLS = {
     'keras-2.1.6': cell(constraints=['keras-2.1.6.txt'], horovod=True),
     'keras-2.2.5': cell(constraints=['keras-2.2.5.txt'], horovod=True),
     'keras-2.3.1': cell(constraints=['keras-2.3.1.txt'], horovod=True),
+    # TensorFlow 1.13 and 1.14 (Python 3.7; no Horovod: docs/versions.md says why).
+    'tf-1.14-keras-2.2.4': cell(constraints=['tf-1.14-keras-2.2.4.txt']),
+    'tf-1.14-keras-2.2.5': cell(constraints=['tf-1.14-keras-2.2.5.txt']),
+    'tf-1.13-keras-2.2.4': cell(constraints=['tf-1.13-keras-2.2.4.txt']),
+    'tf-1.13-keras-2.2.5': cell(constraints=['tf-1.13-keras-2.2.5.txt']),
 }
 #: The version matrix: a session per cell running tests/ (with the tools named here
 #: beside the test tools) and that Keras' own suite gate (with these arguments).
@@ -90,6 +95,10 @@ MATRIX = {
     'keras-2.1.6': {'tools': ('mrcnn',), 'gate': ('--skip-multiprocessing',)},
     'keras-2.2.5': {'tools': ('mrcnn',), 'gate': ('--skip-multiprocessing',)},
     'keras-2.3.1': {'tools': (), 'gate': ('--skip-multiprocessing',)},
+    'tf-1.14-keras-2.2.4': {'tools': ('mrcnn',), 'gate': ('--skip-multiprocessing',)},
+    'tf-1.14-keras-2.2.5': {'tools': (), 'gate': ('--skip-multiprocessing',)},
+    'tf-1.13-keras-2.2.4': {'tools': (), 'gate': ('--skip-multiprocessing',)},
+    'tf-1.13-keras-2.2.5': {'tools': (), 'gate': ('--skip-multiprocessing',)},
 }
 
 

@@ -43,8 +43,8 @@ setup(
         'six>=1.10',
     ],
     extras_require={
-        'cpu': ['tensorflow>=1.15,<1.16', 'protobuf<4', 'h5py<3'],
-        'gpu': ['tensorflow-gpu>=1.15,<1.16', 'protobuf<4', 'h5py<3'],
+        'cpu': ['tensorflow>=1.12,<1.16', 'protobuf<4', 'h5py<3'],
+        'gpu': ['tensorflow-gpu>=1.12,<1.16', 'protobuf<4', 'h5py<3'],
         # Standalone Keras, the releases the run-time patch supports
         # (core.families.SUPPORTED_KERAS); not needed for tf.keras.
         'keras': ['keras>=2.1.6,<2.4,!=2.2.0,!=2.2.1,!=2.2.2,!=2.2.3,!=2.3.0', 'h5py<3'],

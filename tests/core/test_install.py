@@ -249,7 +249,7 @@ class CountingWrapper(object):
 def _wrapt_proxy(method):
     # wrapt (a TensorFlow 1.15 requirement) is how tracing tools patch methods; its
     # proxy forwards `__code__`, `__module__` and even `__class__` to the function.
-    import wrapt
+    wrapt = pytest.importorskip('wrapt')  # TensorFlow 1.12 and 1.13 do not install it
     return wrapt.FunctionWrapper(method, lambda wrapped, instance, args, kwargs:
                                  wrapped(*args, **kwargs))
 

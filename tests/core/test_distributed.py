@@ -252,6 +252,21 @@ def test_nothing_is_gathered_without_horovod(monkeypatch):
     assert combiner({'gather': 'root'}, 'all') is None
 
 
+def test_horovod_without_is_initialized_is_active_once_initialised(fake_horovod, monkeypatch):
+    # Horovod 0.19 has no `is_initialized`; its `size()` raises until `hvd.init()`.
+    module = sys.modules[families.HOROVOD_MODULE]
+    del module.is_initialized
+
+    def size():
+        if not fake_horovod['initialized']:
+            raise ValueError('Horovod has not been initialized; use hvd.init().')
+        return fake_horovod['size']
+    module.size = size
+    assert families.horovod_if_active() is module
+    fake_horovod['initialized'] = False
+    assert families.horovod_if_active() is None
+
+
 def test_the_combiner_follows_horovod_state_and_the_choice(fake_horovod):
     assert combiner(True, default='all') is not None
     assert combiner({'reduce': {'num_classes': 2}}, default='all') is not None

@@ -24,7 +24,11 @@ def horovod_if_active():
     if hvd is None:
         return None
     try:
-        if not hvd.is_initialized():
+        # Horovod before 0.20 has no `is_initialized`: its `size()` raises ValueError
+        # until `hvd.init()`. Taking its absence for "not distributed" would leave each
+        # rank publishing only its own shard.
+        is_initialized = getattr(hvd, 'is_initialized', None)
+        if is_initialized is not None and not is_initialized():
             return None
         return hvd if hvd.size() > 1 else None
     except (AttributeError, ValueError):

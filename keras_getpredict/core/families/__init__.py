@@ -14,7 +14,7 @@ The caller resolves a family ONCE, from the model (`family_of`, per `fit*`/
 `evaluate*` call) or from the stack (`for_stack`, at `install()`), and passes it
 down: nothing below asks which Keras it runs in. Only this package tests the stack
 (`sys.modules`, versions) and touches private Keras, TensorFlow or Horovod attributes;
-`tests/test_architecture.py` checks both from the source.
+`tests/gates/test_architecture.py` checks both from the source.
 
 Adding a TensorFlow or Keras release: a subclass in `standalone.py` (or nothing, when
 an existing family fits: add its version to that family's `versions`), one

@@ -49,8 +49,8 @@ def box_iou(a, b):
     intersection = height * width
     union = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) +
              (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - intersection)
-    return tf.compat.v2.where(union > 0., intersection / tf.maximum(union, 1e-30),
-                              tf.zeros_like(union))
+    # TensorFlow 1.x's `where` (no `compat.v2` before 1.14): all three have one shape.
+    return tf.where(union > 0., intersection / tf.maximum(union, 1e-30), tf.zeros_like(union))
 
 
 def quality_sums(rois, target_class_ids, target_bbox, target_mask, mrcnn_bbox, mrcnn_mask,

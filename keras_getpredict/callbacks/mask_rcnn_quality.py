@@ -15,6 +15,7 @@ import numpy as np
 import six
 
 from ..analysis.mask_rcnn_quality import ROWS, quality_keys, quality_scalars
+from ..core import families
 from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.graph_sums import published_sums
 from ..core.results import LOGS_KEY
@@ -49,8 +50,8 @@ def box_iou(a, b):
     intersection = height * width
     union = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) +
              (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - intersection)
-    return tf.compat.v2.where(union > 0., intersection / tf.maximum(union, 1e-30),
-                              tf.zeros_like(union))
+    return families.where(union > 0., intersection / tf.maximum(union, 1e-30),
+                          tf.zeros_like(union))
 
 
 def quality_sums(rois, target_class_ids, target_bbox, target_mask, mrcnn_bbox, mrcnn_mask,

@@ -33,12 +33,21 @@ def counts():
 def as_tensorflow_1_12(monkeypatch):
     """This TensorFlow without `tf.compat.v1` and `tf.raw_ops`, as 1.12 is."""
     monkeypatch.setattr(tf, 'compat', types.ModuleType('tensorflow.compat'))
-    monkeypatch.setattr(tf, 'raw_ops', None)
+    monkeypatch.setattr(tf, 'raw_ops', None, raising=False)  # TF 1.12 has none already
     assert families.tf_v1() is tf
 
 
+@pytest.mark.skipif(not hasattr(tf.compat, 'v1'), reason='TensorFlow %s has no tf.compat.v1'
+                    % tf.__version__)
 def test_tf_v1_is_tf_compat_v1_where_it_exists():
     assert families.tf_v1() is tf.compat.v1
+
+
+@pytest.mark.skipif(hasattr(tf.compat, 'v1'), reason='TensorFlow %s has tf.compat.v1'
+                    % tf.__version__)
+def test_tf_v1_is_the_top_level_on_a_real_tensorflow_without_compat_v1():
+    assert families.tf_v1() is tf
+    assert families.tf_v1().Session is tf.Session
 
 
 def test_the_graph_fold_is_the_same_without_compat_v1_and_raw_ops(request):

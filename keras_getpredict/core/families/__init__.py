@@ -26,7 +26,8 @@ import sys
 
 from . import standalone as _standalone
 from .base import (FORKED_STACKS, STACKS, STANDALONE, TF_KERAS, Family, int_shape,
-                   keras_fit_validates, raw_op, run_checked, session_callable, tf_v1)
+                   keras_fit_validates, raw_op, run_checked, session_callable, tf_v1,
+                   where)
 from .callback_base import callback_base, callback_face
 from .messages import missing_message
 from .horovod import (HOROVOD_CALLBACKS_MODULE, HOROVOD_MODULE, horovod_if_active,
@@ -37,7 +38,8 @@ from .wrappers import foreign_code, foreign_wrappers, keras_directories
 __all__ = ['FORKED_STACKS', 'STACKS', 'STANDALONE', 'TF_KERAS', 'SUPPORTED_KERAS', 'Family',
            'family_of', 'for_stack', 'fork_stands_for', 'supported_family_of', 'model_classes',
            'unavailable', 'check_target', 'importable', 'found',
-           'keras_fit_validates', 'raw_op', 'tf_v1', 'int_shape', 'missing_message', 'run_checked',
+           'keras_fit_validates', 'raw_op', 'tf_v1', 'where', 'int_shape', 'missing_message',
+           'run_checked',
            'session_callable', 'callback_base', 'callback_face', 'HOROVOD_MODULE',
            'HOROVOD_CALLBACKS_MODULE', 'horovod_if_active', 'metric_average_callbacks',
            'wrap_metric_average', 'foreign_code', 'foreign_wrappers', 'keras_directories']

@@ -48,6 +48,16 @@ def raw_op(name, generated):
     return getattr(gen_math_ops, generated)
 
 
+def where(condition, x, y):
+    """`tf.compat.v2.where(condition, x, y)`: tensorflow/python/ops/array_ops.py's
+    `where_v2` (TensorFlow >= 1.14), else (1.12, 1.13) its `where`, which selects the
+    same way between a same-shape `x` and `y` (the only use here) without
+    `np.where`'s broadcasting."""
+    from tensorflow.python.ops import array_ops
+    select = getattr(array_ops, 'where_v2', None) or array_ops.where
+    return select(condition, x, y)
+
+
 def session_callable(session, tensors):
     """A callable that evaluates `tensors` in one run of `session`, in the caller's
     thread; what Keras' own `Function` uses on TF >= 1.8, with about 5x less overhead
@@ -172,9 +182,10 @@ class Family(object):
 
     def is_tensor(self, value):
         """Whether a fed value is a symbolic tensor rather than data: tensorflow/
-        python/framework/tensor_util.py's `is_tensor` (what Keras 2.2's wraps)."""
-        import tensorflow as tf
-        return tf.is_tensor(value)
+        python/framework/tensor_util.py's `is_tensor` (what Keras 2.2's wraps; the
+        public `tf.is_tensor` appeared in TensorFlow 1.13)."""
+        from tensorflow.python.framework import tensor_util
+        return tensor_util.is_tensor(value)
 
     def session_arguments(self, function):
         """The `K.function` keyword arguments that rebuild `function`'s session run;

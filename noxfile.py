@@ -87,6 +87,9 @@ CELLS = {
     'tf-1.14-keras-2.2.5': cell(constraints=['tf-1.14-keras-2.2.5.txt']),
     'tf-1.13-keras-2.2.4': cell(constraints=['tf-1.13-keras-2.2.4.txt']),
     'tf-1.13-keras-2.2.5': cell(constraints=['tf-1.13-keras-2.2.5.txt']),
+    # TensorFlow 1.12 has wheels for Python 3.6 only.
+    'tf-1.12-keras-2.2.4': cell(python='3.6', constraints=['tf-1.12-keras-2.2.4.txt']),
+    'tf-1.12-keras-2.1.6': cell(python='3.6', constraints=['tf-1.12-keras-2.1.6.txt']),
 }
 #: The version matrix: a session per cell running tests/ (with the tools named here
 #: beside the test tools) and that Keras' own suite gate (with these arguments).
@@ -99,6 +102,9 @@ MATRIX = {
     'tf-1.14-keras-2.2.5': {'tools': (), 'gate': ('--skip-multiprocessing',)},
     'tf-1.13-keras-2.2.4': {'tools': (), 'gate': ('--skip-multiprocessing',)},
     'tf-1.13-keras-2.2.5': {'tools': (), 'gate': ('--skip-multiprocessing',)},
+    # tests/ only: Keras' own suite is gated on Python 3.7 (docs/versions.md).
+    'tf-1.12-keras-2.2.4': {'tools': (), 'gate': None},
+    'tf-1.12-keras-2.1.6': {'tools': (), 'gate': None},
 }
 
 
@@ -302,10 +308,13 @@ def tfkeras_beside_keras(session):
 
 def matrix_session(name, tools, gate_args):
     def run(session):
-        install(session, name, tools=('test', 'kerassuite') + tools)
+        install(session, name, tools=('test',) + (('kerassuite',) if gated else ()) + tools)
         pytest(session, 'tests', '-n', '2', env=on_path(session))
-        suite_gate(session, *gate_args)
-    run.__doc__ = 'tests/ and Keras\' own suite gate on the %s cell.' % name
+        if gated:
+            suite_gate(session, *gate_args)
+    gated = gate_args is not None
+    run.__doc__ = 'tests/%s on the %s cell.' % (" and Keras' own suite gate" if gated else '',
+                                                name)
     nox.session(run, name=name, python=PYTHONS[CELLS[name].python], tags=['ci', 'matrix'])
 
 
@@ -352,10 +361,9 @@ def version_table():
     that runs it."""
     tiers = dict(TIERS)
     for name, spec in MATRIX.items():
-        tiers[name] = dict({'tests': name, 'gate': name},
-                           **{tier: name for tier, present in (
-                               ('horovod', CELLS[name].horovod),
-                               ('mrcnn', 'mrcnn' in spec['tools'])) if present})
+        tiers[name] = {tier: name for tier, present in (
+            ('tests', True), ('gate', spec['gate'] is not None),
+            ('horovod', CELLS[name].horovod), ('mrcnn', 'mrcnn' in spec['tools'])) if present}
     rows = []
     for name, runs in tiers.items():
         spec = CELLS[name]

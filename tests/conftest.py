@@ -17,8 +17,8 @@ import pytest  # noqa: E402
 with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
     # TF 1.15 imports emit FutureWarnings about numpy dtypes; they are not ours.
     warnings.simplefilter('ignore', FutureWarning)
-    import tensorflow as tf  # noqa: E402
-    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+    from keras_getpredict.core.families import tf_v1  # noqa: E402 (TF 1.12: no tf.compat.v1)
+    tf_v1().logging.set_verbosity(tf_v1().logging.ERROR)
     from support.stack import K, STACK  # noqa: E402
 
 import keras_getpredict  # noqa: E402

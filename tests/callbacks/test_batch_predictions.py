@@ -402,7 +402,7 @@ def test_later_fits_reuse_the_graph_ops():
     """On every Keras, cached session callables or not (the next test)."""
     x, y = data(10)
     model = dense_model()
-    graph = tf.compat.v1.get_default_graph()
+    graph = families.tf_v1().get_default_graph()
     model.fit(x, y, batch_size=5, verbose=0)
     model.fit(x, y, batch_size=5, verbose=0, callbacks=[BatchPredictions()])
     n_ops = len(graph.get_operations())
@@ -421,7 +421,7 @@ def test_later_fits_reuse_the_graph_ops():
 def test_later_fits_reuse_the_graph_ops_and_session_callables():
     x, y = data(10)
     model = dense_model()
-    graph = tf.compat.v1.get_default_graph()
+    graph = families.tf_v1().get_default_graph()
     model.fit(x, y, batch_size=5, verbose=0)
     function = compiled(model).train_function
     stock_callable = function._callable_fn

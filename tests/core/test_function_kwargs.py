@@ -3,8 +3,9 @@ the user's `fetches` run once per validation batch, and the callbacks tf.keras' 
 function (Keras 2.3) keeps per fetch (`fetch_callbacks`) still receive their values."""
 import numpy as np
 import pytest
-import tensorflow as tf
 from support.stack import K, Dense, Input, Model, SGD
+
+from keras_getpredict.core import families
 
 X = np.arange(15, dtype='float32').reshape(5, 3)
 Y = np.zeros((5, 1), dtype='float32')
@@ -14,7 +15,7 @@ def _model_with_counting_fetch():
     x = Input((3,), name='x')
     model = Model(x, Dense(1, kernel_initializer='ones', use_bias=False, name='y')(x))
     counter = K.variable(0., name='fetch_counter')
-    model.compile(SGD(lr=0.), 'mse', fetches=[tf.compat.v1.assign_add(counter, 1.)])
+    model.compile(SGD(lr=0.), 'mse', fetches=[families.tf_v1().assign_add(counter, 1.)])
     return model, counter
 
 

@@ -96,6 +96,21 @@ def test_version_guard(monkeypatch):
 
 
 @pytest.mark.monkeypatch_only
+def test_keras_2_0_8_is_refused_with_its_reason(monkeypatch):
+    # matterport's minimum: its backend `Function` takes no `fetches`/`feed_dict`.
+    keras_getpredict.uninstall()
+    monkeypatch.setattr(keras, '__version__', '2.0.8')
+    with pytest.raises(RuntimeError, match=r'found Keras 2\.0\.8, which cannot be: its backend '
+                                           r'`Function` .* takes no `fetches` or `feed_dict`'):
+        keras_getpredict.install(target='keras')
+    assert not keras_getpredict.is_installed('keras')
+    # A release without a known reason gets the list only.
+    monkeypatch.setattr(keras, '__version__', '2.2.0')
+    with pytest.raises(RuntimeError, match=r'found Keras 2\.2\.0\. Install one of those'):
+        keras_getpredict.install(target='keras')
+
+
+@pytest.mark.monkeypatch_only
 def test_install_names_a_missing_keras_internal_and_patches_nothing(monkeypatch):
     keras_getpredict.uninstall()
     originals = snapshot()

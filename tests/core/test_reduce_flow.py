@@ -240,7 +240,6 @@ def test_prediction_saver_stores_counts_and_report_reads_them_without_keras(inst
 
 def test_tensorboard_counts_writes_exact_pr_curve_counts(installed, tmpdir):
     from tensorboard.plugins.pr_curve import metadata
-    from tensorboard.util import tensor_util
     from keras_getpredict.callbacks import TensorBoardCounts
     model = _pixel_model()
     gen = _reusing_generator(LABELS[..., None].astype('float32'))
@@ -250,7 +249,9 @@ def test_tensorboard_counts_writes_exact_pr_curve_counts(installed, tmpdir):
     events = event_accumulator.EventAccumulator(
         glob.glob(str(tmpdir.join('events*.counts')))[0], size_guidance={'tensors': 0})
     events.Reload()
-    data = tensor_util.make_ndarray(events.Tensors('class_b/pr_curves')[0].tensor_proto)
+    # TensorFlow's own reader of the proto (tensorboard 1.12 has no tensorboard.util.tensor_util).
+    import tensorflow as tf
+    data = tf.make_ndarray(events.Tensors('class_b/pr_curves')[0].tensor_proto)
     scores = (lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True))(5 * X)[..., 1].ravel()
     binned = np.minimum((scores.astype('float32') * np.float32(50)).astype(int), 49)
     tp = data[metadata.TRUE_POSITIVES_INDEX]

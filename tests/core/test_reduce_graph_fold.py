@@ -41,14 +41,14 @@ def _graph(output, labels, c, bins, threshold):
         graph = tf.Graph()
         with graph.as_default():
             units = 1 if output in BINARY else c
-            logits = tf.compat.v1.placeholder(tf.float32, [None, None, units])
+            logits = families.tf_v1().placeholder(tf.float32, [None, None, units])
             label_shape = {'one_hot': [None, None, units], 'ids': [None, None],
                            'ids_axis': [None, None, 1]}[labels]
-            y_true = tf.compat.v1.placeholder(tf.float32, label_shape)
+            y_true = families.tf_v1().placeholder(tf.float32, label_shape)
             y_pred = _output(output, logits)
             spec = ReduceSpec(2 if units == 1 else c, bins, threshold)
             counts = graph_reduce.count_tensors(y_true, y_pred, spec)
-        _GRAPHS[key] = (tf.compat.v1.Session(graph=graph), logits, y_true, y_pred, counts,
+        _GRAPHS[key] = (families.tf_v1().Session(graph=graph), logits, y_true, y_pred, counts,
                         spec)
     return _GRAPHS[key]
 

@@ -14,13 +14,14 @@ from keras_getpredict.core import families
 
 X = np.eye(4, dtype='float32')[[0, 1, 2, 3, 0, 1]][:, :3]
 Y = np.eye(3, dtype='float32')[[0, 1, 2, 0, 0, 1]]
+STANDALONE_UNAVAILABLE = families.unavailable(families.STANDALONE)
 STANDALONE_IMPORTABLE = families.importable(families.STANDALONE) and \
-    families.unavailable(families.STANDALONE) is None
-TF_KERAS_SUPPORTED = families.unavailable(families.TF_KERAS) is None
+    STANDALONE_UNAVAILABLE is None
+TF_KERAS_UNAVAILABLE = families.unavailable(families.TF_KERAS)
+TF_KERAS_SUPPORTED = TF_KERAS_UNAVAILABLE is None
 needs_standalone = pytest.mark.skipif(not STANDALONE_IMPORTABLE,
-                                      reason='needs a supported standalone Keras')
-needs_tf_keras = pytest.mark.skipif(not TF_KERAS_SUPPORTED,
-                                    reason="needs TensorFlow 1.15's tf.keras")
+                                      reason=str(STANDALONE_UNAVAILABLE))
+needs_tf_keras = pytest.mark.skipif(not TF_KERAS_SUPPORTED, reason=str(TF_KERAS_UNAVAILABLE))
 
 
 def model_of(keras):

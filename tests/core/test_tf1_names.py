@@ -37,8 +37,17 @@ def as_tensorflow_1_12(monkeypatch):
     assert families.tf_v1() is tf
 
 
+@pytest.mark.skipif(not hasattr(tf.compat, 'v1'), reason='TensorFlow %s has no tf.compat.v1'
+                    % tf.__version__)
 def test_tf_v1_is_tf_compat_v1_where_it_exists():
     assert families.tf_v1() is tf.compat.v1
+
+
+@pytest.mark.skipif(hasattr(tf.compat, 'v1'), reason='TensorFlow %s has tf.compat.v1'
+                    % tf.__version__)
+def test_tf_v1_is_the_top_level_on_a_real_tensorflow_without_compat_v1():
+    assert families.tf_v1() is tf
+    assert families.tf_v1().Session is tf.Session
 
 
 def test_the_graph_fold_is_the_same_without_compat_v1_and_raw_ops(request):

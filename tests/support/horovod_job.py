@@ -23,7 +23,8 @@ import numpy as np  # noqa: E402
 with warnings.catch_warnings():
     warnings.simplefilter('ignore', FutureWarning)
     import tensorflow as tf  # noqa: E402
-    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+    from keras_getpredict.core.families import tf_v1  # noqa: E402 (TF 1.12: no tf.compat.v1)
+    tf_v1().logging.set_verbosity(tf_v1().logging.ERROR)
     # KERAS_GETPREDICT_STACK=tf.keras: the same job on TensorFlow's tf.keras, through
     # horovod.tensorflow.keras.
     STACK = os.environ.get('KERAS_GETPREDICT_STACK', 'keras')

@@ -37,7 +37,8 @@ from .wrappers import foreign_code, foreign_wrappers, keras_directories
 __all__ = ['FORKED_STACKS', 'STACKS', 'STANDALONE', 'TF_KERAS', 'SUPPORTED_KERAS', 'Family',
            'family_of', 'for_stack', 'fork_stands_for', 'supported_family_of', 'model_classes',
            'unavailable', 'check_target', 'importable', 'found',
-           'keras_fit_validates', 'raw_op', 'tf_v1', 'int_shape', 'missing_message', 'run_checked',
+           'keras_fit_validates', 'raw_op', 'tf_v1', 'int_shape', 'missing_message',
+           'run_checked',
            'session_callable', 'callback_base', 'callback_face', 'HOROVOD_MODULE',
            'HOROVOD_CALLBACKS_MODULE', 'horovod_if_active', 'metric_average_callbacks',
            'wrap_metric_average', 'foreign_code', 'foreign_wrappers', 'keras_directories']

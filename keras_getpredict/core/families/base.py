@@ -172,9 +172,10 @@ class Family(object):
 
     def is_tensor(self, value):
         """Whether a fed value is a symbolic tensor rather than data: tensorflow/
-        python/framework/tensor_util.py's `is_tensor` (what Keras 2.2's wraps)."""
-        import tensorflow as tf
-        return tf.is_tensor(value)
+        python/framework/tensor_util.py's `is_tensor` (what Keras 2.2's wraps; the
+        public `tf.is_tensor` appeared in TensorFlow 1.13)."""
+        from tensorflow.python.framework import tensor_util
+        return tensor_util.is_tensor(value)
 
     def session_arguments(self, function):
         """The `K.function` keyword arguments that rebuild `function`'s session run;

@@ -208,17 +208,29 @@ RELEASES = (Keras216, Standalone, Keras225, Keras231)
 #: Keras releases the run-time patch supports: one family each, each proven by
 #: tests/ in the version matrix.
 SUPPORTED_KERAS = tuple(sorted(version for release in RELEASES for version in release.versions))
+#: Why known releases outside `SUPPORTED_KERAS` are refused, from running them.
+REFUSED_KERAS = {
+    # Checked on TensorFlow 1.12.0 (matterport's `keras>=2.0.8`): with the 2.1.6
+    # family forced, its internals check reports both attributes missing.
+    '2.0.8': ("its backend `Function` (keras/backend/tensorflow_backend.py) takes no "
+              "`fetches` or `feed_dict` (`keras.backend.tensorflow_backend.Function."
+              "fetches` and `.feed_dict` are missing), and the capture runs its "
+              "outputs as extra fetches of Keras' own validation function"),
+}
 
 
 def for_version(version):
     """The family of standalone Keras `version`.
 
     # Raises
-        RuntimeError: In case that version is not supported, listing the supported ones.
+        RuntimeError: In case that version is not supported, listing the supported ones
+            (and, for a release in `REFUSED_KERAS`, why it is refused).
     """
     for release in RELEASES:
         if version in release.versions:
             return release()
-    raise RuntimeError('keras_getpredict supports Keras %s; found Keras %s. Install '
+    reason = REFUSED_KERAS.get(version)
+    raise RuntimeError('keras_getpredict supports Keras %s; found Keras %s%s. Install '
                        'one of those, or use the fork in `patches/` against Keras 2.2.4.'
-                       % (', '.join(SUPPORTED_KERAS), version))
+                       % (', '.join(SUPPORTED_KERAS), version,
+                          ', which cannot be: ' + reason if reason else ''))

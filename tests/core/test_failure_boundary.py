@@ -5,7 +5,6 @@ of the model, the data, Keras and user callbacks propagate as without keras-getp
 
 Faults are injected into the core the active form runs (`keras.getpredict` on the fork).
 """
-import importlib
 import warnings
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from support.stack import STACK, TF_KERAS, Callback, LambdaCallback
 
 import keras_getpredict
+from support.forms import active_core
 from support.handmade import batches, expected_output, index_of, linear_model, make_data
 from keras_getpredict.core.failures import STRICT_ENV
 from keras_getpredict.core.results import LOGS_KEY
@@ -20,12 +20,6 @@ from keras_getpredict.core.results import LOGS_KEY
 X, Y = make_data(12)
 X_VAL, Y_VAL = make_data(8, seed=1)
 REDUCE = {'reduce': {'num_classes': 2, 'bins': 4}}
-
-
-def core(name):
-    """A module of the core the active form runs."""
-    package = 'keras.getpredict.' if keras_getpredict.is_native() else 'keras_getpredict.core.'
-    return importlib.import_module(package + name)
 
 
 @pytest.fixture
@@ -49,9 +43,9 @@ def _failing_from(call_number, exception=RuntimeError):
 
 def _inject(monkeypatch, module, owner, name, call_number=1, exception=RuntimeError):
     if module == 'families':  # the family class of the models the tests build
-        target = type(core(module).for_stack(STACK))
+        target = type(active_core(module).for_stack(STACK))
     else:
-        target = getattr(core(module), owner) if owner else core(module)
+        target = getattr(active_core(module), owner) if owner else active_core(module)
     monkeypatch.setattr(target, name, _failing_from(call_number, exception)(
         getattr(target, name)))
 
@@ -98,7 +92,7 @@ def _stock_val_loss(method):
 
 def _failure_warnings(record):
     # The class of the core that warned (the fork has its own copy).
-    warning = core('failures').CaptureFailedWarning
+    warning = active_core('failures').CaptureFailedWarning
     return [w for w in record if issubclass(w.category, warning)]
 
 
@@ -123,7 +117,8 @@ def test_our_failure_warns_once_and_the_epochs_go_on_as_stock(installed, lenient
     assert 'RuntimeError: injected failure' in text and 'Traceback' in text
     assert STRICT_ENV in text and '`%s`' % method in text
     # Nothing of ours is left on the model.
-    assert not isinstance(getattr(model, 'test_function', None), core('capture').CapturingFunction)
+    assert not isinstance(getattr(model, 'test_function', None),
+                          active_core('capture').CapturingFunction)
 
 
 @pytest.mark.parametrize('method', ['fit', 'fit_generator'])
@@ -167,7 +162,7 @@ def test_a_failing_gather_falls_back_too(installed, lenient, monkeypatch, error)
         def combine(recorded, failed=False):
             raise error('injected failure')
         return combine
-    monkeypatch.setattr(core('publishing'), 'combiner_for', failing_combiner)
+    monkeypatch.setattr(active_core('publishing'), 'combiner_for', failing_combiner)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter('always')
         _, epochs = _fit('fit_generator', True, epochs=2)
@@ -198,13 +193,13 @@ def test_configuration_errors_raise_as_such_before_training(installed, lenient, 
     # Sorted by where they come from: a `ConfigurationError`, of the type Keras raises.
     with pytest.raises(kind, match=message) as raised:
         _fit(method, get_predict)
-    assert isinstance(raised.value, core('failures').ConfigurationError)
+    assert isinstance(raised.value, active_core('failures').ConfigurationError)
 
 
 def test_capture_without_validation_data_is_a_configuration_error(installed, lenient):
     with pytest.raises(ValueError, match='needs validation data') as raised:
         linear_model().fit(X, Y, epochs=1, verbose=0, get_predict=True)
-    assert isinstance(raised.value, core('failures').ConfigurationError)
+    assert isinstance(raised.value, active_core('failures').ConfigurationError)
     with pytest.raises(TypeError, match='`callbacks` should be a list') as raised:
         with keras_getpredict.capturing(callbacks=3):
             pass
@@ -271,7 +266,8 @@ def test_a_fault_of_ours_at_any_stage_leaves_the_fit_as_stock(installed, lenient
     stock = model.evaluate(X_VAL, Y_VAL, batch_size=4, verbose=0)
     assert epochs[-1]['val_loss'] == pytest.approx(stock[0] if np.ndim(stock) else stock)
     _the_warning(record, method, error)
-    assert not isinstance(getattr(model, 'test_function', None), core('capture').CapturingFunction)
+    assert not isinstance(getattr(model, 'test_function', None),
+                          active_core('capture').CapturingFunction)
 
 
 @pytest.mark.parametrize('error', [RuntimeError, ValueError])
@@ -341,7 +337,8 @@ def test_a_failing_generator_raises_as_stock(installed, lenient, get_predict):
     with pytest.raises(_Boom, match='generator failed at batch 1'):
         model.evaluate_generator(_raising_batches(1), 2, workers=0, get_predict=get_predict)
     # Whatever was swapped in is back.
-    assert not isinstance(getattr(model, 'test_function', None), core('capture').CapturingFunction)
+    assert not isinstance(getattr(model, 'test_function', None),
+                          active_core('capture').CapturingFunction)
 
 
 def test_a_failing_model_raises_its_own_error_unchanged(installed, lenient):

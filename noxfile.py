@@ -338,24 +338,19 @@ TABLE_END = '<!-- end of the version table -->'
 
 
 def pinned(cell_name, package):
-    """The version a cell's constraints pin `package` to (for its Python)."""
+    """The version a cell's constraints pin `package` to (for its Python), read with
+    `packaging`, which nox itself requires."""
+    from packaging.requirements import Requirement
     spec = CELLS[cell_name]
+    environment = {'python_version': spec.python}
     with open(merged_constraints(cell_name, spec.constraints)) as f:
         for line in f:
-            found = re.match(r'\s*%s==([^\s;#]+)\s*'
-                             r'(?:;\s*python_version\s*([<>=!]=?)\s*"([\d.]+)")?'
-                             % re.escape(package), line, re.I)
-            if found and (not found.group(2) or _python_matches(
-                    spec.python, found.group(2), found.group(3))):
-                return found.group(1)
+            if requirement_name(line) != requirement_name(package):
+                continue
+            requirement = Requirement(line.split('#', 1)[0].strip())
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                return next(iter(requirement.specifier)).version
     return None
-
-
-def _python_matches(version, operator, bound):
-    key = [int(p) for p in version.split('.')]
-    other = [int(p) for p in bound.split('.')]
-    return {'==': key == other, '>=': key >= other, '<': key < other, '<=': key <= other,
-            '>': key > other, '!=': key != other}[operator]
 
 
 def version_table():

@@ -46,7 +46,7 @@ VARIANTS = ('ArgMax', 'Bincount', 'fetch + copy', 'bins=0', 'bins=200')
 
 
 class _Plan(object):
-    """What `ReducingRecorder.add_counted` reads of a plan."""
+    """What `ReducingRecorder.add_counted` reads of a `BatchFetches`."""
 
     def __init__(self, model):
         self.output_names = model.output_names

@@ -18,7 +18,7 @@ from ..analysis.mask_rcnn_quality import ROWS, quality_keys, quality_scalars
 from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.graph_sums import published_sums
 from ..core.results import LOGS_KEY
-from ..core.selection import layer_outputs
+from ..core.resolve import layer_outputs
 from .epoch_scalars import EpochScalars
 
 #: matterport's `Config.BBOX_STD_DEV`.

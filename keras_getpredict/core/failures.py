@@ -37,7 +37,7 @@ import warnings
 
 import six
 
-from . import scope
+from . import calls
 
 #: Environment variable that makes our own unexpected errors raise; read at each failure.
 STRICT_ENV = 'KERAS_GETPREDICT_STRICT'
@@ -162,14 +162,14 @@ class Boundary(_Guard):
 
     # Arguments
         method: the call, for the warning; by default the running `fit*`/`evaluate*`
-            call as the user wrote it (`'evaluate_generator'`, see `scope.running_call`).
+            call as the user wrote it (`'evaluate_generator'`, see `calls.running_call`).
 
     # Attributes
         failed: whether our code failed during this call (capture is then off).
     """
 
     def __init__(self, method=None):
-        self.method = scope.running_call() or method or 'fit'
+        self.method = calls.running_call() or method or 'fit'
         self.failed = False
 
     def report(self, doing, error):

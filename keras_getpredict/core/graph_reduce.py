@@ -17,7 +17,7 @@ is a `ConfigurationError` at the first batch.
 from __future__ import absolute_import
 
 from .families import raw_op, run_checked, tf_v1
-from .capture import CapturePlan
+from .recording import BatchFetches
 from .failures import ConfigurationError
 from .reduce_counts import class_units, units_mismatch
 
@@ -159,11 +159,11 @@ def _within_unit_interval(y_pred):
     return False
 
 
-class GraphCountingPlan(CapturePlan):
-    """A `CapturePlan` whose extra fetches are each batch's counts (see the module doc)."""
+class GraphCountingFetches(BatchFetches):
+    """A `BatchFetches` whose extra fetches are each batch's counts (see the module doc)."""
 
     def __init__(self, model, stock_function, selection, family):
-        super(GraphCountingPlan, self).__init__(model, stock_function, selection, family)
+        super(GraphCountingFetches, self).__init__(model, stock_function, selection, family)
         self._num_classes = selection.reduce.num_classes
         self.counted = []
         tensors = []

@@ -2,7 +2,7 @@
 in the validation session run, added up over the epoch, never the tensors they read.
 
 A request names `GraphSum`-like objects (duck-typed: `name`, `key`, `tensor(model)`); the
-capture plan fetches each one's tensor alongside the stock loss (and whatever else the call
+validation fetches take each one's tensor alongside the stock loss (and whatever else the call
 captures), the recorder adds each batch's values into one float64 array per sum, and the
 publisher puts the totals under `logs['val_gts_and_preds']['sums']`. Memory is the size of
 the sums whatever the number of batches. Under Horovod the totals of every rank are added

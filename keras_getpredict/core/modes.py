@@ -1,17 +1,17 @@
 """The capture mode of a call, chosen once from its selection and passed down.
 
-Full capture keeps every validation batch (`BatchRecorder`, `CapturePlan`) and gathers
+Full capture keeps every validation batch (`BatchRecorder`, `BatchFetches`) and gathers
 the shards under Horovod; the reducing mode (`get_predict['reduce']`) folds each batch
-into counts (`ReducingRecorder`, `GraphCountingPlan` or numpy) and sums them. A mode
-gives the recorder, the plan of the capturing function, the Horovod combiner and the
+into counts (`ReducingRecorder`, `GraphCountingFetches` or numpy) and sums them. A mode
+gives the recorder, the fetches of the recording function, the Horovod combiner and the
 check made before training: no other module asks which mode a call is in. A mode
 holds the call's Keras family (`core.families`) and hands it to what it makes.
 """
 from __future__ import absolute_import
 
-from .capture import BatchRecorder, CapturePlan
+from .recording import BatchFetches, BatchRecorder
 from .graph_sums import SUMS_KEY
-from .graph_reduce import GraphCountingPlan
+from .graph_reduce import GraphCountingFetches
 from .horovod_collectives import active_collectives
 from .horovod_gather import gather
 from .horovod_sum import sum_counts, sum_sums
@@ -35,8 +35,8 @@ class FullCapture(_Mode):
     def recorder(self, model, selection):
         return BatchRecorder(selection.sums)
 
-    def plan(self, model, stock_function, selection):
-        return CapturePlan(model, stock_function, selection, self.family)
+    def fetches(self, model, stock_function, selection):
+        return BatchFetches(model, stock_function, selection, self.family)
 
     def combiner(self, selection, to, collectives):
         """`(recorded, failed) -> whole set`: the graph sums summed across the ranks
@@ -67,9 +67,9 @@ class Reducing(_Mode):
         return ReducingRecorder(selection.reduce,
                                 expected_output_names(model, selection, self.family))
 
-    def plan(self, model, stock_function, selection):
-        plan_class = GraphCountingPlan if selection.reduce.on_graph else CapturePlan
-        return plan_class(model, stock_function, selection, self.family)
+    def fetches(self, model, stock_function, selection):
+        fetches_class = GraphCountingFetches if selection.reduce.on_graph else BatchFetches
+        return fetches_class(model, stock_function, selection, self.family)
 
     def combiner(self, selection, to, collectives):
         """`(counts, failed) -> summed counts`: fixed-size, so summed, not gathered."""
@@ -81,22 +81,19 @@ def mode_for(selection, family):
     return (Reducing if selection.reduce is not None else FullCapture)(family)
 
 
-def combiner_for(mode, selection, default):
+def combiner_for(mode, selection, to):
     """What the publisher and the evaluate methods call on what they recorded.
 
     # Arguments
         mode: the call's mode.
-        selection: the call's `Selection`; its `gather` (`None` for the method's
-            default, `'all'`, `'root'`, `False`) and `shards`.
-        default: the method's default for `gather=None`: `'all'` for `fit` and
-            `fit_generator` (every rank runs them), `False` for `evaluate*`
-            (scripts often evaluate on rank 0 only, where a collective would hang).
+        selection: the call's `Selection` (its `shards`).
+        to: where the recorded batches go (`Plan.gather`: `'all'`, `'root'`, or
+            `False`, the method's default already applied by `core/plan.py`).
 
     # Returns
         A function `(recorded, failed) -> whole set or None`, or `None` when nothing
         is to be combined (no Horovod, one rank, or combining off).
     """
-    to = default if selection.gather is None else selection.gather
     if not to:
         return None
     collectives = active_collectives(mode.family)

@@ -6,7 +6,7 @@ publisher hook and Horovod gathering exist once:
 
 - `entry_point` decorates `fit`/`fit_generator`/`evaluate`/`evaluate_generator`, so
   only a thread's outermost call takes the requests of its callbacks and of the open
-  `capturing` blocks (`core/scope.py`).
+  `capturing` blocks (`core/calls.py`); what a call captures is its `Plan` (`core/plan.py`).
 - `fit_call(model, method, get_predict, callbacks, validates)` for `fit`/`fit_generator`:
   the callbacks to train with (the open blocks' added) and a `FitCapture`, or `None`
   when nothing asks for capture. The capture's `callbacks(callbacks)` puts a
@@ -32,70 +32,19 @@ from __future__ import absolute_import
 
 import sys
 
-from . import call_site, families, horovod_gather, scope
-from .modes import combiner_for, mode_for
-from .capture import CapturingFunction
-from .failures import (Boundary, ConfigurationError, checked, passes, safe_hooks,
-                       theirs)
-from .requests import (CALL, FALLBACK_ATTRIBUTE, describe, merge, parse_request,
-                       requested_by)
+from . import calls, families, horovod_gather
+from .modes import combiner_for
+from .plan import asks_for_capture, plan_call
+from .recording import RecordingFunction
+from .failures import Boundary, ConfigurationError, passes, safe_hooks, theirs
+from .requests import CALL
 from .results import LOGS_KEY
 
-#: Decorates the four methods (see `core/scope.py`).
-entry_point = scope.entry_point
+#: Decorates the four methods (see `core/calls.py`).
+entry_point = calls.entry_point
 
 #: Method a callback defines to run right after the predictions are published.
 PUBLISHED_HOOK = 'on_predictions_published'
-
-
-def call_callbacks(callbacks):
-    """The callbacks a `fit`/`fit_generator` call trains with: `callbacks`, then those
-    of the open `capturing` blocks not already in it (outermost call only). The very
-    same object when no block adds any."""
-    extra = []
-    for block in scope.blocks_for_call():
-        extra.extend(cb for cb in block.callbacks
-                     if not any(cb is c for c in list(callbacks or []) + extra))
-    if not extra:
-        return callbacks
-    return list(callbacks or []) + extra
-
-
-def call_requests(model, get_predict, callbacks=None):
-    """The `Request`s of one call: its own `get_predict`, then, for a thread's outermost
-    call, those of `callbacks` and of the open `capturing` blocks; when none of them
-    asks, the callbacks' fallback requests (`fallback_get_predict`).
-
-    # Raises
-        ConfigurationError: In case one of them is malformed or names an output,
-            input or layer `model` does not have (the message says who asked).
-    """
-    requests = [parse_request(CALL, get_predict, model)]
-    if scope.outermost():
-        requests += [parse_request('%s (in `callbacks`)' % describe(cb), requested_by(cb), model)
-                     for cb in callbacks or () if requested_by(cb) is not None]
-        requests += [parse_request('the `capturing` block', block.get_predict, model)
-                     for block in scope.open_blocks()]
-        if not any(requests):
-            requests = [parse_request('%s (in `callbacks`)' % describe(cb),
-                                      requested_by(cb, FALLBACK_ATTRIBUTE), model)
-                        for cb in callbacks or ()]
-    return [r for r in requests if r is not None]
-
-
-def selection_for(model, get_predict, callbacks=None):
-    """What one call captures: its `get_predict` merged with the requests of
-    `callbacks` and of the open `capturing` blocks (see `core/requests.py`).
-
-    # Returns
-        A `Selection`, or `None` when nothing asks for capture.
-
-    # Raises
-        ConfigurationTypeError: In case a `get_predict` is none of the accepted forms.
-        ConfigurationError: In case one selects nothing or names an unknown
-            output/input, or two requests cannot be merged.
-    """
-    return merge(call_requests(model, get_predict, callbacks))
 
 
 def fit_validates(validation_data=None, validation_split=0., validation_steps=None,
@@ -118,7 +67,7 @@ def needs_validation_data(method, requests=()):
     """The error raised when capture is asked for with nothing to validate on: it names
     who asked and where the call came from (a library's `train()`, say)."""
     asked = [r.source for r in requests if r.source != CALL]
-    where = call_site.outside_keras()
+    where = calls.outside_keras()
     return ConfigurationError(
         '`get_predict` needs validation data: pass %s to `%s`.%s%s'
         % (VALIDATION_ARGUMENTS.get(method, '`validation_data`'), method,
@@ -126,7 +75,7 @@ def needs_validation_data(method, requests=()):
            ' `%s` was called from %s, line %d.' % ((method,) + where) if where else ''))
 
 
-def collect(recorder, combine, boundary, doing):
+def take_recorded(recorder, combine, boundary, doing):
     """What `recorder` holds, combined across Horovod ranks by `combine` when given (the
     mode's combiner: predictions gathered, counts summed), under the call's failure
     `boundary`: `None` when nothing was recorded or our code failed.
@@ -183,8 +132,8 @@ class Publisher(object):
             # No stale entry in a reused logs dict, also when what follows fails.
             logs.pop(LOGS_KEY, None)
         self.disarm()
-        result = collect(self.recorder, self.combine, self.failure_boundary,
-                         'publishing the predictions of epoch %d' % (epoch + 1))
+        result = take_recorded(self.recorder, self.combine, self.failure_boundary,
+                               'publishing the predictions of epoch %d' % (epoch + 1))
         if logs is None or result is None:
             return
         logs[LOGS_KEY] = result
@@ -213,36 +162,35 @@ class Armer(object):
             self.arm()
 
 
-class Capture(object):
-    """What one call with capture on holds: its Keras family and selection, its mode
-    (chosen once), the recorder, the Horovod combiner and the failure boundary.
+class CallCapture(object):
+    """What one call with capture on holds: its `Plan` (the Keras family, the selection
+    and the mode, chosen once), the recorder, the Horovod combiner and the failure
+    boundary.
 
     # Arguments
         model: the model the call runs.
-        selection: the call's merged `Selection`.
+        plan: the call's `Plan` (`core/plan.py`), with a selection.
         boundary: the call's `failures.Boundary`.
-        combine_by_default: the method's default for `gather=None` (see
-            `modes.combiner_for`).
-        family: the model's Keras family (`core.families`), resolved once per call.
     """
 
-    def __init__(self, model, selection, boundary, combine_by_default, family):
+    def __init__(self, model, plan, boundary):
         self.model = model
-        self.family = family
-        self.selection = selection
-        self.mode = mode_for(selection, family)
+        self.plan = plan
+        self.family = plan.family
+        self.selection = plan.selection
+        self.mode = plan.mode
         self.boundary = boundary
-        self.recorder = self.mode.recorder(model, selection)
-        self.combine = combiner_for(self.mode, selection, combine_by_default)
+        self.recorder = self.mode.recorder(model, self.selection)
+        self.combine = combiner_for(self.mode, self.selection, plan.gather)
 
-    def capturing_function(self, f):
+    def recording_function(self, f):
         """`f` (a test function) that also records each batch it runs."""
-        return CapturingFunction(self.model, f, self.selection, self.recorder, self.boundary,
-                                 self.mode.plan)
+        return RecordingFunction(self.model, f, self.selection, self.recorder, self.boundary,
+                                 self.mode.fetches)
 
 
 class TestFunctionSwap(object):
-    """Swaps `model.test_function` for a `CapturingFunction` of `capture` and back."""
+    """Swaps `model.test_function` for a `RecordingFunction` of `capture` and back."""
 
     def __init__(self, capture):
         self.capture = capture
@@ -256,7 +204,7 @@ class TestFunctionSwap(object):
     def _arm(self):
         model, family = self.capture.model, self.capture.family
         stock = family.built_test_function(model)
-        family.set_test_function(model, self.capture.capturing_function(stock))
+        family.set_test_function(model, self.capture.recording_function(stock))
         self.stock = stock
 
     def disarm(self):
@@ -269,7 +217,7 @@ class TestFunctionSwap(object):
         # If the model was recompiled meanwhile, its new function stays. If Keras
         # rebuilt the test function while armed (`keep_capturing`), the stock function
         # the capturing one wraps now is the current one, not the one seen at `arm`.
-        if isinstance(current, CapturingFunction) and \
+        if isinstance(current, RecordingFunction) and \
                 current.recorder is self.capture.recorder:
             family.set_test_function(self.capture.model, current.stock_function)
         self.stock = None
@@ -278,29 +226,28 @@ class TestFunctionSwap(object):
 def keep_capturing(family, model, before):
     """After Keras built `model.test_function` (its `_make_test_function`; `family`:
     the model's Keras family, which patched it): when the
-    function set before (`before`) was one of our `CapturingFunction`s and Keras
+    function set before (`before`) was one of our `RecordingFunction`s and Keras
     replaced it by a fresh stock one (tf.keras rebuilds it when the sample-weight mode
     changes), the fresh one is wrapped the same way, so the capture goes on."""
     current = family.test_function_set_on(model)
-    if isinstance(before, CapturingFunction) and current is not before and \
-            current is not None and not isinstance(current, CapturingFunction):
-        family.set_test_function(model, CapturingFunction(
+    if isinstance(before, RecordingFunction) and current is not before and \
+            current is not None and not isinstance(current, RecordingFunction):
+        family.set_test_function(model, RecordingFunction(
             before.model, current, before.selection, before.recorder, before.boundary,
-            before.make_plan))
+            before.make_fetches))
 
 
-class FitCapture(Capture):
+class FitCapture(CallCapture):
     """One `fit`/`fit_generator` call with capture on; see the module doc."""
 
-    def __init__(self, model, selection, boundary, family):
-        # Every rank runs `fit`, so the shards are combined by default.
-        super(FitCapture, self).__init__(model, selection, boundary, 'all', family)
+    def __init__(self, model, plan, boundary):
+        super(FitCapture, self).__init__(model, plan, boundary)
         self._swap = TestFunctionSwap(self)
         self._restore = None
 
     def validation_function(self, val_f):
         """`val_f` that also records each batch (`fit`: the function `fit_loop` validates with)."""
-        return self.capturing_function(val_f)
+        return self.recording_function(val_f)
 
     def arm(self):
         """From now on `model.test_function` records (until `disarm()`). Inside the
@@ -363,26 +310,22 @@ def fit_call(model, method, get_predict, callbacks, validates, family=None):
 
     # Raises
         ConfigurationError: In case a request is malformed (a `ConfigurationTypeError`
-            for a wrong type) or requests cannot be merged (see `selection_for`), or
+            for a wrong type) or requests cannot be merged (see `core/plan.py`), or
             capture is asked for with nothing to validate on. Any other error of ours
             warns (see `core/failures.py`) and the call runs as stock Keras.
     """
     boundary = Boundary(method)
     given = callbacks
     try:
-        callbacks = call_callbacks(callbacks)
-        requests = call_requests(model, get_predict, callbacks)
-        selection = merge(requests)
-        if selection is None:
-            return callbacks, None
-        family = family or families.family_of(model)
-        checked(family.check_capture_mode, model)
+        plan = plan_call(model, method, get_predict, callbacks, family)
+        if plan.selection is None:
+            return plan.callbacks, None
         if not (theirs(validates) if callable(validates) else validates):
-            raise needs_validation_data(method, requests)
-        capture = FitCapture(model, selection, boundary, family)
+            raise needs_validation_data(method, plan.requests)
+        capture = FitCapture(model, plan, boundary)
         # Before the first training batch, where the shapes tell.
-        capture.mode.check(model, selection)
-        return callbacks, capture
+        capture.mode.check(model, plan.selection)
+        return plan.callbacks, capture
     except Exception as e:
         if passes(e):
             raise  # configuration errors, and Keras' or the user's, as they are
@@ -398,19 +341,17 @@ def evaluate_capture(model, get_predict, family=None):
     `fit_call`'s).
 
     # Raises
-        ConfigurationError: As `selection_for`. Any other error of ours warns and the
+        ConfigurationError: As `plan.plan_call`. Any other error of ours warns and the
             call runs as stock Keras.
     """
     boundary = Boundary('evaluate')
-    asked = bool(get_predict) or bool(scope.blocks_for_call())
+    asked = asks_for_capture(get_predict)
     try:
-        selection = selection_for(model, get_predict)
-        if selection is None:
+        plan = plan_call(model, 'evaluate', get_predict, family=family)
+        if plan.selection is None:
             return None
         asked = True
-        family = family or families.family_of(model)
-        checked(family.check_capture_mode, model)
-        return EvaluateCapture(model, selection, boundary, family)
+        return EvaluateCapture(model, plan, boundary)
     except Exception as e:
         if passes(e):
             raise  # configuration errors, as they are
@@ -423,7 +364,7 @@ def evaluate_capture(model, get_predict, family=None):
 class StockEvaluation(object):
     """An evaluation asked to capture whose capture failed before it ran: stock Keras."""
 
-    def capturing_function(self, f):
+    def recording_function(self, f):
         return f
 
     def run(self, call):
@@ -434,12 +375,8 @@ class StockEvaluation(object):
         return metrics, None
 
 
-class EvaluateCapture(Capture):
+class EvaluateCapture(CallCapture):
     """One `evaluate`/`evaluate_generator` call with capture on."""
-
-    def __init__(self, model, selection, boundary, family):
-        # Not combined unless asked: scripts often evaluate on Horovod's rank 0 only.
-        super(EvaluateCapture, self).__init__(model, selection, boundary, False, family)
 
     def run(self, call):
         """Runs `call()` (the stock evaluation) with a capturing `model.test_function`.
@@ -461,5 +398,5 @@ class EvaluateCapture(Capture):
         if self.combine is None and not self.boundary.failed:
             # Evaluation returns an empty result rather than None when nothing ran.
             return metrics, self.boundary.run('collecting the predictions', self.recorder.take)
-        return metrics, collect(self.recorder, self.combine, self.boundary,
-                                'collecting the predictions')
+        return metrics, take_recorded(self.recorder, self.combine, self.boundary,
+                                      'collecting the predictions')

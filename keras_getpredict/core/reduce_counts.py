@@ -280,30 +280,30 @@ class ReducingRecorder(object):
     def __len__(self):
         return self._batches
 
-    def _start(self, plan):
-        names = [name for name, target in zip(plan.output_names, plan.targets)
-                 if target is not None]  # the plan's `resolve`d targets
+    def _start(self, fetches):
+        names = [name for name, target in zip(fetches.output_names, fetches.targets)
+                 if target is not None]  # the fetches' `resolve`d targets
         if not names:
             raise ConfigurationError("`get_predict['reduce']` needs targets: none of the "
-                                     'captured outputs %s has one.' % (plan.output_names,))
+                                     'captured outputs %s has one.' % (fetches.output_names,))
         self.output_names = names
         self._counts = ReducedCounts(self.spec, names)
 
-    def add(self, plan, y_true, y_pred, inputs, layers=(), sums=()):
+    def add(self, fetches, y_true, y_pred, inputs, layers=(), sums=()):
         if self._counts is None:
-            self._start(plan)
-        for name, truth, pred in zip(plan.output_names, y_true, y_pred):
+            self._start(fetches)
+        for name, truth, pred in zip(fetches.output_names, y_true, y_pred):
             if name in self._counts and truth is not None:
                 fold(self._counts[name], self.spec, truth, pred)
         self._count_batch()
 
-    def add_counted(self, plan, increments):
+    def add_counted(self, fetches, increments):
         """Adds one batch counted on the graph: output name -> `(table, positives,
         negatives)` as `core/graph_reduce.py` fetches them. They are summed as fetched
         and turned into counts at `take()` (`add_table`, `add_histograms`): a few
         additions per batch."""
         if self._counts is None:
-            self._start(plan)
+            self._start(fetches)
         for name, fetched in increments.items():
             sums = self._fetched_sums.get(name)
             if sums is None:

@@ -101,3 +101,22 @@ def parse_reduce(value):
         _checked('num_classes', None)
     return ReduceSpec(given=value, **dict((key, _checked(key, value[key]))
                                           for key in REDUCE_KEYS if key in value))
+
+
+def merge_specs(selections, agreed):
+    """One `ReduceSpec` from the selections of a call that use the reducing mode: a key
+    spelled out by more than one must agree (`agreed`, see
+    `selection.merge_selections`); a key one leaves out takes the other's value.
+
+    # Raises
+        ConfigurationError: In case two spell out different values of a key.
+    """
+    values = {}
+    for key in REDUCE_KEYS:
+        agreed_value = agreed(
+            "reducing specs ('%s')" % key,
+            lambda s, key=key: (getattr(s.reduce, key)
+                                if s.reduce is not None and key in s.reduce.given else None))
+        values[key] = getattr(selections[0].reduce, key) if agreed_value is None \
+            else agreed_value
+    return ReduceSpec(given=set().union(*(s.reduce.given for s in selections)), **values)

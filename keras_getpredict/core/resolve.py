@@ -1,13 +1,82 @@
-"""What one selection captures of one model: the one place that turns a `Selection`
-into the model's tensors.
+"""What one selection captures of one model: the one place that checks a `Selection`
+against a model's names and turns it into the model's tensors.
 
-The validation capture (`CapturePlan`), the reducing mode (which outputs it counts, and
+The validation capture (`BatchFetches`), the reducing mode (which outputs it counts, and
 their class axes) and `BatchPredictions` (what its fetches assign) all start here, so
 "which outputs are selected, and which of them have targets" is worked out once.
 """
 from __future__ import absolute_import
 
-from .selection import GET_PREDICT_ARGUMENTS, check_names, layer_key, layer_outputs
+from .failures import ConfigurationError
+from .selection import layer_key
+
+#: How messages name each part of a selection made by `get_predict`.
+GET_PREDICT_ARGUMENTS = {'outputs': '`get_predict`', 'inputs': '`get_predict`',
+                         'layers': "`get_predict['layers']`"}
+
+
+def check_names(model, selection, arguments=None):
+    """Raises `ConfigurationError` naming the model's names when a name is unknown.
+
+    Models that are not built yet (a `Sequential` without an input shape) have no
+    names; they are checked when capture starts.
+
+    # Arguments
+        arguments: how messages name the selection's `'outputs'`, `'inputs'` and
+            `'layers'` (`GET_PREDICT_ARGUMENTS` by default).
+    """
+    arguments = arguments or GET_PREDICT_ARGUMENTS
+    output_names = getattr(model, 'output_names', None)
+    input_names = getattr(model, 'input_names', None)
+    if output_names is not None and selection.outputs is not None:
+        unknown = [n for n in selection.outputs if n not in output_names]
+        if unknown:
+            raise ConfigurationError(
+                'Unknown output name(s) in %s: %s. The model\'s outputs are: %s.'
+                % (arguments['outputs'], unknown, list(output_names)))
+    if input_names is not None:
+        unknown = [n for n in selection.inputs if n not in input_names]
+        if unknown:
+            raise ConfigurationError(
+                'Unknown input name(s) in %s: %s. The model\'s inputs are: %s.'
+                % (arguments['inputs'], unknown, list(input_names)))
+    if selection.layers and getattr(model, 'layers', None) is not None:
+        layer_outputs(model, selection.layers, arguments['layers'])
+
+
+def _outputs_of(layer):
+    # Node 0: the call that built the layer (Mask R-CNN calls each layer once).
+    output = layer.get_output_at(0)
+    return list(output) if isinstance(output, (list, tuple)) else [output]
+
+
+def layer_outputs(model, pairs, argument="`get_predict['layers']`"):
+    """The output tensors of `(layer name, index)` pairs of `model`'s layers.
+
+    # Raises
+        ConfigurationError: In case a layer name is unknown (the message lists the
+            model's layer names), or an index is out of range (the message gives
+            the layer's number of outputs).
+    """
+    by_name = dict((layer.name, layer) for layer in model.layers)
+    tensors = []
+    for name, index in pairs:
+        if name not in by_name:
+            raise ConfigurationError(
+                'Unknown layer name %r in %s. The model\'s layers are: %s.'
+                % (name, argument, [layer.name for layer in model.layers]))
+        outputs = _outputs_of(by_name[name])
+        if index is None and len(outputs) > 1:
+            raise ConfigurationError(
+                'Layer %r in %s has %d outputs: give an output index, as '
+                '(%r, 0) .. (%r, %d).'
+                % (name, argument, len(outputs), name, name, len(outputs) - 1))
+        if index is not None and index >= len(outputs):
+            raise ConfigurationError(
+                'Layer %r in %s has %d output(s) (indices 0 to %d); got '
+                'index %d.' % (name, argument, len(outputs), len(outputs) - 1, index))
+        tensors.append(outputs[0 if index is None else index])
+    return tensors
 
 
 class Resolved(object):

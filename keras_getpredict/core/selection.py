@@ -1,4 +1,9 @@
-"""Parse the `get_predict` argument and check it against a model's names."""
+"""The language of `get_predict`: each key's parsing and how two requests of it merge.
+
+A new key touches this module (`parse_get_predict`, a `Selection` field, its rule in
+`merge_selections`) and the mode that uses it (`core/modes.py`): see
+docs/architecture.md, "Adding a `get_predict` key".
+"""
 from __future__ import absolute_import
 
 import numpy as np
@@ -6,7 +11,7 @@ import six
 
 from .failures import ConfigurationError, ConfigurationTypeError
 from .graph_sums import parse_sums
-from .reduce_spec import parse_reduce
+from .reduce_spec import merge_specs, parse_reduce
 
 ACCEPTED_FORMS = ('`True`/`False`, an output name, a list of output names, or a dict '
                   "with keys 'outputs' (output names, or True for all), "
@@ -237,70 +242,38 @@ def parse_get_predict(value):
     return selection
 
 
-#: How messages name each part of a selection made by `get_predict`.
-GET_PREDICT_ARGUMENTS = {'outputs': '`get_predict`', 'inputs': '`get_predict`',
-                         'layers': "`get_predict['layers']`"}
+def _union(groups):
+    merged = []
+    for group in groups:
+        merged.extend(item for item in group if item not in merged)
+    return tuple(merged)
 
 
-def check_names(model, selection, arguments=None):
-    """Raises `ValueError` naming the model's outputs/inputs when a name is unknown.
+def merge_selections(selections, agreed):
+    """One `Selection` of the call from those of its requests, key by key.
 
-    Models that are not built yet (a `Sequential` without an input shape) have no
-    names; they are checked when capture starts.
+    Outputs, inputs and layers: the union (all outputs when one asks for all);
+    `gather` and `shards`: those spelled out must agree (`agreed`); reducing specs:
+    see `reduce_spec.merge_specs`; graph sums: the union by name.
 
     # Arguments
-        arguments: how messages name the selection's `'outputs'`, `'inputs'` and
-            `'layers'` (`GET_PREDICT_ARGUMENTS` by default).
-    """
-    arguments = arguments or GET_PREDICT_ARGUMENTS
-    output_names = getattr(model, 'output_names', None)
-    input_names = getattr(model, 'input_names', None)
-    if output_names is not None and selection.outputs is not None:
-        unknown = [n for n in selection.outputs if n not in output_names]
-        if unknown:
-            raise ConfigurationError(
-                'Unknown output name(s) in %s: %s. The model\'s outputs are: %s.'
-                % (arguments['outputs'], unknown, list(output_names)))
-    if input_names is not None:
-        unknown = [n for n in selection.inputs if n not in input_names]
-        if unknown:
-            raise ConfigurationError(
-                'Unknown input name(s) in %s: %s. The model\'s inputs are: %s.'
-                % (arguments['inputs'], unknown, list(input_names)))
-    if selection.layers and getattr(model, 'layers', None) is not None:
-        layer_outputs(model, selection.layers, arguments['layers'])
-
-
-def _outputs_of(layer):
-    # Node 0: the call that built the layer (Mask R-CNN calls each layer once).
-    output = layer.get_output_at(0)
-    return list(output) if isinstance(output, (list, tuple)) else [output]
-
-
-def layer_outputs(model, pairs, argument="`get_predict['layers']`"):
-    """The output tensors of `(layer name, index)` pairs of `model`'s layers.
+        selections: the `Selection` of each request, in the order asked.
+        agreed: `agreed(what, value_of)`, the one value that the selections spelling
+            `what` out give (`value_of(selection)`, `None` when one leaves it out),
+            raising a `ConfigurationError` naming who asked when they differ.
 
     # Raises
-        ValueError: In case a layer name is unknown (the message lists the
-            model's layer names), or an index is out of range (the message gives
-            the layer's number of outputs).
+        ConfigurationError: In case two selections spell out different values.
     """
-    by_name = dict((layer.name, layer) for layer in model.layers)
-    tensors = []
-    for name, index in pairs:
-        if name not in by_name:
-            raise ConfigurationError(
-                'Unknown layer name %r in %s. The model\'s layers are: %s.'
-                % (name, argument, [layer.name for layer in model.layers]))
-        outputs = _outputs_of(by_name[name])
-        if index is None and len(outputs) > 1:
-            raise ConfigurationError(
-                'Layer %r in %s has %d outputs: give an output index, as '
-                '(%r, 0) .. (%r, %d).'
-                % (name, argument, len(outputs), name, name, len(outputs) - 1))
-        if index is not None and index >= len(outputs):
-            raise ConfigurationError(
-                'Layer %r in %s has %d output(s) (indices 0 to %d); got '
-                'index %d.' % (name, argument, len(outputs), len(outputs) - 1, index))
-        tensors.append(outputs[0 if index is None else index])
-    return tensors
+    reducing = [s for s in selections if s.reduce is not None]
+    return Selection(
+        outputs=(None if any(s.outputs is None for s in selections)
+                 else _union(s.outputs for s in selections)),
+        inputs=_union(s.inputs for s in selections),
+        gather=agreed("Horovod gathering ('gather')", lambda s: s.gather),
+        shards=agreed("shards ('shards')",
+                      lambda s: s.shards if 'shards' in s.given else None) or 'contiguous',
+        layers=_union(s.layers for s in selections),
+        reduce=merge_specs(reducing, agreed) if reducing else None,
+        given=set().union(*(s.given for s in selections)),
+        sums=parse_sums([item for s in selections for item in s.sums]))

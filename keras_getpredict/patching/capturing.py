@@ -13,10 +13,10 @@ def _core():
     """The core modules the active form's hook points read: the fork's own copies
     (`keras.getpredict`) or this package's (`keras_getpredict.core`)."""
     if is_native():
-        from keras.getpredict import requests, scope
+        from keras.getpredict import plan, requests
     else:
-        from ..core import requests, scope
-    return requests, scope
+        from ..core import plan, requests
+    return plan, requests
 
 
 def _check_callbacks(callbacks):
@@ -86,19 +86,10 @@ def capturing(get_predict=None, callbacks=None):
     """
     callbacks = _check_callbacks(callbacks)
     install()
-    requests, scope = _core()
-    block = scope.Block(get_predict, callbacks)
+    plan, requests = _core()
+    block = requests.Block(get_predict, callbacks)
     # Checked now, not at the first call inside: names need a model, but the forms
     # and whether the requests merge do not.
-    asked = [requests.parse_request('the `capturing` block', get_predict, None)]
-    for outer in scope.open_blocks():
-        asked.append(requests.parse_request('an enclosing `capturing` block',
-                                            outer.get_predict, None))
-        asked += [requests.parse_request('%s (in an enclosing `capturing` block)'
-                                         % requests.describe(cb), requests.requested_by(cb),
-                                         None) for cb in outer.callbacks]
-    asked += [requests.parse_request('%s (in `callbacks`)' % requests.describe(cb),
-                                     requests.requested_by(cb), None) for cb in callbacks]
-    requests.merge(asked)
-    with scope.opened(block):
+    plan.check_block(block)
+    with requests.opened(block):
         yield block

@@ -6,7 +6,7 @@ hook points call too. Where each path's validation forward pass happens, and how
 run-time patch reaches it:
 
 - `evaluate_generator` and `evaluate`: every batch goes through `model.test_function`;
-  it is swapped for a `CapturingFunction` for the duration of the call.
+  it is swapped for a `RecordingFunction` for the duration of the call.
 - `fit` (arrays): `fit` binds `val_f = model.test_function` before training and hands
   it to `fit_loop`; the `fit_loop` hook wraps `val_f`, which only validation uses.
 - `fit_generator`: validation calls `model.evaluate_generator`/`evaluate`, which read
@@ -28,7 +28,7 @@ from __future__ import absolute_import
 
 import inspect
 
-from ..core import publishing, scope
+from ..core import publishing, requests
 from ..core.attached import attach, detach
 from ..core.results import LOGS_KEY
 from .signatures import with_get_predict, wraps_original
@@ -142,7 +142,7 @@ def make_refusal(raw, reason):
     instead of training without it; any other call is the original call."""
     @wraps_original(raw)
     def refusing(self, *args, **kwargs):
-        if kwargs.pop('get_predict', False) or scope.open_blocks():
+        if kwargs.pop('get_predict', False) or requests.open_blocks():
             raise RuntimeError('`get_predict` cannot capture on this Keras: %s' % reason)
         return raw(self, *args, **kwargs)
 

@@ -11,7 +11,7 @@ from support.forms import active_core
 from support.mrcnn_references import QUALITY_REFERENCE_GET_PREDICT, quality_reference_from
 from support.stack import K, SGD, Dense, Input, Lambda, Layer, Model, keras
 
-from keras_getpredict.core.capture import BatchRecorder
+from keras_getpredict.core.recording import BatchRecorder
 from keras_getpredict.core.graph_sums import EpochSums
 from keras_getpredict.core.horovod_sum import sum_sums
 from keras_getpredict.core.selection import parse_get_predict

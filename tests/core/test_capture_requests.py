@@ -327,6 +327,21 @@ def test_a_blocks_get_predict_applies_to_fit_and_evaluate(installed):
     _check_linear_entry(seen[0])
 
 
+def test_a_blocks_callbacks_join_fit_but_leave_evaluate_stock(installed):
+    # The block's callbacks ask for capture, but they train: `evaluate*` inside the block
+    # returns Keras' own result, so library code reading it is not broken.
+    model = linear_model()
+    recorder = Recorder(True)
+    with keras_getpredict.capturing(callbacks=[recorder]):
+        metrics = model.evaluate(X_VAL, Y_VAL, verbose=0)
+        generated = model.evaluate_generator(batches(X_VAL, Y_VAL, 4), 2)
+        model.fit(X, Y, epochs=1, verbose=0, validation_data=(X_VAL, Y_VAL))
+    assert metrics == pytest.approx(model.evaluate(X_VAL, Y_VAL, verbose=0))
+    assert generated == pytest.approx(model.evaluate_generator(batches(X_VAL, Y_VAL, 4), 2))
+    assert len(recorder.entries) == 1
+    _check_linear_entry(recorder.entries[0])
+
+
 def test_calls_made_inside_a_running_call_stay_stock(installed):
     # A callback that evaluates on its own while training runs gets Keras' own result
     # (no tuple), and the validation inside fit_generator is captured once per batch.

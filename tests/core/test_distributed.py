@@ -239,10 +239,14 @@ def fake_horovod(monkeypatch):
 
 
 def combiner(value, default):
-    """The Horovod combiner of a call with `get_predict=value` and that default."""
+    """The Horovod combiner of a call with `get_predict=value` made by a method whose
+    default is `default` (`fit`: 'all', `evaluate`: False)."""
     from keras_getpredict.core.modes import combiner_for, mode_for
+    from keras_getpredict.core.plan import gather_for
+    method = {'all': 'fit', False: 'evaluate'}[default]
     selection = parse_get_predict(value)
-    return combiner_for(mode_for(selection, families.for_stack(STACK)), selection, default)
+    return combiner_for(mode_for(selection, families.for_stack(STACK)), selection,
+                        gather_for(method, selection))
 
 
 def test_nothing_is_gathered_without_horovod(monkeypatch):

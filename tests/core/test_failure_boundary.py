@@ -53,8 +53,8 @@ def _inject(monkeypatch, module, owner, name, call_number=1, exception=RuntimeEr
 # Each stage of our code, and where to inject its fault.
 STAGES = {
     'building the capturing function': ('families', None, 'function_like'),
-    'recording a batch': ('capture', 'BatchRecorder', 'add'),
-    'publishing an epoch': ('capture', 'BatchRecorder', 'take'),
+    'recording a batch': ('recording', 'BatchRecorder', 'add'),
+    'publishing an epoch': ('recording', 'BatchRecorder', 'take'),
 }
 REDUCE_STAGES = {
     'building the capturing function': ('families', None, 'function_like'),
@@ -118,14 +118,14 @@ def test_our_failure_warns_once_and_the_epochs_go_on_as_stock(installed, lenient
     assert STRICT_ENV in text and '`%s`' % method in text
     # Nothing of ours is left on the model.
     assert not isinstance(getattr(model, 'test_function', None),
-                          active_core('capture').CapturingFunction)
+                          active_core('recording').RecordingFunction)
 
 
 @pytest.mark.parametrize('method', ['fit', 'fit_generator'])
 def test_a_failure_in_a_later_epoch_keeps_the_epochs_before_it(installed, lenient, monkeypatch,
                                                                method):
     # `take` fails from its 2nd call: epoch 1 is published, 2 and 3 are not.
-    _inject(monkeypatch, 'capture', 'BatchRecorder', 'take', call_number=2)
+    _inject(monkeypatch, 'recording', 'BatchRecorder', 'take', call_number=2)
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter('always')
         _, epochs = _fit(method, True)
@@ -158,7 +158,7 @@ def test_an_evaluation_returns_its_stock_result_and_none(installed, lenient, mon
 
 @pytest.mark.parametrize('error', [RuntimeError, ValueError])
 def test_a_failing_gather_falls_back_too(installed, lenient, monkeypatch, error):
-    def failing_combiner(mode, selection, default):
+    def failing_combiner(mode, selection, to):
         def combine(recorded, failed=False):
             raise error('injected failure')
         return combine
@@ -216,13 +216,13 @@ def test_a_configuration_error_during_the_run_raises_even_when_lenient(installed
 
 # Where our code runs outside the per-batch capture, and where to inject its fault.
 SETUP_STAGES = {
-    'choosing the mode': ('publishing', None, 'mode_for'),
+    'choosing the mode': ('plan', None, 'mode_for'),
     'building the recorder': ('modes', 'FullCapture', 'recorder'),
     'checking the selection': ('modes', 'FullCapture', 'check'),
 }
 HOOK_STAGES = {
     # `Publisher.on_epoch_end` calls it (in both forms).
-    'Publisher.on_epoch_end': ('publishing', None, 'collect'),
+    'Publisher.on_epoch_end': ('publishing', None, 'take_recorded'),
     # `Publisher.on_batch_begin`, `on_epoch_end` and `on_train_end` (and the fork's
     # training loop) close the capture window through it.
     'closing the window': ('publishing', 'TestFunctionSwap', 'disarm'),
@@ -272,7 +272,7 @@ def test_a_fault_of_ours_at_any_stage_leaves_the_fit_as_stock(installed, lenient
     assert epochs[-1]['val_loss'] == pytest.approx(stock[0] if np.ndim(stock) else stock)
     _the_warning(record, method, error)
     assert not isinstance(getattr(model, 'test_function', None),
-                          active_core('capture').CapturingFunction)
+                          active_core('recording').RecordingFunction)
 
 
 @pytest.mark.parametrize('error', [RuntimeError, ValueError])
@@ -343,7 +343,7 @@ def test_a_failing_generator_raises_as_stock(installed, lenient, get_predict):
         model.evaluate_generator(_raising_batches(1), 2, workers=0, get_predict=get_predict)
     # Whatever was swapped in is back.
     assert not isinstance(getattr(model, 'test_function', None),
-                          active_core('capture').CapturingFunction)
+                          active_core('recording').RecordingFunction)
 
 
 def test_a_failing_model_raises_its_own_error_unchanged(installed, lenient):

@@ -17,7 +17,7 @@ from keras.engine import training  # noqa: E402
 import keras_getpredict  # noqa: E402
 from keras_getpredict.core import families  # noqa: E402
 from keras_getpredict.core.families import standalone  # noqa: E402
-from keras_getpredict.core.capture import CapturingFunction  # noqa: E402
+from keras_getpredict.core.recording import RecordingFunction  # noqa: E402
 from support.handmade import batches, linear_model, make_data  # noqa: E402
 
 PATCHED = [(training.Model, 'fit'), (training.Model, 'fit_generator'),
@@ -185,7 +185,7 @@ def test_generator_failing_mid_validation_propagates_and_leaves_model_clean(inst
     assert not any(k.startswith('_keras_getpredict') for k in vars(compiled))
     _, preds = model.evaluate_generator(batches(x, y, 4), steps=2, get_predict=True)
     assert len(preds['y_pred']) == 2
-    assert not isinstance(compiled.test_function, CapturingFunction)
+    assert not isinstance(compiled.test_function, RecordingFunction)
 
 
 def run_training(seed_weights, x, y, vx, vy):

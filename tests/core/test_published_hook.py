@@ -4,7 +4,7 @@ before every other user callback's `on_epoch_end`."""
 import numpy as np
 from support.stack import Callback
 
-from keras_getpredict.core.capture import BatchRecorder
+from keras_getpredict.core.recording import BatchRecorder
 from keras_getpredict.core.publishing import Publisher
 from keras_getpredict.core.results import LOGS_KEY
 from support.models import frozen_dense

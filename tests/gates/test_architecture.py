@@ -11,6 +11,9 @@
 - Only `core/families/` tests which Keras stack or release it runs on (`sys.modules`,
   versions, stack names compared, `GraphExecutionFunction`, tf.keras' modules): the
   rest is handed a family.
+- One path from `get_predict` to a plan: the stages (collect, parse, merge, resolve the
+  requests) are called only by `core/plan.py`, whose entries only the flow and the
+  `capturing` block call.
 - Every hook of the callbacks we add to a user's run runs inside the failure boundary
   (`core/failures.py`, `SafeHooks`).
 """
@@ -342,3 +345,41 @@ def test_the_stack_test_rule_finds_each_kind(tmpdir):
     for what in ('imports tensorflow.python.keras', 'compares TF_KERAS', "compares 'keras'",
                  '.modules', '.GraphExecutionFunction', '.__version__'):
         assert what in found
+
+
+# --- one path from `get_predict` to a plan ----------------------------------------------
+
+# Each stage of turning requests into a plan, and the modules that may call it.
+PLAN_STAGES = {
+    'collect': {'core.requests', 'core.plan'},
+    'parse_request': {'core.requests', 'core.plan'},
+    'parse_get_predict': {'core.selection', 'core.requests'},
+    'merge': {'core.requests', 'core.plan'},
+    'merge_selections': {'core.selection', 'core.requests'},
+    'check_requests': {'core.requests', 'core.plan'},
+    'plan_call': {'core.plan', 'core.publishing'},
+    'check_block': {'core.plan', 'patching.capturing'},
+}
+
+
+def _names_used(module):
+    """Every name `module` imports or reads as an attribute (`requests.merge`)."""
+    with open(MODULES[module]) as f:
+        tree = ast.parse(f.read(), MODULES[module])
+    used = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            used.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+    return used
+
+
+def test_only_the_plan_turns_requests_into_a_plan():
+    wrong = []
+    for module in MODULES:
+        short = module.partition('.')[2]
+        used = _names_used(module)
+        wrong += ['%s uses %s' % (module, stage) for stage, allowed in PLAN_STAGES.items()
+                  if stage in used and short not in allowed]
+    assert not wrong, '\n'.join(wrong)

@@ -26,7 +26,7 @@ import tensorflow as tf  # noqa: E402
 from tensorflow import keras as tfk  # noqa: E402
 
 import keras_getpredict  # noqa: E402
-from keras_getpredict.core.capture import CapturingFunction  # noqa: E402
+from keras_getpredict.core.recording import RecordingFunction  # noqa: E402
 from keras_getpredict.core.reduce_counts import is_reduced  # noqa: E402
 from keras_getpredict.core.results import LOGS_KEY  # noqa: E402
 from keras_getpredict.patching.native import is_native  # noqa: E402
@@ -108,7 +108,7 @@ def test_fit_generator_captures_each_epoch_aligned_with_val_loss(tf_installed):
             np.mean((y_pred - yv) ** 2), rel=1e-5)
     assert LOGS_KEY not in history.history
     check_aligned(history.val_gts_and_preds, xv, yv)
-    assert not isinstance(model.test_function, CapturingFunction)
+    assert not isinstance(model.test_function, RecordingFunction)
 
 
 def test_fit_generator_with_a_worker_thread_captures_what_keras_validated(tf_installed):
@@ -210,7 +210,7 @@ def test_evaluate_and_evaluate_generator_return_metrics_and_predictions(tf_insta
                                               get_predict=True)
     assert metrics == pytest.approx(stock)
     check_aligned(preds, x, y)
-    assert not isinstance(model.test_function, CapturingFunction)
+    assert not isinstance(model.test_function, RecordingFunction)
     # With the flag off, the very stock result.
     assert model.evaluate(x, y, batch_size=4, verbose=0) == pytest.approx(stock)
 
@@ -327,7 +327,7 @@ def test_the_sample_weight_rebuild_keeps_capturing(tf_installed):
     for entry in published.entries:
         check_aligned(entry, xv, yv)
     # Whatever Keras rebuilt, a stock function is left on the model.
-    assert not isinstance(model.test_function, CapturingFunction)
+    assert not isinstance(model.test_function, RecordingFunction)
     assert model.evaluate(xv, yv, verbose=0) == pytest.approx(
         [np.mean((expected_output(xv) - yv) ** 2),
          np.mean(np.abs(expected_output(xv) - yv))], rel=1e-5)

@@ -1,6 +1,6 @@
 """One session run per batch that returns the stock test outputs *and* the predictions.
 
-`CapturingFunction` stands in for `model.test_function` (or the `val_f` handed to
+`RecordingFunction` stands in for `model.test_function` (or the `val_f` handed to
 `fit_loop`). It runs a sibling of the stock Keras function whose outputs are the stock
 outputs (loss and metrics) followed by the selected model outputs, hands the extra
 values to a `BatchRecorder`, and returns exactly what the stock function would have.
@@ -37,7 +37,7 @@ def _feed_position(function_inputs, tensor):
     return None
 
 
-class CapturePlan(object):
+class BatchFetches(object):
     """What to fetch for one (stock function, selection) pair; cached on the function."""
 
     def __init__(self, model, stock_function, selection, family):
@@ -150,15 +150,15 @@ class CapturePlan(object):
         return stock_outputs
 
 
-def plan_for(model, stock_function, selection, make_plan):
-    """The plan of `selection` on `stock_function`, made by `make_plan(model,
-    stock_function, selection)` (the call's mode) the first time and cached on the
-    function; a recompiled model has a new stock function, so a new plan."""
-    plans = attached_or_new(stock_function, 'plans', dict)
-    plan = plans.get(selection.key)
-    if plan is None:
-        plan = plans[selection.key] = make_plan(model, stock_function, selection)
-    return plan
+def fetches_for(model, stock_function, selection, make_fetches):
+    """The `BatchFetches` of `selection` on `stock_function`, made by
+    `make_fetches(model, stock_function, selection)` (the call's mode) the first time and
+    cached on the function; a recompiled model has a new stock function, so new ones."""
+    made = attached_or_new(stock_function, 'fetches', dict)
+    fetches = made.get(selection.key)
+    if fetches is None:
+        fetches = made[selection.key] = make_fetches(model, stock_function, selection)
+    return fetches
 
 
 class BatchRecorder(object):
@@ -183,19 +183,19 @@ class BatchRecorder(object):
     def __len__(self):
         return self._batches
 
-    def add(self, plan, y_true, y_pred, inputs, layers=(), sums=()):
+    def add(self, fetches, y_true, y_pred, inputs, layers=(), sums=()):
         self._batches += 1
-        self.totals.add([item.name for item in plan.sums], sums)
-        if not plan.keeps_arrays:
+        self.totals.add([item.name for item in fetches.sums], sums)
+        if not fetches.keeps_arrays:
             return  # graph sums alone: nothing kept per batch
         # One output: bare arrays, as Keras itself unpacks single outputs.
-        single = len(plan.output_names) == 1
+        single = len(fetches.output_names) == 1
         self._y_true.append(y_true[0] if single else y_true)
         self._y_pred.append(y_pred[0] if single else y_pred)
         self._inputs.append(inputs)
         self._layers.append(layers)
-        self._output_names, self._input_names = plan.output_names, plan.input_names
-        self._layer_keys = plan.layer_keys
+        self._output_names, self._input_names = fetches.output_names, fetches.input_names
+        self._layer_keys = fetches.layer_keys
 
     def take(self):
         """Returns the batches recorded so far as a `GtsAndPreds` and forgets them."""
@@ -237,7 +237,7 @@ class _RecordingGuard(object):
         return getattr(self.recorder, name)
 
 
-class CapturingFunction(object):
+class RecordingFunction(object):
     """Drop-in for a Keras test function that also records what it predicted.
 
     # Arguments
@@ -248,25 +248,26 @@ class CapturingFunction(object):
             each batch.
         boundary: the call's `failures.Boundary`: once our code has failed, batches
             run through the stock function alone.
-        make_plan: the plan of the call's mode (`modes.FullCapture.plan`, ...):
-            `make_plan(model, stock_function, selection)`, with the call's family.
+        make_fetches: the fetches of the call's mode (`modes.FullCapture.fetches`,
+            ...): `make_fetches(model, stock_function, selection)`, with the call's
+            family.
     """
 
-    def __init__(self, model, stock_function, selection, recorder, boundary, make_plan):
+    def __init__(self, model, stock_function, selection, recorder, boundary, make_fetches):
         self.model = model
         self.stock_function = stock_function
         self.selection = selection
         self.recorder = recorder
         self.boundary = boundary if boundary is not None else Boundary('evaluate')
-        self.make_plan = make_plan
+        self.make_fetches = make_fetches
 
     def __call__(self, inputs):
         if self.boundary.failed:
             return self.stock_function(inputs)
         recording = _RecordingGuard(self.recorder)
         try:
-            outputs = plan_for(self.model, self.stock_function, self.selection,
-                               self.make_plan).run_into(recording, inputs)
+            outputs = fetches_for(self.model, self.stock_function, self.selection,
+                                  self.make_fetches).run_into(recording, inputs)
         except ConfigurationError:
             raise
         except Exception:

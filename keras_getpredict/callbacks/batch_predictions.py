@@ -135,7 +135,7 @@ class BatchPredictions(families.callback_base()):
         self.records = self._new_store()
         self.output_names = []
         self.input_names = list(self._inputs)
-        self._plan = None
+        self._fetches = None
         self._function = None
         self._family = None
         self._epoch = 0
@@ -200,15 +200,15 @@ class BatchPredictions(families.callback_base()):
         for _, tensor in layout:
             if not any(tensor is t for t in tensors):
                 tensors.append(tensor)
-        self._plan = train_fetches.plan_for(train_function, tensors)
+        self._fetches = train_fetches.fetches_for(train_function, tensors)
         self._slots = [(slot, [t is tensor for t in tensors].index(True))
                        for slot, tensor in layout]
         self.output_names = resolved.output_names
         self.input_names = resolved.input_names
-        self._read = self._plan.reader(family)
+        self._read = self._fetches.reader(family)
         self.records = self._new_store()
         self._function = train_function
-        train_fetches.attach_fetch(family, self._function, self._plan.fetch,
+        train_fetches.attach_fetch(family, self._function, self._fetches.fetch,
                                    getattr(self, 'params', None))
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -258,7 +258,7 @@ class BatchPredictions(families.callback_base()):
         leftover fetch, or call this in your own `finally`.
         """
         if self._function is not None:
-            train_fetches.detach_fetch(self._family, self._function, self._plan.fetch)
+            train_fetches.detach_fetch(self._family, self._function, self._fetches.fetch)
             self._function = None
 
 

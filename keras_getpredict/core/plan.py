@@ -6,8 +6,12 @@ collect (requests.py)   the call's `get_predict`, its callbacks', the `capturing
   -> merge (requests.py)    one `Selection` for the call, key by key
   -> resolve (resolve.py)   each request's names against the model
   -> mode (modes.py)        full capture or reducing, chosen once
-  = Plan                    with every default decided here (`DEFAULT_GATHER`)
+  = Plan                    with the call's defaults decided here (`DEFAULT_GATHER`)
 ```
+
+Each default is decided once: those that depend on the method here, those of
+`get_predict`'s own keys where the key is parsed (`selection.DEFAULT_SHARDS`,
+`reduce_spec.ReduceSpec`).
 
 `fit_call` and `evaluate_capture` (`core/publishing.py`) take their `Plan` from
 `plan_call`; entering a `capturing` block checks what it asks with `check_block`, the

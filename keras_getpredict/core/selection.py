@@ -24,6 +24,8 @@ LAYERS_FORMS = ("a layer name, a list of layer names or (name, output index) pai
 # Under Horovod: where the gathered predictions go, and how the ranks split the data.
 GATHER_NAMES = ('all', 'root')
 SHARDS_NAMES = ('contiguous', 'strided')
+#: How the ranks split the data when `get_predict['shards']` is left out.
+DEFAULT_SHARDS = 'contiguous'
 
 
 class Selection(object):
@@ -33,7 +35,7 @@ class Selection(object):
         outputs: tuple of output names, or `None` for every output.
         inputs: tuple of input names whose fed values are kept alongside.
         gather: under Horovod, `None` (the default of each method), `'all'`,
-            `'root'` or `False`; see `keras_getpredict.distributed`.
+            `'root'` or `False`; see docs/horovod.md.
         shards: how the ranks split the validation data, `'contiguous'` or
             `'strided'`; decides the order of the gathered samples.
         layers: tuple of `(layer name, output index)` pairs whose values are
@@ -46,7 +48,7 @@ class Selection(object):
             requests tells a chosen `shards` from the default by it).
     """
 
-    def __init__(self, outputs=None, inputs=(), gather=None, shards='contiguous',
+    def __init__(self, outputs=None, inputs=(), gather=None, shards=DEFAULT_SHARDS,
                  layers=(), reduce=None, given=(), sums=()):
         self.outputs = outputs
         self.inputs = tuple(inputs)
@@ -211,7 +213,7 @@ def parse_get_predict(value):
             raise ConfigurationError(
                 "`get_predict['gather']` should be 'all', 'root', True "
                 "(same as 'all') or False; got %r." % (gather,))
-        shards = value.get('shards', 'contiguous')
+        shards = value.get('shards', DEFAULT_SHARDS)
         if not (isinstance(shards, six.string_types) and shards in SHARDS_NAMES):
             raise ConfigurationError(
                 "`get_predict['shards']` should be 'contiguous' or "
@@ -272,7 +274,7 @@ def merge_selections(selections, agreed):
         inputs=_union(s.inputs for s in selections),
         gather=agreed("Horovod gathering ('gather')", lambda s: s.gather),
         shards=agreed("shards ('shards')",
-                      lambda s: s.shards if 'shards' in s.given else None) or 'contiguous',
+                      lambda s: s.shards if 'shards' in s.given else None) or DEFAULT_SHARDS,
         layers=_union(s.layers for s in selections),
         reduce=merge_specs(reducing, agreed) if reducing else None,
         given=set().union(*(s.given for s in selections)),

@@ -45,13 +45,13 @@ from .attached import attach, attached, attached_or_new
 # Entries this module keeps on a Keras `Function` (the model's train function).
 _ATTACHED = 'batch_fetches'     # [(fetch, run)] currently wanted
 _CALLABLES = 'callables'        # [(fetch list, callable state)]
-_PLANS = 'batch_plans'          # [FetchPlan] built for this function
+_FETCHES = 'batch_fetches'      # [TrainFetches] built for this function
 #: Graph collection holding every fetch this module made: how leftovers are recognised.
 FETCH_COLLECTION = 'keras_getpredict_batch_fetches'
 _MAX_CALLABLES = 4
 
 
-class FetchPlan(object):
+class TrainFetches(object):
     """The graph side for one (train function, selected tensors): variables, assigns, reader.
 
     `fetch` is a scalar that depends on every assign; putting it into the train
@@ -100,19 +100,19 @@ class FetchPlan(object):
         return self._reader
 
 
-def plan_for(function, tensors):
-    """The `FetchPlan` for these tensors, shared by every collector on this function.
+def fetches_for(function, tensors):
+    """The `TrainFetches` for these tensors, shared by every collector on this function.
 
     Sharing keeps the graph from growing by a few ops at every `fit`, and keeps the
     fetch list -- and so the cached session callable -- the same from fit to fit.
     """
-    plans = attached_or_new(function, _PLANS, list)
-    for plan in plans:
-        if plan.matches(tensors):
-            return plan
-    plan = FetchPlan(tensors)
-    plans.append(plan)
-    return plan
+    made = attached_or_new(function, _FETCHES, list)
+    for fetches in made:
+        if fetches.matches(tensors):
+            return fetches
+    fetches = TrainFetches(tensors)
+    made.append(fetches)
+    return fetches
 
 
 def _same(a, b):

@@ -154,7 +154,7 @@ def fetches_for(model, stock_function, selection, make_fetches):
     """The `BatchFetches` of `selection` on `stock_function`, made by
     `make_fetches(model, stock_function, selection)` (the call's mode) the first time and
     cached on the function; a recompiled model has a new stock function, so new ones."""
-    made = attached_or_new(stock_function, 'fetches', dict)
+    made = attached_or_new(stock_function, 'validation_fetches', dict)
     fetches = made.get(selection.key)
     if fetches is None:
         fetches = made[selection.key] = make_fetches(model, stock_function, selection)

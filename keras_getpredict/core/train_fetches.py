@@ -45,7 +45,7 @@ from .attached import attach, attached, attached_or_new
 # Entries this module keeps on a Keras `Function` (the model's train function).
 _ATTACHED = 'batch_fetches'     # [(fetch, run)] currently wanted
 _CALLABLES = 'callables'        # [(fetch list, callable state)]
-_FETCHES = 'batch_fetches'      # [TrainFetches] built for this function
+_FETCHES = 'train_fetches'      # [TrainFetches] built for this function
 #: Graph collection holding every fetch this module made: how leftovers are recognised.
 FETCH_COLLECTION = 'keras_getpredict_batch_fetches'
 _MAX_CALLABLES = 4

@@ -32,7 +32,8 @@ from __future__ import absolute_import
 
 import sys
 
-from . import call_site, families, horovod_gather, scope
+from . import call_site, families, scope
+from .horovod import gather as horovod_gather
 from .modes import combiner_for, mode_for
 from .capture import CapturingFunction
 from .failures import (Boundary, ConfigurationError, checked, passes, safe_hooks,

@@ -1,10 +1,10 @@
 """The Horovod collectives both modes use, built once per graph and each bounded in time.
 
-Gathering predictions (`horovod_gather.py`) and summing the reducing mode's counts
-(`horovod_sum.py`) go through one `HorovodCollectives`: allgather ops for rows of int64
-and for bytes, and an allreduce-sum of int64, each built once per graph and fed through
-placeholders (a fresh op per call would grow the graph every epoch), each run waiting at
-most `KERAS_GETPREDICT_GATHER_TIMEOUT` seconds for the other ranks.
+Gathering predictions (`gather.py`) and summing the reducing mode's counts and graph
+sums (`sums.py`) go through one `HorovodCollectives`: allgather ops for rows of int64
+and for bytes, and an allreduce-sum of int64 or float64, each built once per graph and
+fed through placeholders (a fresh op per call would grow the graph every epoch), each
+run waiting at most `KERAS_GETPREDICT_GATHER_TIMEOUT` seconds for the other ranks.
 
 Both start with the same `handshake`: every rank's description of what it sends (the
 mode, the `gather`/`shards` choice, the reducing spec, the output names), its step count
@@ -25,8 +25,8 @@ import zlib
 
 import numpy as np
 
-from .families import horovod_if_active, tf_v1
-from .failures import ConfigurationError
+from ..families import horovod_if_active, tf_v1
+from ..failures import ConfigurationError
 
 #: Environment variable: seconds a rank waits in a collective for the other ranks to join
 #: (default `DEFAULT_TIMEOUT`). A rank that never joins (it runs `fit` without

@@ -396,9 +396,31 @@ def test_a_collective_no_other_rank_joins_raises_after_the_timeout(monkeypatch):
                                            r"KERAS_GETPREDICT_GATHER_TIMEOUT"):
         collectives.bounded_run(StuckSession(), None, {}, 1, 'counts')
     never.set()
-    monkeypatch.setenv(collectives.TIMEOUT_ENV, 'soon')
-    with pytest.raises(ValueError, match='KERAS_GETPREDICT_GATHER_TIMEOUT should be a number'):
+
+
+@pytest.mark.parametrize('value', ['soon', ' ', '0', '-5', 'nan', 'inf', '1e10'])
+def test_a_malformed_timeout_is_a_configuration_error_naming_it(monkeypatch, value):
+    from keras_getpredict.core.failures import ConfigurationError
+    from keras_getpredict.core.horovod import collectives
+    monkeypatch.setenv('KERAS_GETPREDICT_GATHER_TIMEOUT', value)
+    with pytest.raises(ConfigurationError) as error:
         collectives.gather_timeout()
+    assert '`KERAS_GETPREDICT_GATHER_TIMEOUT` should be a number of seconds, more than 0' \
+        in str(error.value)
+    assert 'got %r.' % value in str(error.value)
+    # Raised before any collective: no rank waits on a setting that cannot be used.
+    with pytest.raises(ConfigurationError):
+        collectives.bounded_run(None, None, {}, 0, 'counts')
+
+
+def test_the_timeout_is_the_default_unset_and_the_number_given(monkeypatch):
+    from keras_getpredict.core.horovod import collectives
+    monkeypatch.delenv('KERAS_GETPREDICT_GATHER_TIMEOUT', raising=False)
+    assert collectives.gather_timeout() == collectives.DEFAULT_TIMEOUT == 600.0
+    monkeypatch.setenv('KERAS_GETPREDICT_GATHER_TIMEOUT', '')
+    assert collectives.gather_timeout() == 600.0
+    monkeypatch.setenv('KERAS_GETPREDICT_GATHER_TIMEOUT', ' 2.5 ')
+    assert collectives.gather_timeout() == 2.5
 
 
 def _counts(num_classes=3, outputs=('seg',), batches=2):

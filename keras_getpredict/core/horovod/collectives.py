@@ -48,12 +48,26 @@ class RanksDidNotJoin(ConfigurationError, RuntimeError):
 
 
 def gather_timeout():
-    """The seconds from `TIMEOUT_ENV` (`DEFAULT_TIMEOUT` when unset)."""
+    """The seconds from `TIMEOUT_ENV` (`DEFAULT_TIMEOUT` when unset or empty).
+
+    # Raises
+        ConfigurationError: In case `TIMEOUT_ENV` holds anything but a number of
+            seconds a thread can wait (more than 0, at most `threading.TIMEOUT_MAX`).
+    """
     value = os.environ.get(TIMEOUT_ENV, '')
+    if not value:
+        return DEFAULT_TIMEOUT
     try:
-        return float(value) if value else DEFAULT_TIMEOUT
+        seconds = float(value)
     except ValueError:
-        raise ValueError('%s should be a number of seconds; got %r.' % (TIMEOUT_ENV, value))
+        seconds = None
+    # `not 0 < nan` too; `Thread.join` raises on NaN and beyond `TIMEOUT_MAX`.
+    if seconds is None or not 0 < seconds <= threading.TIMEOUT_MAX:
+        raise ConfigurationError(
+            'The environment variable `%s` should be a number of seconds, more than 0 '
+            'and at most %g (unset: %g); got %r.'
+            % (TIMEOUT_ENV, threading.TIMEOUT_MAX, DEFAULT_TIMEOUT, value))
+    return seconds
 
 
 def bounded_run(session, op, feed, rank, label):

@@ -6,7 +6,7 @@ validation fetches take each one's tensor alongside the stock loss (and whatever
 captures), the recorder adds each batch's values into one float64 array per sum, and the
 publisher puts the totals under `logs['val_gts_and_preds']['sums']`. Memory is the size of
 the sums whatever the number of batches. Under Horovod the totals of every rank are added
-by one allreduce-sum after the handshake (`horovod_sum.sum_vector`, the reducing mode's
+by one allreduce-sum after the handshake (`horovod.sums.sum_vector`, the reducing mode's
 collective), so ranks may validate different numbers of steps.
 
 Graph sums ride with full capture (predictions, inputs or layer outputs kept as well) or

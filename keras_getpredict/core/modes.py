@@ -12,9 +12,9 @@ from __future__ import absolute_import
 from .recording import BatchFetches, BatchRecorder
 from .graph_sums import SUMS_KEY
 from .graph_reduce import GraphCountingFetches
-from .horovod_collectives import active_collectives
-from .horovod_gather import gather
-from .horovod_sum import sum_counts, sum_sums
+from .horovod.collectives import active_collectives
+from .horovod.gather import gather
+from .horovod.sums import sum_counts, sum_sums
 from .reduce_counts import ReducingRecorder, check_class_axes, expected_output_names
 from .results import GtsAndPreds
 

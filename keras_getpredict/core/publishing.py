@@ -32,7 +32,8 @@ from __future__ import absolute_import
 
 import sys
 
-from . import calls, families, horovod_gather
+from . import calls, families
+from .horovod import gather as horovod_gather
 from .modes import combiner_for
 from .plan import asks_for_capture, plan_call
 from .recording import RecordingFunction

@@ -13,7 +13,7 @@ from support.stack import K, SGD, Dense, Input, Lambda, Layer, Model, keras
 
 from keras_getpredict.core.recording import BatchRecorder
 from keras_getpredict.core.graph_sums import EpochSums
-from keras_getpredict.core.horovod_sum import sum_sums
+from keras_getpredict.core.horovod.sums import sum_sums
 from keras_getpredict.core.selection import parse_get_predict
 from keras_getpredict.mask_rcnn import MaskRCNNHeadMetrics, MaskRCNNQualityMetrics
 

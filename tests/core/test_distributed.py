@@ -10,9 +10,7 @@ import pytest
 from support.stack import STACK
 
 from keras_getpredict.core import families
-from keras_getpredict.core import gather_order as shards
-from keras_getpredict.core import gather_payload as payload
-from keras_getpredict.core import horovod_gather as distributed
+from keras_getpredict.core.horovod import gather as distributed
 from keras_getpredict.core.results import GtsAndPreds, concat_batches
 from keras_getpredict.core.selection import parse_get_predict
 
@@ -65,9 +63,9 @@ def same(a, b):
 @pytest.mark.parametrize('two_outputs', [False, True])
 def test_encode_decode_round_trip_keeps_structure_and_dtypes(two_outputs):
     original = shard_of(range(7), 3, two_outputs=two_outputs, with_input=True)
-    encoded = payload.encode(original)
+    encoded = distributed.encode(original)
     assert encoded.dtype == np.uint8 and encoded.ndim == 1
-    same(payload.decode(encoded), original)
+    same(distributed.decode(encoded), original)
 
 
 def test_encode_decode_keeps_unusual_dtypes_shapes_and_missing_values():
@@ -77,7 +75,7 @@ def test_encode_decode_keeps_unusual_dtypes_shapes_and_missing_values():
               [np.arange(1, dtype='>f8'), np.zeros((1, 0, 3), np.int16)]]
     original = GtsAndPreds(['flag', 'name'], y_true, y_pred,
                            {'x': [np.array([1, 2], np.uint8), None]})
-    decoded = payload.decode(payload.encode(original))
+    decoded = distributed.decode(distributed.encode(original))
     same(decoded, original)
     assert decoded['inputs']['x'][1] is None
     assert decoded['y_pred'][0][1].shape == (2, 0, 3)
@@ -89,13 +87,13 @@ def test_encode_decode_keeps_unusual_dtypes_shapes_and_missing_values():
                                  np.zeros(2, dtype=[('a', 'f4'), ('b', 'i4')])])
 def test_encode_refuses_object_and_structured_arrays(bad):
     with pytest.raises(TypeError, match="'y_true' of batch 0"):
-        payload.encode(GtsAndPreds(['out'], [bad], [np.zeros((1, 1))]))
+        distributed.encode(GtsAndPreds(['out'], [bad], [np.zeros((1, 1))]))
 
 
 def test_merge_contiguous_is_rank_then_batch_and_restores_block_splits():
     samples = np.arange(11)
     blocks = np.array_split(samples, 3)
-    merged = shards.merge_contiguous([shard_of(b, 2, with_input=True) for b in blocks])
+    merged = distributed.merge_contiguous([shard_of(b, 2, with_input=True) for b in blocks])
     flat = concat_batches(merged)
     np.testing.assert_array_equal(flat['y_pred'][:, 0], 10.0 * samples)
     np.testing.assert_array_equal(flat['y_true'][:, 0], samples)
@@ -108,7 +106,7 @@ def test_merge_contiguous_is_rank_then_batch_and_restores_block_splits():
 def test_merge_strided_restores_sample_order_of_uneven_shards(two_outputs):
     samples = np.arange(11)
     per_rank = [shard_of(samples[r::3], 2, two_outputs, with_input=True) for r in range(3)]
-    merged = shards.merge_strided(per_rank)
+    merged = distributed.merge_strided(per_rank)
     whole = shard_of(samples, 2, two_outputs, with_input=True)
     same(merged, whole)
 
@@ -116,7 +114,7 @@ def test_merge_strided_restores_sample_order_of_uneven_shards(two_outputs):
 def test_merge_strided_refuses_sizes_a_strided_split_cannot_give():
     per_rank = [shard_of(range(2), 2), shard_of(range(2, 6), 2)]
     with pytest.raises(ValueError, match=r"'strided'.*\[2, 4\]"):
-        shards.merge_strided(per_rank)
+        distributed.merge_strided(per_rank)
 
 
 class NeverMatched(Exception):
@@ -374,7 +372,7 @@ def test_ranks_choosing_different_gather_settings_raise_on_every_rank():
 
 
 def test_logs_keys_only_some_ranks_have_raise_on_every_rank():
-    from keras_getpredict.core.horovod_gather import check_same_keys
+    from keras_getpredict.core.horovod.gather import check_same_keys
     ranks = ThreadRanks(3)
     keys = [['val_loss', 'val_f1_macro', 'val_accuracy'], ['val_loss'], ['val_loss']]
     results, errors = ranks.run(keys, function=lambda k, collectives: check_same_keys(
@@ -390,21 +388,43 @@ def test_logs_keys_only_some_ranks_have_raise_on_every_rank():
 
 
 def test_a_collective_no_other_rank_joins_raises_after_the_timeout(monkeypatch):
-    from keras_getpredict.core import horovod_collectives as horovod_gather
+    from keras_getpredict.core.horovod import collectives
     never = threading.Event()
 
     class StuckSession(object):
         def run(self, op, feed):
             never.wait()
 
-    monkeypatch.setenv(horovod_gather.TIMEOUT_ENV, '0.2')
+    monkeypatch.setenv(collectives.TIMEOUT_ENV, '0.2')
     with pytest.raises(RuntimeError, match=r"rank 1 waited 0.2 s .* 'counts' exchange.*"
                                            r"KERAS_GETPREDICT_GATHER_TIMEOUT"):
-        horovod_gather.bounded_run(StuckSession(), None, {}, 1, 'counts')
+        collectives.bounded_run(StuckSession(), None, {}, 1, 'counts')
     never.set()
-    monkeypatch.setenv(horovod_gather.TIMEOUT_ENV, 'soon')
-    with pytest.raises(ValueError, match='KERAS_GETPREDICT_GATHER_TIMEOUT should be a number'):
-        horovod_gather.gather_timeout()
+
+
+@pytest.mark.parametrize('value', ['soon', ' ', '0', '-5', 'nan', 'inf', '1e10'])
+def test_a_malformed_timeout_is_a_configuration_error_naming_it(monkeypatch, value):
+    from keras_getpredict.core.failures import ConfigurationError
+    from keras_getpredict.core.horovod import collectives
+    monkeypatch.setenv('KERAS_GETPREDICT_GATHER_TIMEOUT', value)
+    with pytest.raises(ConfigurationError) as error:
+        collectives.gather_timeout()
+    assert '`KERAS_GETPREDICT_GATHER_TIMEOUT` should be a number of seconds, more than 0' \
+        in str(error.value)
+    assert 'got %r.' % value in str(error.value)
+    # Raised before any collective: no rank waits on a setting that cannot be used.
+    with pytest.raises(ConfigurationError):
+        collectives.bounded_run(None, None, {}, 0, 'counts')
+
+
+def test_the_timeout_is_the_default_unset_and_the_number_given(monkeypatch):
+    from keras_getpredict.core.horovod import collectives
+    monkeypatch.delenv('KERAS_GETPREDICT_GATHER_TIMEOUT', raising=False)
+    assert collectives.gather_timeout() == collectives.DEFAULT_TIMEOUT == 600.0
+    monkeypatch.setenv('KERAS_GETPREDICT_GATHER_TIMEOUT', '')
+    assert collectives.gather_timeout() == 600.0
+    monkeypatch.setenv('KERAS_GETPREDICT_GATHER_TIMEOUT', ' 2.5 ')
+    assert collectives.gather_timeout() == 2.5
 
 
 def _counts(num_classes=3, outputs=('seg',), batches=2):
@@ -417,7 +437,7 @@ def _counts(num_classes=3, outputs=('seg',), batches=2):
 
 
 def test_summed_counts_from_ranks_that_count_alike_and_uneven_steps():
-    from keras_getpredict.core.horovod_sum import sum_counts
+    from keras_getpredict.core.horovod.sums import sum_counts
     ranks = ThreadRanks(3)
     results, errors = ranks.run([_counts(batches=3), _counts(batches=2), _counts(batches=0)],
                                 function=sum_counts, to='all')
@@ -432,7 +452,7 @@ def test_summed_counts_from_ranks_that_count_alike_and_uneven_steps():
     ({'outputs': ('seg', 'edges')}, 'outputs: rank 0 ["seg"], rank 1 ["seg", "edges"]'),
 ])
 def test_ranks_that_count_differently_raise_on_every_rank_before_the_sum(changed, named):
-    from keras_getpredict.core.horovod_sum import sum_counts
+    from keras_getpredict.core.horovod.sums import sum_counts
     ranks = ThreadRanks(2)
     results, errors = ranks.run([_counts(), _counts(**changed)], function=sum_counts, to='all')
     for error in errors:
@@ -443,7 +463,7 @@ def test_ranks_that_count_differently_raise_on_every_rank_before_the_sum(changed
 
 def test_a_rank_that_gathers_and_one_that_sums_raise_on_every_rank():
     # Both modes start with the same handshake, so the ranks meet there and compare.
-    from keras_getpredict.core.horovod_sum import sum_counts
+    from keras_getpredict.core.horovod.sums import sum_counts
     ranks = ThreadRanks(2)
 
     def gather_or_sum(recorded, collectives):
@@ -463,7 +483,7 @@ def test_a_rank_that_gathers_and_one_that_sums_raise_on_every_rank():
 
 @pytest.mark.parametrize('mode', ['gather', 'sum'])
 def test_a_rank_whose_capture_failed_takes_part_and_no_rank_publishes(mode):
-    from keras_getpredict.core.horovod_sum import sum_counts
+    from keras_getpredict.core.horovod.sums import sum_counts
     ranks = ThreadRanks(2)
     if mode == 'gather':
         per_rank = [shard_of(range(4), 2), None]

@@ -95,11 +95,13 @@ def test_fork_ships_every_core_module_verbatim():
     import pkgutil
     import keras_getpredict.core as core
     names = [m.name for m in pkgutil.iter_modules(core.__path__)]
-    assert {'capture', 'families', 'publishing', 'logs_filters',
-            'horovod_gather'} <= set(names)
-    # The families but tf.keras' (the fork is standalone Keras 2.2.4).
-    names += ['families.' + m.name for m in pkgutil.iter_modules(core.families.__path__)
-              if m.name != 'tf_keras']
+    assert {'capture', 'families', 'publishing', 'logs_filters', 'horovod'} <= set(names)
+    # Each subpackage's modules too, but tf.keras' family (the fork is standalone Keras 2.2.4).
+    for package in [m.name for m in pkgutil.iter_modules(core.__path__) if m.ispkg]:
+        path = importlib.import_module('keras_getpredict.core.' + package).__path__
+        names += ['%s.%s' % (package, m.name) for m in pkgutil.iter_modules(path)
+                  if (package, m.name) != ('families', 'tf_keras')]
+    assert {'families.base', 'horovod.collectives', 'horovod.gather'} <= set(names)
     for name in names:
         ours = importlib.import_module('keras_getpredict.core.' + name)
         theirs = importlib.import_module('keras.getpredict.' + name)

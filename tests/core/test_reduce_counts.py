@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from keras_getpredict.analysis import count_metrics
-from keras_getpredict.core.horovod_sum import pack, sum_counts, unpack
+from keras_getpredict.core.horovod.sums import pack, sum_counts, unpack
 from keras_getpredict.core.selection import parse_get_predict
 from keras_getpredict.core.reduce_counts import (OutputCounts, ReduceSpec, ReducedCounts,
                                                  fold)

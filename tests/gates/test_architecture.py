@@ -93,6 +93,19 @@ def _is_stdlib(name):
     return 'site-packages' not in spec.origin and 'dist-packages' not in spec.origin
 
 
+def test_every_import_of_ours_names_a_module_of_the_package():
+    # The rules below read `_imports`; a relative import it resolved wrongly (`..` in
+    # core/families/ or core/horovod/) would name no module and escape them.
+    assert {'keras_getpredict.core.families.base', 'keras_getpredict.core.horovod.gather',
+            'keras_getpredict.core.horovod.sums'} <= set(MODULES)
+    wrong = ['%s imports %s' % (module, name) for module in MODULES
+             for name in _imports(module)
+             if name.startswith('keras_getpredict') and name not in MODULES]
+    assert not wrong, '\n'.join(wrong)
+    assert {'keras_getpredict.core.graph_sums', 'keras_getpredict.core.horovod.collectives'} \
+        <= set(_imports('keras_getpredict.core.horovod.sums'))
+
+
 def test_core_imports_only_its_siblings_and_its_libraries():
     wrong = []
     for module in MODULES:

@@ -1,10 +1,10 @@
 """The Horovod collectives both modes use, built once per graph and each bounded in time.
 
-Gathering predictions (`horovod_gather.py`) and summing the reducing mode's counts
-(`horovod_sum.py`) go through one `HorovodCollectives`: allgather ops for rows of int64
-and for bytes, and an allreduce-sum of int64, each built once per graph and fed through
-placeholders (a fresh op per call would grow the graph every epoch), each run waiting at
-most `KERAS_GETPREDICT_GATHER_TIMEOUT` seconds for the other ranks.
+Gathering predictions (`gather.py`) and summing the reducing mode's counts and graph
+sums (`sums.py`) go through one `HorovodCollectives`: allgather ops for rows of int64
+and for bytes, and an allreduce-sum of int64 or float64, each built once per graph and
+fed through placeholders (a fresh op per call would grow the graph every epoch), each
+run waiting at most `KERAS_GETPREDICT_GATHER_TIMEOUT` seconds for the other ranks.
 
 Both start with the same `handshake`: every rank's description of what it sends (the
 mode, the `gather`/`shards` choice, the reducing spec, the output names), its step count
@@ -25,8 +25,8 @@ import zlib
 
 import numpy as np
 
-from .families import horovod_if_active, tf_v1
-from .failures import ConfigurationError
+from ..families import horovod_if_active, tf_v1
+from ..failures import ConfigurationError
 
 #: Environment variable: seconds a rank waits in a collective for the other ranks to join
 #: (default `DEFAULT_TIMEOUT`). A rank that never joins (it runs `fit` without
@@ -48,12 +48,26 @@ class RanksDidNotJoin(ConfigurationError, RuntimeError):
 
 
 def gather_timeout():
-    """The seconds from `TIMEOUT_ENV` (`DEFAULT_TIMEOUT` when unset)."""
+    """The seconds from `TIMEOUT_ENV` (`DEFAULT_TIMEOUT` when unset or empty).
+
+    # Raises
+        ConfigurationError: In case `TIMEOUT_ENV` holds anything but a number of
+            seconds a thread can wait (more than 0, at most `threading.TIMEOUT_MAX`).
+    """
     value = os.environ.get(TIMEOUT_ENV, '')
+    if not value:
+        return DEFAULT_TIMEOUT
     try:
-        return float(value) if value else DEFAULT_TIMEOUT
+        seconds = float(value)
     except ValueError:
-        raise ValueError('%s should be a number of seconds; got %r.' % (TIMEOUT_ENV, value))
+        seconds = None
+    # `not 0 < nan` too; `Thread.join` raises on NaN and beyond `TIMEOUT_MAX`.
+    if seconds is None or not 0 < seconds <= threading.TIMEOUT_MAX:
+        raise ConfigurationError(
+            'The environment variable `%s` should be a number of seconds, more than 0 '
+            'and at most %g (unset: %g); got %r.'
+            % (TIMEOUT_ENV, threading.TIMEOUT_MAX, DEFAULT_TIMEOUT, value))
+    return seconds
 
 
 def bounded_run(session, op, feed, rank, label):

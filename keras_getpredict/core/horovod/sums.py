@@ -6,7 +6,7 @@ of predictions: `[batches] + each counted output's OutputCounts.flat()`, in outp
 order. Its length depends only on the spec and the outputs, never on the data, so a
 rank that validated nothing still takes part with zeros, and the collective is the
 same on every rank whatever they recorded. The handshake before it
-(`horovod_collectives.handshake`: the same bounded collective as gathering's) checks that
+(`collectives.handshake`: the same bounded collective as gathering's) checks that
 every rank counts the same way, and that no rank gathers predictions instead, so a
 mismatch is an error on every rank rather than a hang.
 
@@ -17,9 +17,9 @@ from __future__ import absolute_import
 
 import numpy as np
 
-from .graph_sums import EpochSums, sums_description
-from .horovod_collectives import handshake, required
-from .reduce_counts import OutputCounts, ReducedCounts
+from ..graph_sums import EpochSums, sums_description
+from ..reduce_counts import OutputCounts, ReducedCounts
+from .collectives import handshake, required
 
 
 def pack(counts):

@@ -190,8 +190,10 @@ def install(session, cell_name, tools=('test',)):
     files = requirement_files(t for t in tools if t not in COMPILED_TOOLS)
     compiled = requirement_files(t for t in tools if t in COMPILED_TOOLS)
     stamp_path = os.path.join(session.virtualenv.location, '.keras-getpredict-stamp')
+    # A fork cell is rebuilt when patches/ changes (its wheel is built from them).
+    patches = sorted(glob.glob(os.path.join(ROOT, 'patches', '*'))) if spec.fork else []
     stamp = json.dumps([cell_name, spec, sorted(tools), files_digest(
-        [constraints, os.path.join(ROOT, 'setup.py')] + files + compiled)])
+        [constraints, os.path.join(ROOT, 'setup.py')] + files + compiled + patches)])
     if os.path.exists(stamp_path) and open(stamp_path).read() == stamp:
         return
     pip = PIP + ('-c', constraints)

@@ -205,6 +205,8 @@ def install(session, cell_name, tools=('test',)):
     requirements = [arg for path in files for arg in ('-r', path)]
     package = ['-e', '.[%s]' % ','.join(spec.extras)] if cell_name else []
     session.install(*pip, *wheels, *requirements, *package)
+    if wheels:  # pip keeps an installed wheel of the same version: a rebuilt fork replaces it
+        session.install(*pip, '--force-reinstall', '--no-deps', *wheels)
     later = [arg for path in compiled for arg in ('-r', path)]
     if spec.horovod:
         later += ['-e', '.[%s]' % ','.join(spec.extras + ('horovod',))]

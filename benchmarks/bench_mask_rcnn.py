@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
 import keras_getpredict  # noqa: E402
-from keras_getpredict.callbacks.mask_rcnn_quality import quality_sums  # noqa: E402
+from keras_getpredict.callbacks.mask_rcnn_metrics import quality_sums  # noqa: E402
 from keras_getpredict.mask_rcnn import (HEADS_GET_PREDICT, MaskRCNNDetectionMetrics,  # noqa: E402
                                         MaskRCNNHeadMetrics, MaskRCNNQualityMetrics)
 from mrcnn import model as modellib  # noqa: E402

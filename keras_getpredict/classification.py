@@ -1,5 +1,5 @@
-"""Documented import path; the code lives in `keras_getpredict.analysis.classification`."""
+"""Documented import path; the code lives in `keras_getpredict.analysis.class_metrics`."""
 from __future__ import absolute_import
 
-from .analysis.classification import *  # noqa: F401,F403
-from .analysis.classification import ClassificationMetrics, classification_metrics  # noqa: F401
+from .analysis.class_metrics import *  # noqa: F401,F403
+from .analysis.class_metrics import ClassificationMetrics, classification_metrics  # noqa: F401

@@ -11,9 +11,9 @@ from __future__ import absolute_import
 
 from .analysis.detection import DetectionMetrics, ImageDetections
 from .analysis.mask_rcnn_heads import HEADS_GET_PREDICT, head_metrics
-from .callbacks.mask_rcnn import (MaskRCNNDetectionMetrics, MaskRCNNHeadMetrics,
-                                  copy_weights_by_name)
-from .callbacks.mask_rcnn_quality import MaskRCNNQualityMetrics, MaskRCNNQualitySums
+from .callbacks.mask_rcnn_metrics import (MaskRCNNDetectionMetrics, MaskRCNNHeadMetrics,
+                                          MaskRCNNQualityMetrics, MaskRCNNQualitySums,
+                                          copy_weights_by_name)
 
 __all__ = ['DetectionMetrics', 'HEADS_GET_PREDICT', 'ImageDetections',
            'MaskRCNNDetectionMetrics', 'MaskRCNNHeadMetrics', 'MaskRCNNQualityMetrics',

@@ -44,7 +44,7 @@ from ..core.logs_filters import is_scalar
 from ..core.reduce_counts import OutputCounts, ReduceSpec, ReducedCounts, is_reduced
 from ..core.results import concat_batches, outputs_by_name
 from .atomic_files import write_npz_atomic
-from .classification import TASKS
+from .class_metrics import TASKS
 
 
 # --- reading an .npz without pickle ----------------------------------------------------

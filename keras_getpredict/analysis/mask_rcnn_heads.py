@@ -14,7 +14,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..core.results import concat_batches
-from .classification import classification_metrics
+from .class_metrics import classification_metrics
 from .optional_deps import optional_module
 
 #: The `get_predict` selection the head metrics read: two small outputs, one input

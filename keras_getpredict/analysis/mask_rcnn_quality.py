@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .key_names import safe_key
+from .outputs import safe_key
 
 ROWS = ('rois', 'mask_intersection', 'mask_predicted', 'mask_target', 'bbox_iou')
 #: The metrics, each logged per class and as `_mean` over the classes with positives.

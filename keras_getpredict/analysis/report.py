@@ -8,10 +8,9 @@ import os
 import sys
 from collections import OrderedDict
 
-from . import classification, count_metrics, plots
-from .key_names import safe_key
+from . import class_metrics, plots
 from .optional_deps import require
-from .output_choice import choose_outputs
+from .outputs import choose_outputs, safe_key
 from .files import CountsFile, load_predictions
 
 
@@ -35,7 +34,7 @@ def file_metrics(prediction_file, outputs=None):
     results = OrderedDict()
     for name, (y_true, y_pred) in chosen.items():
         settings = prediction_file.settings.get(name, {})
-        results[name] = classification.classification_metrics(
+        results[name] = class_metrics.classification_metrics(
             y_true, y_pred, task=settings.get('task', 'auto'),
             threshold=settings.get('threshold', 0.5), class_names=settings.get('class_names'))
     return results
@@ -75,7 +74,7 @@ def report(path, out_dir=None, outputs=None, stream=None):
     prediction_file = load_predictions(path)
     if isinstance(prediction_file, CountsFile):
         return _report_counts(prediction_file, outputs, stream)
-    require(*(classification.REQUIRES + plots.REQUIRES))
+    require(*(class_metrics.REQUIRES + plots.REQUIRES))
     results = file_metrics(prediction_file, outputs)
     out_dir = out_dir or os.path.dirname(os.path.abspath(path))
     stem = os.path.splitext(os.path.basename(path))[0]
@@ -129,7 +128,7 @@ def _report_counts(counts_file, outputs, stream):
 
 def counts_table(counts, name, title):
     """The per-class table of one output's counts, as text."""
-    result = count_metrics.output_metrics(counts)
+    result = class_metrics.output_metrics(counts)
     columns = ['iou', 'dice', 'precision', 'recall'] + (
         ['roc_auc', 'average_precision'] if 'roc_auc' in result else [])
     lines = [title, '%-8s' % 'class' + ''.join('%12s' % c[:11] for c in columns) +

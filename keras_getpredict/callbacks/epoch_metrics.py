@@ -19,10 +19,9 @@ from collections import OrderedDict
 
 import six
 
-from ..analysis import classification
-from ..analysis.key_names import safe_key
+from ..analysis import class_metrics
 from ..analysis.optional_deps import require
-from ..analysis.output_choice import check_outputs_argument, choose_outputs
+from ..analysis.outputs import check_outputs_argument, choose_outputs, safe_key
 from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.results import outputs_by_name
 from .predictions_callback import PredictionsCallback
@@ -75,7 +74,7 @@ def metric_keys(start, class_names=None, per_class=False, keys=None, output=None
             or output names that become the same key (`'a b'` and `'a_b'`).
     """
     keys = OrderedDict() if keys is None else keys
-    origins = [(name, _describe(name)) for name in classification.SCALAR_NAMES]
+    origins = [(name, _describe(name)) for name in class_metrics.SCALAR_NAMES]
     if per_class:
         origins += [('%s_%s' % (name, safe_key(c)), '%s of class %r' % (name, str(c)))
                     for c in class_names for name in PER_CLASS_NAMES]
@@ -93,7 +92,7 @@ def metric_keys(start, class_names=None, per_class=False, keys=None, output=None
 
 def _describe(scalar_name):
     metric, _, average = scalar_name.rpartition('_')
-    if average in classification.AVERAGES:
+    if average in class_metrics.AVERAGES:
         return 'the %s %s' % (average, metric)
     return 'the ' + scalar_name
 
@@ -178,11 +177,11 @@ class EpochMetrics(PredictionsCallback):
         super(EpochMetrics, self).__init__()
         check_outputs_argument(outputs)
         for label, value in _each_value('task', task):
-            classification.check_task('auto' if value is None else value, label)
+            class_metrics.check_task('auto' if value is None else value, label)
         for label, value in _each_value('threshold', threshold):
             _check_threshold(value, label)
         for label, value in _each_value('class_names', class_names):
-            classification.check_class_names(value, label)
+            class_metrics.check_class_names(value, label)
         if not isinstance(prefix, six.string_types):
             raise ConfigurationTypeError(
                 '`prefix` should be a string such as %r; got %r.' % ('val_', prefix))
@@ -190,7 +189,7 @@ class EpochMetrics(PredictionsCallback):
             for _, value in _each_value('class_names', class_names):
                 if value is not None:
                     metric_keys(prefix, value, per_class=True)
-        require(*classification.REQUIRES)
+        require(*class_metrics.REQUIRES)
         self.outputs = outputs
         self.task = task
         self.threshold = threshold
@@ -222,7 +221,7 @@ class EpochMetrics(PredictionsCallback):
             for name, (y_true, y_pred) in split_outputs(gts_and_preds, self.outputs).items():
                 task, threshold, class_names = self.settings_for(name)
                 with _naming_output(name):
-                    results[name] = classification.classification_metrics(
+                    results[name] = class_metrics.classification_metrics(
                         y_true, y_pred, task, threshold, class_names)
             self.last_results, self._source = results, gts_and_preds
         return self.last_results
@@ -248,8 +247,8 @@ class EpochMetrics(PredictionsCallback):
         for name, (y_true, y_pred) in chosen.items():
             task, threshold, class_names = self.settings_for(name)
             with _naming_output(name):
-                prepared = classification.prepare_output(y_true, y_pred, task, threshold,
-                                                         class_names)
+                prepared = class_metrics.prepare_output(y_true, y_pred, task, threshold,
+                                                        class_names)
             several = len(chosen) > 1
             metric_keys(self._start(name, several), prepared.class_names, self.per_class,
                         keys, name if several else None)
@@ -292,7 +291,7 @@ class EpochMetrics(PredictionsCallback):
         self._by_key = {}
         for output in chosen:
             start = self._start(output, len(chosen) > 1)
-            for name in classification.SCALAR_NAMES:
+            for name in class_metrics.SCALAR_NAMES:
                 self._by_key[start + name] = (output, name)
         return list(self._by_key)
 

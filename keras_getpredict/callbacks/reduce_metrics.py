@@ -13,8 +13,8 @@ import numbers
 import numpy as np
 import six
 
-from ..analysis import count_metrics
-from ..analysis.key_names import safe_key
+from ..analysis import class_metrics
+from ..analysis.outputs import safe_key
 from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.results import LOGS_KEY
 from ..core.reduce_counts import is_reduced
@@ -51,7 +51,7 @@ class ReduceMetrics(PredictionsCallback):
             AUC); `None` leaves it to the call (200 unless it says otherwise).
 
     # Attributes
-        last_results: output name -> `OrderedDict` of `count_metrics.output_metrics`
+        last_results: output name -> `OrderedDict` of `class_metrics.output_metrics`
             of the last epoch (`None` before the first).
 
     # Raises
@@ -111,7 +111,7 @@ class ReduceMetrics(PredictionsCallback):
         values, results = {}, {}
         several = len(counts.output_names) > 1
         for output in counts.output_names:
-            result = results[output] = count_metrics.output_metrics(counts[output])
+            result = results[output] = class_metrics.output_metrics(counts[output])
             start = self.prefix + (safe_key(output) + '_' if several else '')
             values[start + 'mean_iou'] = result['mean_iou']
             values[start + 'mean_dice'] = result['mean_dice']

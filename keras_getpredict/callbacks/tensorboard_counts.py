@@ -3,15 +3,15 @@ score histograms, without the predictions.
 
 TensorBoard's `pr_curve` summary takes the counts at `num_thresholds` evenly spaced
 thresholds `i / (num_thresholds - 1)`; the histograms of `B` bins give them exactly at
-`k / B` (`count_metrics.counts_at_thresholds`), so `num_thresholds = B + 1`.
+`k / B` (`class_metrics.counts_at_thresholds`), so `num_thresholds = B + 1`.
 """
 from __future__ import absolute_import
 
 import numpy as np
 from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
-from ..analysis import count_metrics
-from ..analysis.key_names import safe_key
+from ..analysis import class_metrics
+from ..analysis.outputs import safe_key
 from ..core.failures import ConfigurationError
 from ..core.families import tf_v1
 from .reduce_metrics import ReduceMetrics
@@ -78,7 +78,7 @@ class TensorBoardCounts(PredictionsCallback):
             start = safe_key(output) + '/' if several else ''
             for k, name in enumerate(names):
                 positives, negatives = counts[output].positives[k], counts[output].negatives[k]
-                tp, fp = count_metrics.counts_at_thresholds(positives, negatives)
+                tp, fp = class_metrics.counts_at_thresholds(positives, negatives)
                 fn, tn = tp[0] - tp, fp[0] - fp
                 with np.errstate(divide='ignore', invalid='ignore'):
                     precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1.), 1.)

@@ -11,8 +11,8 @@ from tensorboard.plugins.image import summary as image_summary
 from tensorboard.plugins.pr_curve import summary as pr_curve_summary
 
 from ..analysis import plots
-from ..analysis.key_names import safe_key
 from ..analysis.optional_deps import require
+from ..analysis.outputs import safe_key
 from ..core.failures import ConfigurationError, ConfigurationTypeError
 from ..core.families import tf_v1
 from .epoch_metrics import EpochMetrics

@@ -16,7 +16,7 @@ example a void label 255) are left out of every count and counted in `ignored`.
 
 Bin `k` of `B` holds scores in `[k/B, (k+1)/B)` (scores are clipped to [0, 1]; 1.0
 falls in the last bin), so the number of samples scored at least `k/B` is exact at
-every bin edge; see `keras_getpredict.analysis.count_metrics` for the curves.
+every bin edge; see `keras_getpredict.analysis.class_metrics` for the curves.
 """
 from __future__ import absolute_import
 

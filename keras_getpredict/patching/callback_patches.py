@@ -6,7 +6,7 @@ with the very same `logs` object.
 from __future__ import absolute_import
 
 from ..core import logs_filters
-from .signatures import wraps_original
+from .methods import wraps_original
 
 
 def _on_epoch_end_through(logs_filter):

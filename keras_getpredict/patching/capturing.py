@@ -5,8 +5,7 @@ from __future__ import absolute_import
 import contextlib
 
 from ..core.failures import ConfigurationTypeError
-from .install import install
-from .native import is_native
+from .install import install, is_native
 
 
 def _core():

@@ -2,6 +2,11 @@
 
 `install()` resolves the Keras family of each stack once (`core.families.for_stack`)
 and hands it to every replacement it makes: the patched methods never ask again.
+
+`is_native()` detects a Keras that has `get_predict` built in: the fork built from
+`patches/`. There, `fit`, `fit_generator`, `evaluate` and `evaluate_generator` already
+take `get_predict` and Keras' callbacks already step over the predictions entry, so
+`install()` must not wrap them a second time.
 """
 from __future__ import absolute_import
 
@@ -10,14 +15,30 @@ import functools
 import threading
 import warnings
 
-from .native import is_native
-
-
 _lock = threading.RLock()
 _originals = {}  # (owner, name) -> the exact object found in owner.__dict__
 _replacements = {}  # (owner, name) -> what install() put there
 _installed = {}  # stack -> [(owner, name)] patched for it
 _refused = {}  # stack -> [(owner, name)] of a stack left stock, refusing `get_predict`
+
+
+def native_version():
+    """Returns the fork's version (e.g. `'2.2.4+getpredict.1'`), or `None` for stock Keras.
+
+    # Returns
+        The string `keras.getpredict.FORK_VERSION` of the forked Keras, or `None`
+        when the imported Keras has no native `get_predict`.
+    """
+    try:
+        from keras import getpredict
+    except ImportError:
+        return None
+    return getattr(getpredict, 'FORK_VERSION', None)
+
+
+def is_native():
+    """Returns whether the imported Keras has `get_predict` built in (the fork)."""
+    return native_version() is not None
 
 
 def _stacks(target):

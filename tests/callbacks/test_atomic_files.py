@@ -9,7 +9,7 @@ import pytest
 
 from keras_getpredict.analysis import atomic_files, plots
 from keras_getpredict.analysis.atomic_files import current_umask, write_atomic, write_npz_atomic
-from keras_getpredict.analysis.classification import classification_metrics
+from keras_getpredict.analysis.class_metrics import classification_metrics
 
 PNG = b'\x89PNG\r\n\x1a\n'
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from keras_getpredict.analysis.classification import SCALAR_NAMES, classification_metrics
+from keras_getpredict.analysis.class_metrics import SCALAR_NAMES, classification_metrics
 
 
 def _softmax_scores(rng, n, classes):

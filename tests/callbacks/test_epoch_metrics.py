@@ -236,7 +236,7 @@ def test_asks_for_capture_itself_without_get_predict(installed):
 
 
 def test_docs_document_every_logged_key():
-    from keras_getpredict.analysis.classification import SCALAR_NAMES
+    from keras_getpredict.analysis.class_metrics import SCALAR_NAMES
     with open(os.path.join(ROOT, 'docs', 'callbacks.md')) as f:
         readme = f.read()
     assert [n for n in SCALAR_NAMES if '`val_%s`' % n not in readme] == []

@@ -11,7 +11,7 @@ from support.stack import CSVLogger, Callback
 from sklearn import metrics as skm
 from tensorboard.backend.event_processing import event_accumulator
 
-from keras_getpredict.analysis import classification, plots
+from keras_getpredict.analysis import class_metrics, plots
 from keras_getpredict.callbacks import batch_predictions
 from keras_getpredict.callbacks import (AnalysisFailedWarning, BatchPredictions, EpochMetrics,
                                         PredictionSaver, PredictionsCallback,
@@ -157,7 +157,7 @@ def test_configuration_error_raises_at_the_first_epoch_even_when_lenient(
 @pytest.mark.parametrize('generator', [False, True])
 def test_metrics_failure_at_epoch_2_warns_once_and_training_completes(
         installed, lenient, tmpdir, monkeypatch, generator):
-    _fails_from_call(2, classification, 'classification_metrics', monkeypatch)
+    _fails_from_call(2, class_metrics, 'classification_metrics', monkeypatch)
     csv_path = str(tmpdir.join('log.csv'))
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter('always')
@@ -184,7 +184,7 @@ def test_metrics_failure_at_epoch_2_warns_once_and_training_completes(
 
 def test_metrics_failure_at_epoch_2_raises_in_strict_mode(installed, monkeypatch):
     monkeypatch.setenv(STRICT_ENV, '1')
-    _fails_from_call(2, classification, 'classification_metrics', monkeypatch)
+    _fails_from_call(2, class_metrics, 'classification_metrics', monkeypatch)
     counter = _Epochs()
     with pytest.raises(RuntimeError, match='injected failure'):
         _model().fit(X, Y, epochs=4, verbose=0, validation_data=(X, Y),
@@ -209,7 +209,7 @@ def test_saver_key_missing_after_a_metrics_failure_only_warns(installed, lenient
                                                               monkeypatch):
     # EpochMetrics fails at epoch 2; its keys are NaN then, so the saver's template
     # still formats and each epoch has its file.
-    _fails_from_call(2, classification, 'classification_metrics', monkeypatch)
+    _fails_from_call(2, class_metrics, 'classification_metrics', monkeypatch)
     metrics = EpochMetrics()
     saver = PredictionSaver(str(tmpdir.join('e{epoch}_{val_f1_macro:.2f}.npz')), metrics)
     with pytest.warns(AnalysisFailedWarning):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_getpredict.analysis import plots
-from keras_getpredict.analysis.classification import classification_metrics
+from keras_getpredict.analysis.class_metrics import classification_metrics
 from keras_getpredict.demo import CURVE_METRICS
 
 

@@ -251,5 +251,5 @@ def test_detection_keys_name_their_iou_threshold():
     with pytest.raises(ValueError, match=r'`iou_threshold` should be a number in \(0, 1\]'):
         MaskRCNNDetectionMetrics(Dataset(), None, load_image_gt, iou_threshold=30,
                                  model_factory=lambda: fake)
-    from keras_getpredict.callbacks.mask_rcnn import threshold_label
+    from keras_getpredict.callbacks.mask_rcnn_metrics import threshold_label
     assert [threshold_label(t) for t in (0.5, 0.3, 0.75, 0.333)] == ['50', '30', '75', '33_3']

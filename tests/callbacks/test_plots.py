@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_getpredict.analysis import plots
-from keras_getpredict.analysis.classification import classification_metrics
+from keras_getpredict.analysis.class_metrics import classification_metrics
 
 # 6 samples of class 0, 3 of class 1, none of class 2 (an absent class).
 LABELS = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1])

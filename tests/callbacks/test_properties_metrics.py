@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn import metrics as skm
 
-from keras_getpredict.analysis.classification import AVERAGES, classification_metrics
+from keras_getpredict.analysis.class_metrics import AVERAGES, classification_metrics
 
 SCORES = st.floats(0.01, 1.0, allow_nan=False)
 

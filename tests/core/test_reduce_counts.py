@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn import metrics as skm
 
-from keras_getpredict.analysis import count_metrics
+from keras_getpredict.analysis import class_metrics
 from keras_getpredict.core.horovod.sums import pack, sum_counts, unpack
 from keras_getpredict.core.selection import parse_get_predict
 from keras_getpredict.core.reduce_counts import (OutputCounts, ReduceSpec, ReducedCounts,
@@ -103,7 +103,7 @@ def test_a_batch_whose_labels_are_all_ignored_counts_them_only_as_ignored():
 def test_metrics_from_counts_equal_sklearn(data):
     c, labels, scores = data
     y, p = labels.ravel(), scores.argmax(-1).ravel()
-    result = count_metrics.confusion_metrics(_folded(c, [(labels, scores)]).confusion)
+    result = class_metrics.confusion_metrics(_folded(c, [(labels, scores)]).confusion)
     present = np.union1d(y, p)
     with np.errstate(all='ignore'):
         iou = skm.jaccard_score(y, p, labels=present, average=None, zero_division=0)
@@ -134,12 +134,12 @@ def test_binned_auc_is_within_the_stated_bound_of_sklearn(n, seed, bins, separab
     counts = _folded(2, [(labels, scores[:, None])], bins=bins)
     positives, negatives = counts.positives[1], counts.negatives[1]
     exact = skm.roc_auc_score(labels, scores)
-    binned = count_metrics.roc_auc(positives, negatives)
-    bound = count_metrics.auc_error_bound(positives, negatives)
+    binned = class_metrics.roc_auc(positives, negatives)
+    bound = class_metrics.auc_error_bound(positives, negatives)
     assert abs(binned - exact) <= bound + 1e-12
     assert bound <= 0.5 * negatives.max() / negatives.sum() + 1e-12
     # Class 0's histograms are class 1's mirrored: the same AUC.
-    assert count_metrics.roc_auc(counts.positives[0], counts.negatives[0]) == \
+    assert class_metrics.roc_auc(counts.positives[0], counts.negatives[0]) == \
         pytest.approx(binned)
 
 
@@ -149,12 +149,12 @@ def test_curve_points_are_exact_at_the_bin_edges():
     scores = _softmax(3 * rng.randn(500, 3)).astype('float32')
     counts = _folded(3, [(labels, scores)], bins=10)
     for c in range(3):
-        tp, fp = count_metrics.counts_at_thresholds(counts.positives[c], counts.negatives[c])
+        tp, fp = class_metrics.counts_at_thresholds(counts.positives[c], counts.negatives[c])
         binned = np.minimum((scores[:, c] * 10).astype(int), 9)
         for k in range(11):
             assert tp[k] == np.sum((binned >= k) & (labels == c))
             assert fp[k] == np.sum((binned >= k) & (labels != c))
-        precision, recall, thresholds = count_metrics.pr_curve(counts.positives[c],
+        precision, recall, thresholds = class_metrics.pr_curve(counts.positives[c],
                                                                counts.negatives[c])
         assert recall[0] == 1.0 and np.all(np.diff(recall) <= 0)
 
@@ -164,14 +164,14 @@ def test_average_precision_is_close_to_sklearn_with_200_bins():
     labels = rng.randint(0, 2, 20000)
     scores = np.clip(0.35 * labels + 0.65 * rng.rand(20000), 0, 1).astype('float32')
     counts = _folded(2, [(labels, scores[:, None])], bins=200)
-    binned = count_metrics.average_precision(counts.positives[1], counts.negatives[1])
+    binned = class_metrics.average_precision(counts.positives[1], counts.negatives[1])
     assert binned == pytest.approx(skm.average_precision_score(labels, scores), abs=2e-3)
 
 
 def test_histograms_off_with_zero_bins():
     counts = _folded(3, [(np.array([0, 1]), np.eye(3, dtype='float32')[[0, 2]])], bins=0)
     assert counts.positives.shape == (3, 0)
-    assert 'roc_auc' not in count_metrics.output_metrics(counts)
+    assert 'roc_auc' not in class_metrics.output_metrics(counts)
 
 
 def test_shape_and_class_mismatches_name_the_problem():

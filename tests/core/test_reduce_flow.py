@@ -11,7 +11,7 @@ from support.stack import (K, Conv2D, Dense, Input, Model, SGD, TensorBoard, sta
 from sklearn import metrics as skm
 from tensorboard.backend.event_processing import event_accumulator
 
-from keras_getpredict.analysis.count_metrics import auc_error_bound
+from keras_getpredict.analysis.class_metrics import auc_error_bound
 from keras_getpredict.callbacks import ReduceMetrics
 from keras_getpredict.core.results import LOGS_KEY
 from keras_getpredict.core.reduce_counts import is_reduced

@@ -6,6 +6,7 @@
   files for any process.
 - `patching/` builds on `core/` only; `callbacks/` on `core/` and `analysis/`.
 - The package's import graph has no circle.
+- No two modules share a file name (`__init__.py` aside): one name, one module.
 - Only `core/families/` reads or writes private attributes of Keras, TensorFlow or
   Horovod objects, and only `core/attached.py` keeps our own state in their `__dict__`.
 - Only `core/families/` tests which Keras stack or release it runs on (`sys.modules`,
@@ -164,6 +165,18 @@ def test_the_import_graph_has_no_circle():
     for module in sorted(graph):
         visit(module)
     assert not circles, '\n'.join(circles)
+
+
+def test_no_two_modules_share_a_file_name():
+    # The top-level modules users import (`keras_getpredict/classification.py`, say) are
+    # aliases of modules under other names, never of a namesake.
+    names = {}
+    for module, path in MODULES.items():
+        if not path.endswith('__init__.py'):
+            names.setdefault(os.path.basename(path), []).append(module)
+    twice = ['%s: %s' % (name, ', '.join(sorted(modules)))
+             for name, modules in sorted(names.items()) if len(modules) > 1]
+    assert not twice, '\n'.join(twice)
 
 
 # --- private attributes ------------------------------------------------------------------

@@ -29,7 +29,7 @@ import keras_getpredict  # noqa: E402
 from keras_getpredict.core.recording import RecordingFunction  # noqa: E402
 from keras_getpredict.core.reduce_counts import is_reduced  # noqa: E402
 from keras_getpredict.core.results import LOGS_KEY  # noqa: E402
-from keras_getpredict.patching.native import is_native  # noqa: E402
+from keras_getpredict.patching.install import is_native  # noqa: E402
 from support.hand_data import (KERNEL, N_FEATURES, batches, expected_output,  # noqa: E402
                                index_of, make_data)
 

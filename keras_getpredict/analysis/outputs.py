@@ -1,9 +1,19 @@
-"""Which outputs to compute metrics on: the one rule for callbacks and reports."""
+"""Which outputs to compute metrics on, and how output and class names appear in logs
+keys, summary tags and file names: the one rule for callbacks and reports."""
 from __future__ import absolute_import
 
+import re
 from collections import OrderedDict
 
 import six
+
+_UNSAFE = re.compile(r'[^A-Za-z0-9_.\-]')
+
+
+def safe_key(name):
+    """`name` with every character other than letters, digits, `_`, `.` and `-`
+    replaced by `_`: safe in a logs key, a TensorBoard tag and a file name."""
+    return _UNSAFE.sub('_', str(name))
 
 
 def check_outputs_argument(outputs):

@@ -7,7 +7,7 @@ Family (base.py): the interface, and what most Keras share
 |   `-- Keras225: Keras 2.2.5
 |       `-- Keras231: Keras 2.3.1 (+ GraphExecution)
 `-- TfKeras115 (tf_keras.py): tf.keras of TensorFlow 1.15 (+ GraphExecution)
-horovod.py: Horovod's metric averaging, whatever the family
+horovod_keras.py: Horovod's metric averaging, whatever the family
 ```
 
 The caller resolves a family ONCE, from the model (`family_of`, per `fit*`/
@@ -29,7 +29,7 @@ from .base import (FORKED_STACKS, STACKS, STANDALONE, TF_KERAS, Family, int_shap
                    keras_fit_validates, raw_op, run_checked, session_callable, tf_v1)
 from .callback_base import callback_base, callback_face
 from .messages import missing_message
-from .horovod import (HOROVOD_CALLBACKS_MODULE, HOROVOD_MODULE, horovod_if_active,
+from .horovod_keras import (HOROVOD_CALLBACKS_MODULE, HOROVOD_MODULE, horovod_if_active,
                       metric_average_callbacks, wrap_metric_average)
 from .standalone import SUPPORTED_KERAS
 from .wrappers import foreign_code, foreign_wrappers, keras_directories

@@ -367,7 +367,7 @@ class Family(object):
     def missing_internals(self):
         """The names of the private attributes this family relies on that the imported
         libraries lack (Horovod's too, when its Keras callbacks are imported)."""
-        from . import horovod
+        from . import horovod_keras as horovod
         return [name for name, present in self.internals() + horovod.internals()
                 if not present()]
 

@@ -95,7 +95,7 @@ def test_fork_ships_every_core_module_verbatim():
     import pkgutil
     import keras_getpredict.core as core
     names = [m.name for m in pkgutil.iter_modules(core.__path__)]
-    assert {'capture', 'families', 'publishing', 'logs_filters', 'horovod'} <= set(names)
+    assert {'plan', 'recording', 'families', 'publishing', 'logs_filters', 'horovod'} <= set(names)
     # Each subpackage's modules too, but tf.keras' family (the fork is standalone Keras 2.2.4).
     for package in [m.name for m in pkgutil.iter_modules(core.__path__) if m.ispkg]:
         path = importlib.import_module('keras_getpredict.core.' + package).__path__

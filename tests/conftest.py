@@ -19,7 +19,7 @@ with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
     warnings.simplefilter('ignore', FutureWarning)
     from keras_getpredict.core.families import tf_v1  # noqa: E402 (TF 1.12: no tf.compat.v1)
     tf_v1().logging.set_verbosity(tf_v1().logging.ERROR)
-    from support.stack import K, STACK  # noqa: E402
+    from support.stack import K, STACK, clear_sessions  # noqa: E402
 
 import keras_getpredict  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
@@ -40,9 +40,9 @@ settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'default'))
 def clean_session_and_patches():
     """Each test starts with an empty graph and leaves the patches as it found them."""
     was_installed = keras_getpredict.is_installed()
-    K.clear_session()
+    clear_sessions()
     yield
-    K.clear_session()
+    clear_sessions()
     if was_installed:
         keras_getpredict.install()
     else:

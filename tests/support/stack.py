@@ -7,6 +7,7 @@ test standalone Keras only (marked `standalone`: conftest skips them on tf.keras
 """
 import importlib
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -36,6 +37,16 @@ else:
     import keras
 
 K = keras.backend
+
+
+def clear_sessions():
+    """A fresh graph and session for the tests' Keras and, when a test imported it beside
+    tf.keras, for standalone Keras: its `get_session()` keeps its global session across a
+    graph reset by tf.keras, so a model built afterwards would run in the old graph."""
+    if TF_KERAS and 'keras' in sys.modules:
+        sys.modules['keras'].backend.clear_session()
+    K.clear_session()
+
 
 # What stock tf.keras 1.15 does differently, that a test of the same contract must allow:
 #: `fit` shuffles validation arrays (training_arrays.py, `model_iteration`'s default

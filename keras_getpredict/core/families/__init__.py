@@ -30,7 +30,7 @@ from .base import (FORKED_STACKS, STACKS, STANDALONE, TF_KERAS, Family, int_shap
 from .callback_base import callback_base, callback_face
 from .messages import missing_message
 from .horovod_keras import (HOROVOD_CALLBACKS_MODULE, HOROVOD_MODULE, horovod_if_active,
-                      metric_average_callbacks, wrap_metric_average)
+                            metric_average_callbacks, wrap_metric_average)
 from .standalone import SUPPORTED_KERAS
 from .wrappers import foreign_code, foreign_wrappers, keras_directories
 

@@ -194,7 +194,8 @@ def install(session, cell_name, tools=('test',)):
     patches = sorted(glob.glob(os.path.join(ROOT, 'patches', '*'))) if spec.fork else []
     stamp = json.dumps([cell_name, spec, sorted(tools), files_digest(
         [constraints, os.path.join(ROOT, 'setup.py')] + files + compiled + patches)])
-    if os.path.exists(stamp_path) and open(stamp_path).read() == stamp:
+    installed_before = os.path.exists(stamp_path)
+    if installed_before and open(stamp_path).read() == stamp:
         return
     pip = PIP + ('-c', constraints)
     # pip, setuptools and wheel first, from the constraints (3.6's bundled pip is too old
@@ -205,7 +206,7 @@ def install(session, cell_name, tools=('test',)):
     requirements = [arg for path in files for arg in ('-r', path)]
     package = ['-e', '.[%s]' % ','.join(spec.extras)] if cell_name else []
     session.install(*pip, *wheels, *requirements, *package)
-    if wheels:  # pip keeps an installed wheel of the same version: a rebuilt fork replaces it
+    if wheels and installed_before:  # pip keeps an installed wheel of the same version
         session.install(*pip, '--force-reinstall', '--no-deps', *wheels)
     later = [arg for path in compiled for arg in ('-r', path)]
     if spec.horovod:

@@ -176,7 +176,6 @@ class CallCapture(object):
 
     def __init__(self, model, plan, boundary):
         self.model = model
-        self.plan = plan
         self.family = plan.family
         self.selection = plan.selection
         self.mode = plan.mode
